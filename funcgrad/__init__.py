@@ -1,0 +1,39 @@
+"""funcgrad: JAX-style function transformations (grad, vjp, jvp, vmap) on NumPy alone.
+
+>>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+>>> fg.grad(lambda w: fnp.sum(fnp.tanh(w) ** 2))(np.zeros(3))
+array([0., 0., 0.])
+"""
+
+from funcgrad import lax as lax
+from funcgrad import numpy as numpy
+from funcgrad import tree_util as tree_util
+from funcgrad.core.config import config as config
+from funcgrad.core.staging import make_jaxpr as make_jaxpr
+from funcgrad.transforms.ad import grad as grad
+from funcgrad.transforms.ad import hessian as hessian
+from funcgrad.transforms.ad import jacfwd as jacfwd
+from funcgrad.transforms.ad import jacrev as jacrev
+from funcgrad.transforms.ad import jvp as jvp
+from funcgrad.transforms.ad import linearize as linearize
+from funcgrad.transforms.ad import value_and_grad as value_and_grad
+from funcgrad.transforms.ad import vjp as vjp
+from funcgrad.transforms.batching import vmap as vmap
+from funcgrad.transforms.custom import checkpoint as checkpoint
+from funcgrad.transforms.custom import custom_jvp as custom_jvp
+from funcgrad.transforms.custom import custom_vjp as custom_vjp
+from funcgrad.transforms.custom import remat as remat
+from funcgrad.transforms.custom import stop_gradient as stop_gradient
+
+from funcgrad import nn as nn  # noqa: E402  (builds on numpy and lax)
+from funcgrad import test_util as test_util  # noqa: E402
+
+tree = tree_util
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "checkpoint", "config", "custom_jvp", "custom_vjp", "grad", "hessian", "jacfwd", "jacrev",
+    "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "remat", "stop_gradient",
+    "test_util", "tree", "tree_util", "value_and_grad", "vjp", "vmap",
+]

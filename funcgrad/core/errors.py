@@ -1,0 +1,53 @@
+"""Exception classes and user-frame attribution.
+
+Every error a user can cause derives from ``TypeError`` or ``ValueError`` and says where in the
+user's code it happened: ``user_frame()`` walks the stack past funcgrad's own frames.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_frame() -> str:
+    """``file:line`` of the innermost stack frame outside funcgrad (or '' if none)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return ""
+
+
+def at_user_line(message: str) -> str:
+    """Append the user's line to ``message``."""
+    where = user_frame()
+    return f"{message}\n  (at {where})" if where else message
+
+
+class FuncgradTypeError(TypeError):
+    """A value of the wrong kind was given to a funcgrad function."""
+
+
+class FuncgradValueError(ValueError):
+    """A value of the right kind but the wrong shape or content was given."""
+
+
+class ShapeError(FuncgradValueError):
+    """Shapes that do not fit together (the message names both)."""
+
+
+class ConcretizationTypeError(FuncgradTypeError):
+    """A traced value was used where a concrete Python value is needed (``if``, ``int()``)."""
+
+
+class TracerArrayConversionError(FuncgradTypeError):
+    """A traced value was handed to plain NumPy, which cannot trace it."""
+
+
+class UnexpectedTracerError(FuncgradTypeError):
+    """A tracer escaped the transform that created it and was used after it ended."""

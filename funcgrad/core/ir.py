@@ -1,0 +1,199 @@
+"""The IR: variables, literals, equations and jaxprs, with JAX's text format.
+
+>>> import numpy as np
+>>> from funcgrad.core.avals import ShapedArray
+>>> a, b = Var(ShapedArray((3,), np.float32)), Var(ShapedArray((3,), np.float32))
+>>> print(Jaxpr([], [a], [b], []))
+{ lambda ; a:f32[3]. let  in (b,) }
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core.avals import ShapedArray, short_dtype_name
+from funcgrad.core.errors import FuncgradTypeError
+
+
+class Var:
+    """A variable of the IR: an abstract value and an identity."""
+
+    __slots__ = ("aval", "count")
+    _counter = itertools.count()
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        self.count = next(Var._counter)
+
+    def __repr__(self) -> str:
+        return f"Var({self.count}:{self.aval.str_short()})"
+
+
+class Literal:
+    """A scalar constant written inline in the IR (``2.0:f32[]``)."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val: Any, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Literal({self.val})"
+
+
+Atom = Var | Literal
+
+
+class Eqn:
+    """``outvars = primitive[params] invars``."""
+
+    __slots__ = ("primitive", "invars", "outvars", "params")
+
+    def __init__(self, primitive: Any, invars: Sequence[Atom], outvars: Sequence[Var],
+                 params: dict[str, Any]):
+        self.primitive = primitive
+        self.invars = list(invars)
+        self.outvars = list(outvars)
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"Eqn({self.primitive.name})"
+
+
+class Jaxpr:
+    """A closed-over-nothing program: ``{ lambda constvars ; invars . let eqns in outvars }``."""
+
+    __slots__ = ("constvars", "invars", "outvars", "eqns")
+
+    def __init__(self, constvars: Sequence[Var], invars: Sequence[Var],
+                 outvars: Sequence[Atom], eqns: Sequence[Eqn]):
+        self.constvars = list(constvars)
+        self.invars = list(invars)
+        self.outvars = list(outvars)
+        self.eqns = list(eqns)
+
+    def __str__(self) -> str:
+        return pp_jaxpr(self)
+
+    def __repr__(self) -> str:
+        return pp_jaxpr(self)
+
+
+class ClosedJaxpr:
+    """A jaxpr with the values of its constvars: what ``make_jaxpr`` returns."""
+
+    __slots__ = ("jaxpr", "consts", "out_tree")
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any], out_tree: Any = None):
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+        self.out_tree = out_tree  # the output pytree structure, when traced from a pytree fn
+
+    eqns = property(lambda self: self.jaxpr.eqns)
+    invars = property(lambda self: self.jaxpr.invars)
+    outvars = property(lambda self: self.jaxpr.outvars)
+    constvars = property(lambda self: self.jaxpr.constvars)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.jaxpr.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.jaxpr.outvars]
+
+    def __str__(self) -> str:
+        return pp_jaxpr(self.jaxpr)
+
+    __repr__ = __str__
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+def _var_names() -> Iterator[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for n in itertools.count(1):
+        for combo in itertools.product(letters, repeat=n):
+            yield "".join(combo)
+
+
+class _Namer:
+    def __init__(self) -> None:
+        self.names: dict[Var, str] = {}
+        self.fresh = _var_names()
+
+    def __call__(self, atom: Atom) -> str:
+        if isinstance(atom, Literal):
+            val = atom.val.flat[0] if isinstance(atom.val, np.ndarray) else atom.val
+            return f"{val}:{atom.aval.str_short()}"
+        if atom not in self.names:
+            self.names[atom] = next(self.fresh)
+        return self.names[atom]
+
+    def binder(self, var: Var) -> str:
+        return f"{self(var)}:{var.aval.str_short()}"
+
+
+def _pp_param(value: Any, namer: _Namer, indent: int) -> str:
+    if isinstance(value, (Jaxpr, ClosedJaxpr)):
+        inner = value.jaxpr if isinstance(value, ClosedJaxpr) else value
+        return _pp_jaxpr(inner, _Namer(), indent + 4)
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name
+    if isinstance(value, tuple) and any(isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
+        return "(" + ", ".join(_pp_param(v, namer, indent) for v in value) + ")"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _pp_jaxpr(jaxpr: Jaxpr, namer: _Namer, indent: int) -> str:
+    pad = " " * indent
+    consts = " ".join(namer.binder(v) for v in jaxpr.constvars)
+    ins = " ".join(namer.binder(v) for v in jaxpr.invars)
+    lines = []
+    for eqn in jaxpr.eqns:
+        lhs = " ".join(namer.binder(v) for v in eqn.outvars)
+        params = ""
+        if eqn.params:
+            items = ", ".join(f"{k}={_pp_param(v, namer, indent)}"
+                              for k, v in sorted(eqn.params.items()))
+            params = f"[{items}]"
+        rhs = " ".join(namer(a) for a in eqn.invars)
+        lines.append(f"{pad}    {lhs} = {eqn.primitive.name}{params} {rhs}".rstrip())
+    outs = ", ".join(namer(v) for v in jaxpr.outvars)
+    outs = f"({outs},)" if len(jaxpr.outvars) == 1 else f"({outs})"
+    head = f"{{ lambda {consts}; {ins}. let"
+    if not lines:
+        return f"{head}  in {outs} }}"
+    return "\n".join([head, *lines, f"{pad}  in {outs} }}"])
+
+
+def pp_jaxpr(jaxpr: Jaxpr) -> str:
+    """JAX's text format: one equation a line."""
+    return _pp_jaxpr(jaxpr, _Namer(), 0)
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
+    """Check that every variable is defined before use and every eqn's types follow its rule."""
+    defined: set[Var] = set(jaxpr.constvars) | set(jaxpr.invars)
+    for eqn in jaxpr.eqns:
+        for atom in eqn.invars:
+            if isinstance(atom, Var) and atom not in defined:
+                raise FuncgradTypeError(f"jaxpr: {atom} used before definition in {eqn}")
+        out = eqn.primitive.abstract_eval(*(a.aval for a in eqn.invars), **eqn.params)
+        outs = out if eqn.primitive.multiple_results else [out]
+        got = [v.aval for v in eqn.outvars]
+        if [(a.shape, a.dtype) for a in outs] != [(a.shape, a.dtype) for a in got]:
+            raise FuncgradTypeError(
+                f"jaxpr: {eqn.primitive.name} produces {[a.str_short() for a in outs]} "
+                f"but its outvars are typed {[a.str_short() for a in got]}")
+        defined.update(eqn.outvars)
+    for atom in jaxpr.outvars:
+        if isinstance(atom, Var) and atom not in defined:
+            raise FuncgradTypeError(f"jaxpr: output {atom} is never defined")

@@ -1,0 +1,256 @@
+"""Pytrees: nested containers of arrays, flattened to a list of leaves and a structure.
+
+Built-in nodes are tuple, list, dict (keys sorted, as JAX), namedtuple and ``None`` (a node
+with no children). Anything else is a leaf unless registered.
+
+>>> leaves, tree = tree_flatten({"b": (1, 2), "a": [3, None]})
+>>> leaves
+[3, 1, 2]
+>>> tree
+PyTreeDef({'a': [*, None], 'b': (*, *)})
+>>> tree_unflatten(tree, [30, 10, 20])
+{'a': [30, None], 'b': (10, 20)}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, NamedTuple, TypeVar
+
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError
+
+T = TypeVar("T")
+
+
+class _NodeType(NamedTuple):
+    to_iterable: Callable[[Any], tuple[Iterable[Any], Hashable]]
+    from_iterable: Callable[[Hashable, Iterable[Any]], Any]
+    keys: Callable[[Any, Hashable], list[str]]
+
+
+_REGISTRY: dict[type, _NodeType] = {}
+
+
+def register_pytree_node(nodetype: type, flatten_func: Callable[[Any], tuple[Iterable[Any], Any]],
+                         unflatten_func: Callable[[Any, Iterable[Any]], Any]) -> None:
+    """Make ``nodetype`` a pytree node: ``flatten_func(x) -> (children, aux_data)``."""
+    def keys(x: Any, aux: Any) -> list[str]:
+        return [f"[<flat index {i}>]" for i, _ in enumerate(flatten_func(x)[0])]
+    _REGISTRY[nodetype] = _NodeType(flatten_func, unflatten_func, keys)
+
+
+def register_pytree_node_class(cls: type[T]) -> type[T]:
+    """Class decorator using ``cls.tree_flatten`` and ``cls.tree_unflatten``."""
+    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)  # type: ignore
+    return cls
+
+
+def register_dataclass(cls: type[T], data_fields: list[str] | None = None,
+                       meta_fields: list[str] | None = None) -> type[T]:
+    """Register a dataclass: ``data_fields`` are children, ``meta_fields`` static aux data."""
+    if data_fields is None:
+        data_fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    meta = list(meta_fields or [])
+    data = list(data_fields)
+
+    def flatten(x: Any) -> tuple[list[Any], tuple[Any, ...]]:
+        return [getattr(x, n) for n in data], tuple(getattr(x, n) for n in meta)
+
+    def unflatten(aux: tuple[Any, ...], children: Iterable[Any]) -> Any:
+        return cls(**dict(zip(data, children)), **dict(zip(meta, aux)))
+
+    _REGISTRY[cls] = _NodeType(flatten, unflatten, lambda x, aux: [f".{n}" for n in data])
+    return cls
+
+
+def _dict_flatten(d: dict) -> tuple[list[Any], tuple[Any, ...]]:
+    try:
+        keys = tuple(sorted(d))
+    except TypeError as e:
+        raise FuncgradTypeError(f"pytree dict keys must be sortable, got {list(d)}") from e
+    return [d[k] for k in keys], keys
+
+
+_REGISTRY[tuple] = _NodeType(lambda t: (t, None), lambda _, c: tuple(c),
+                             lambda x, aux: [f"[{i}]" for i in range(len(x))])
+_REGISTRY[list] = _NodeType(lambda t: (t, None), lambda _, c: list(c),
+                            lambda x, aux: [f"[{i}]" for i in range(len(x))])
+_REGISTRY[dict] = _NodeType(_dict_flatten, lambda keys, c: dict(zip(keys, c)),
+                            lambda x, keys: [f"[{k!r}]" for k in keys])
+_REGISTRY[type(None)] = _NodeType(lambda _: ((), None), lambda _, c: None, lambda x, aux: [])
+
+
+def _node_type(x: Any) -> tuple[type, _NodeType] | None:
+    t = type(x)
+    node = _REGISTRY.get(t)
+    if node is not None:
+        return t, node
+    if isinstance(x, tuple) and hasattr(x, "_fields"):  # namedtuple
+        return t, _NodeType(lambda n: (tuple(n), None), lambda _, c, t=t: t(*c),
+                            lambda n, aux: [f".{f}" for f in n._fields])
+    return None
+
+
+class PyTreeDef:
+    """The structure of a pytree: node types, aux data and where the leaves go."""
+
+    __slots__ = ("node", "aux", "children", "num_leaves")
+
+    def __init__(self, node: tuple[type, _NodeType] | None, aux: Any,
+                 children: tuple[PyTreeDef, ...]):
+        self.node = node
+        self.aux = aux
+        self.children = children
+        self.num_leaves = 1 if node is None else sum(c.num_leaves for c in children)
+
+    @property
+    def num_nodes(self) -> int:
+        return 1 + sum(c.num_nodes for c in self.children)
+
+    def _key(self) -> tuple[Any, ...]:
+        ntype = None if self.node is None else self.node[0]
+        return (ntype, self.aux, tuple(c._key() for c in self.children))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PyTreeDef) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _str(self) -> str:
+        if self.node is None:
+            return "*"
+        ntype = self.node[0]
+        kids = [c._str() for c in self.children]
+        if ntype is type(None):
+            return "None"
+        if ntype is tuple:
+            return "(" + ", ".join(kids) + ("," if len(kids) == 1 else "") + ")"
+        if ntype is list:
+            return "[" + ", ".join(kids) + "]"
+        if ntype is dict:
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.aux, kids)) + "}"
+        return f"{ntype.__name__}(" + ", ".join(kids) + ")"
+
+    def __repr__(self) -> str:
+        return f"PyTreeDef({self._str()})"
+
+    def unflatten(self, leaves: Iterable[Any]) -> Any:
+        return tree_unflatten(self, leaves)
+
+
+_LEAF = PyTreeDef(None, None, ())
+
+
+def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                 ) -> tuple[list[Any], PyTreeDef]:
+    """Leaves in order and the structure to rebuild ``tree`` from them."""
+    leaves: list[Any] = []
+
+    def rec(x: Any) -> PyTreeDef:
+        if is_leaf is not None and is_leaf(x):
+            leaves.append(x)
+            return _LEAF
+        node = _node_type(x)
+        if node is None:
+            leaves.append(x)
+            return _LEAF
+        children, aux = node[1].to_iterable(x)
+        return PyTreeDef(node, aux, tuple(rec(c) for c in children))
+
+    return leaves, rec(tree)
+
+
+def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
+    """Rebuild a pytree of structure ``treedef`` from ``leaves``."""
+    leaves = list(leaves)
+    if len(leaves) != treedef.num_leaves:
+        raise FuncgradValueError(
+            f"tree_unflatten: {treedef} has {treedef.num_leaves} leaves, got {len(leaves)}")
+    it = iter(leaves)
+
+    def rec(td: PyTreeDef) -> Any:
+        if td.node is None:
+            return next(it)
+        return td.node[1].from_iterable(td.aux, [rec(c) for c in td.children])
+
+    return rec(treedef)
+
+
+def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
+    return tree_flatten(tree, is_leaf)[0]
+
+
+def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> PyTreeDef:
+    return tree_flatten(tree, is_leaf)[1]
+
+
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
+             is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """Apply ``f`` leafwise to ``tree`` and trees of the same structure ``rest``.
+
+    >>> tree_map(lambda x, y: x + y, {"a": 1, "b": (2,)}, {"a": 10, "b": (20,)})
+    {'a': 11, 'b': (22,)}
+    """
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    all_leaves = [leaves]
+    for i, other in enumerate(rest):
+        other_leaves, other_def = tree_flatten(other, is_leaf)
+        if other_def != treedef:
+            raise FuncgradValueError(
+                f"tree_map: argument {i + 1} has structure {other_def}, which does not match "
+                f"the first argument's {treedef}")
+        all_leaves.append(other_leaves)
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(*all_leaves)])
+
+
+def tree_key_paths(tree: Any) -> list[str]:
+    """A readable path per leaf, e.g. ``"['conv1']['w']"``, for error messages."""
+    paths: list[str] = []
+
+    def rec(x: Any, path: str) -> None:
+        node = _node_type(x)
+        if node is None:
+            paths.append(path)
+            return
+        children, aux = node[1].to_iterable(x)
+        children = list(children)
+        for key, child in zip(node[1].keys(x, aux), children):
+            rec(child, path + key)
+
+    rec(tree, "")
+    return paths
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    return list(treedef.children)
+
+
+def broadcast_prefix(prefix: Any, tree: Any, name: str = "prefix",
+                     is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
+    """Expand a pytree prefix (e.g. ``in_axes``) to one entry per leaf of ``tree``."""
+    out: list[Any] = []
+
+    def rec(p: Any, t: Any, path: str) -> None:
+        if (is_leaf is not None and is_leaf(p)) or _node_type(p) is None or p is None:
+            out.extend([p] * tree_structure(t).num_leaves)
+            return
+        pnode, tnode = _node_type(p), _node_type(t)
+        assert pnode is not None
+        if tnode is None or pnode[0] != tnode[0]:
+            raise FuncgradValueError(
+                f"{name} {tree_structure(p)} is not a tree prefix of the arguments "
+                f"{tree_structure(t)} (at {path or 'the root'})")
+        pch, paux = pnode[1].to_iterable(p)
+        tch, taux = tnode[1].to_iterable(t)
+        pch, tch = list(pch), list(tch)
+        if paux != taux or len(pch) != len(tch):
+            raise FuncgradValueError(
+                f"{name} {tree_structure(p)} does not match the arguments' structure "
+                f"{tree_structure(t)} (at {path or 'the root'})")
+        for key, pc, tc in zip(tnode[1].keys(t, taux), pch, tch):
+            rec(pc, tc, path + key)
+
+    rec(prefix, tree, "")
+    return out

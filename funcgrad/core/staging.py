@@ -1,0 +1,168 @@
+"""The staging trace: records primitives into a jaxpr instead of running them.
+
+``make_jaxpr(f)(*args)`` traces ``f`` on abstract values; ``eval_jaxpr`` runs a jaxpr back
+through ``bind``, so evaluating under any transform transforms the program.
+
+>>> import numpy as np
+>>> from funcgrad.core.primitive import Primitive
+>>> from funcgrad.core.avals import get_aval
+>>> twice_p = Primitive("twice_example", register=False)
+>>> twice_p.def_impl(lambda x: 2 * x); twice_p.def_abstract_eval(lambda x: x)
+>>> closed = make_jaxpr(lambda x: twice_p.bind(x))(np.ones(3, np.float32))
+>>> print(closed)
+{ lambda ; a:f32[3]. let
+    b:f32[3] = twice_example a
+  in (b,) }
+>>> eval_jaxpr(closed.jaxpr, closed.consts, np.ones(3))
+[array([2., 2., 2.])]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core import pytree
+from funcgrad.core.avals import ShapedArray, get_aval
+from funcgrad.core.config import config
+from funcgrad.core.ir import Atom, ClosedJaxpr, Eqn, Jaxpr, Literal, Var, typecheck_jaxpr
+from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trace
+
+
+class StagingTracer(Tracer):
+    __slots__ = ("_aval", "var")
+
+    def __init__(self, trace: StagingTrace, aval: ShapedArray, var: Var):
+        self._trace = trace
+        self._aval = aval
+        self.var = var
+
+    @property
+    def aval(self) -> ShapedArray:
+        return self._aval
+
+
+class StagingTrace(Trace):
+    """Builds a jaxpr. With ``fold_constants``, equations of constants run at trace time."""
+
+    concretization_hint = (
+        "under jit or make_jaxpr values are abstract: mark the argument static with "
+        "static_argnums/static_argnames, or use fg.lax.cond / fnp.where for control flow")
+
+    def __init__(self, parent: Trace, fold_constants: bool = False):
+        self.parent = parent
+        self.fold_constants = fold_constants
+        self.invars: list[Var] = []
+        self.eqns: list[Eqn] = []
+        self.constvars: dict[int, tuple[Var, Any]] = {}
+
+    def new_arg(self, aval: ShapedArray) -> StagingTracer:
+        var = Var(aval)
+        self.invars.append(var)
+        return StagingTracer(self, aval, var)
+
+    def to_atom(self, x: Any) -> Atom:
+        if isinstance(x, StagingTracer) and x._trace is self:
+            return x.var
+        if isinstance(x, Tracer):
+            x._check_alive()
+        aval = get_aval(x)
+        if not isinstance(x, Tracer) and (aval.shape == () or _is_broadcast_scalar(x)):
+            # Scalars, and scalars broadcast by a zero-stride view, are written inline.
+            return Literal(np.asarray(x).item() if aval.weak_type else np.asarray(x), aval)
+        entry = self.constvars.get(id(x))
+        if entry is None:
+            entry = self.constvars[id(x)] = (Var(aval.update(weak_type=False)), x)
+        return entry[0]
+
+    def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        if self.fold_constants and not any(
+                isinstance(x, StagingTracer) and x._trace is self for x in args):
+            return self.parent.process_primitive(primitive, args, params)
+        atoms = [self.to_atom(x) for x in args]
+        out_aval = primitive.abstract_eval(*(a.aval for a in atoms), **params)
+        out_avals = out_aval if primitive.multiple_results else [out_aval]
+        outvars = [Var(a) for a in out_avals]
+        self.eqns.append(Eqn(primitive, atoms, outvars, params))
+        outs = [StagingTracer(self, v.aval, v) for v in outvars]
+        return outs if primitive.multiple_results else outs[0]
+
+    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+        return fun(*args)
+
+    def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
+                           out_tree: Any) -> Any:
+        return fun(*args)
+
+    def to_jaxpr(self, outs: Sequence[Any]) -> ClosedJaxpr:
+        outvars = [self.to_atom(o) for o in outs]
+        constvars = [v for v, _ in self.constvars.values()]
+        consts = [c for _, c in self.constvars.values()]
+        jaxpr = Jaxpr(constvars, self.invars, outvars, self.eqns)
+        if config.enable_checks:
+            typecheck_jaxpr(jaxpr)
+        return ClosedJaxpr(jaxpr, consts)
+
+
+def _is_broadcast_scalar(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.size > 0 and not any(x.strides)
+
+
+def trace_to_jaxpr(flat_fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray],
+                   fold_constants: bool = False) -> ClosedJaxpr:
+    """Stage ``flat_fun`` (list of arrays -> list of arrays) on abstract inputs."""
+    trace = StagingTrace(current_trace(), fold_constants)
+    tracers = [trace.new_arg(a) for a in in_avals]
+    try:
+        with set_current_trace(trace):
+            outs = flat_fun(*tracers)
+        return trace.to_jaxpr(outs)
+    finally:
+        trace.is_alive = False
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
+    """Run ``jaxpr`` through ``bind``, under whatever trace is current."""
+    env: dict[Var, Any] = {}
+
+    def read(atom: Atom) -> Any:
+        return atom.val if isinstance(atom, Literal) else env[atom]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        out = eqn.primitive.bind(*(read(a) for a in eqn.invars), **eqn.params)
+        env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out]))
+    return [read(a) for a in jaxpr.outvars]
+
+
+def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
+               ) -> Callable[..., ClosedJaxpr]:
+    """The traced IR of ``fun`` at the given arguments' shapes and dtypes.
+
+    Pytrees in and out are flattened: the jaxpr's ``invars`` are the leaves of the non-static
+    arguments, its ``outvars`` the leaves of the result (``.out_tree`` holds the structure).
+    """
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+
+    def make(*args: Any) -> ClosedJaxpr:
+        dyn_idx = [i for i in range(len(args)) if i not in static]
+        leaves, in_tree = pytree.tree_flatten([args[i] for i in dyn_idx])
+        out_tree: list[pytree.PyTreeDef] = []
+
+        def flat_fun(*flat: Any) -> list[Any]:
+            dyn = pytree.tree_unflatten(in_tree, flat)
+            full = list(args)
+            for i, v in zip(dyn_idx, dyn):
+                full[i] = v
+            out_leaves, tree = pytree.tree_flatten(fun(*full))
+            out_tree.append(tree)
+            return out_leaves
+
+        closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in leaves])
+        closed.out_tree = out_tree[0]
+        return closed
+
+    return make

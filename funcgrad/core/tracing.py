@@ -1,0 +1,210 @@
+"""Traces and tracers, with context-based dispatch.
+
+There is no global stack of trace levels. Exactly one trace is *current* (a thread-local);
+``Primitive.bind`` hands every operation to it. A transform creates a new trace whose
+``parent`` is the trace that was current, makes it current while the user's function runs, and
+its ``process_primitive`` does its own work by binding to ``parent``. A tracer belongs to exactly
+one trace object, its *tag*: an argument that is not one of the current trace's own tracers is a
+constant to it, so nested transforms never confuse their perturbations.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core.avals import ShapedArray
+from funcgrad.core.errors import (
+    ConcretizationTypeError,
+    TracerArrayConversionError,
+    UnexpectedTracerError,
+    at_user_line,
+)
+
+
+class Trace:
+    """Interprets primitives. Subclasses implement ``process_primitive``."""
+
+    parent: Trace
+    is_alive: bool = True
+    # Why a traced value cannot become a Python value under this trace (for error messages).
+    concretization_hint = "use fnp.where or fg.lax.cond instead of Python control flow"
+
+    def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not support custom_jvp")
+
+    def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
+                           out_tree: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not support custom_vjp")
+
+
+class EvalTrace(Trace):
+    """The bottom of every chain: runs primitives on NumPy arrays."""
+
+    def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = primitive.impl(*args, **params)
+        if primitive.multiple_results:
+            return [o if o.__class__ is np.ndarray else np.asarray(o) for o in out]
+        # NumPy ufuncs return scalars for 0-d inputs; users always get an ndarray.
+        return out if out.__class__ is np.ndarray else np.asarray(out)
+
+    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+        return fun(*args)
+
+    def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
+                           out_tree: Any) -> Any:
+        return fun(*args)
+
+
+class CheckingEvalTrace(EvalTrace):
+    """EvalTrace that raises at the first primitive whose output has a NaN (or Inf)."""
+
+    check_nans = True
+    check_infs = False
+
+    def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        out = EvalTrace.process_primitive(self, primitive, args, params)
+        for o in out if primitive.multiple_results else [out]:
+            if o.dtype.kind in "fc":
+                bad = (self.check_nans and np.isnan(o).any()) or (
+                    self.check_infs and np.isinf(o).any())
+                if bad:
+                    raise FloatingPointError(at_user_line(
+                        f"debug_nans/debug_infs: primitive {primitive.name!r} produced a "
+                        f"non-finite value from inputs "
+                        f"{[getattr(a, 'shape', a) for a in args]}"))
+        return out
+
+
+EVAL_TRACE = EvalTrace()
+EVAL_TRACE.parent = EVAL_TRACE
+
+
+def set_debug_checks(nans: bool, infs: bool) -> None:
+    """Switch the eval trace between the fast and the NaN/Inf-checking interpreter."""
+    CheckingEvalTrace.check_nans, CheckingEvalTrace.check_infs = nans, infs
+    EVAL_TRACE.__class__ = CheckingEvalTrace if (nans or infs) else EvalTrace
+
+
+class _State(threading.local):
+    trace: Trace = EVAL_TRACE
+
+
+_state = _State()
+
+
+def current_trace() -> Trace:
+    return _state.trace
+
+
+@contextmanager
+def set_current_trace(trace: Trace) -> Iterator[None]:
+    previous = _state.trace
+    _state.trace = trace
+    try:
+        yield
+    finally:
+        _state.trace = previous
+
+
+class Tracer:
+    """A value being traced by one trace. Operators come from ``funcgrad.numpy``."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+    _trace: Trace
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    def to_concrete(self) -> Any:
+        """The concrete value behind this tracer, or a ConcretizationTypeError."""
+        raise ConcretizationTypeError(at_user_line(
+            f"a traced value ({self.aval.str_short()}) was used where a concrete value is needed, "
+            f"such as a Python `if`, `bool()`, `int()` or an index; "
+            f"{self._trace.concretization_hint}"))
+
+    def _check_alive(self) -> None:
+        if not self._trace.is_alive:
+            raise UnexpectedTracerError(at_user_line(
+                f"an escaped tracer ({self.aval.str_short()}) was used after the transform "
+                f"that created it ({type(self._trace).__name__}) had ended; return values "
+                f"from the transformed function instead of storing them in outside state"))
+
+    # -- the array interface -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.aval.ndim
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object (a 0-d traced array)")
+        return self.aval.shape[0]
+
+    def __bool__(self) -> bool:
+        self._check_alive()
+        return bool(self.to_concrete())
+
+    def __int__(self) -> int:
+        self._check_alive()
+        return int(self.to_concrete())
+
+    def __float__(self) -> float:
+        self._check_alive()
+        return float(self.to_concrete())
+
+    def __complex__(self) -> complex:
+        self._check_alive()
+        return complex(self.to_concrete())
+
+    def __index__(self) -> int:
+        self._check_alive()
+        return int(np.asarray(self.to_concrete()).__index__())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        self._check_alive()
+        raise TracerArrayConversionError(at_user_line(
+            f"a traced value ({self.aval.str_short()}) was passed to plain NumPy, which cannot "
+            f"trace it; use funcgrad.numpy (import funcgrad.numpy as fnp) inside transformed "
+            f"functions"))
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return self.__array__()
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return self.__array__()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}<{self.aval.str_short()}>"
+
+
+def full_lower(x: Any) -> Any:
+    """The concrete value inside nested tracers whose traces can see it, else ``x``."""
+    while isinstance(x, Tracer):
+        try:
+            x = x.to_concrete()
+        except ConcretizationTypeError:
+            return x
+    return x

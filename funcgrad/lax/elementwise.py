@@ -1,0 +1,534 @@
+"""Elementwise primitives: arithmetic, transcendental functions, comparisons, select, casts.
+
+Operands of an n-ary elementwise primitive have equal shapes and dtypes (``funcgrad.numpy``
+inserts the broadcasts and casts NumPy's rules call for). For a real unary function with
+derivative ``f'``, one rule serves both modes: the JVP is ``f'(x) * t`` and the VJP is
+``f'(x) * ct``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import math
+
+import numpy as np
+
+from funcgrad.core.avals import ShapedArray, get_aval
+from funcgrad.core.errors import ShapeError
+from funcgrad.core.primitive import Primitive
+from funcgrad.transforms import ad, batching
+
+# == helpers ==================================================================================
+
+
+def full_like(x: Any, value: Any) -> np.ndarray:
+    """A concrete constant shaped like ``x`` (a zero-copy broadcast view)."""
+    return np.broadcast_to(np.asarray(value, dtype=x.dtype), x.shape)
+
+
+def _operands(x: Any, y: Any) -> tuple[Any, Any]:
+    # Python scalars on one side become constants shaped like the other (internal rules use
+    # this for things like `mul(t, 2.0)`).
+    if type(y) in (int, float, bool, complex):
+        return x, full_like(x, y)
+    if type(x) in (int, float, bool, complex):
+        return full_like(y, x), y
+    return x, y
+
+
+def _same_shape_eval(*avals: ShapedArray) -> ShapedArray:
+    first = avals[0]
+    for a in avals[1:]:
+        if a.shape != first.shape:
+            raise ShapeError(f"elementwise operands must have equal shapes, got "
+                             f"{' and '.join(str(b.shape) for b in avals)}")
+    return first
+
+
+def _unop(name: str, impl: Callable[..., Any]) -> Primitive:
+    prim = Primitive(name)
+    prim.def_impl(impl)
+    prim.def_abstract_eval(lambda x, **_: x)
+    batching.defvectorized(prim)
+    return prim
+
+
+def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primitive:
+    prim = Primitive(name)
+    prim.def_impl(impl)
+
+    def abstract_eval(x: ShapedArray, y: ShapedArray) -> ShapedArray:
+        _same_shape_eval(x, y)
+        if out_dtype is not None:
+            return ShapedArray(x.shape, out_dtype)
+        if x.dtype != y.dtype:
+            raise TypeError(f"{name} requires equal dtypes, got {x.dtype} and {y.dtype}")
+        return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
+
+    prim.def_abstract_eval(abstract_eval)
+    batching.defbroadcasting(prim)
+    return prim
+
+
+def _defderiv(prim: Primitive, deriv: Callable[..., Any]) -> None:
+    """Real unary ``prim`` with ``f'(x) = deriv(ans, x, **params)``: JVP and VJP from one rule."""
+    ad.defjvp(prim, lambda t, ans, x, **p: mul(t, deriv(ans, x, **p)))
+    ad.defvjp(prim, lambda ct, ans, x, **p: mul(ct, deriv(ans, x, **p)))
+
+
+# == arithmetic ===============================================================================
+
+add_p = _binop("add", np.add)
+sub_p = _binop("sub", np.subtract)
+mul_p = _binop("mul", np.multiply)
+div_p = _binop("div", lambda x, y: np.divide(x, y) if x.dtype.kind in "fc"
+               else np.floor_divide(x, y))
+pow_p = _binop("pow", np.power)
+max_p = _binop("max", np.maximum)
+min_p = _binop("min", np.minimum)
+atan2_p = _binop("atan2", np.arctan2)
+rem_p = _binop("rem", np.remainder)
+neg_p = _unop("neg", np.negative)
+
+
+def add(x: Any, y: Any) -> Any:
+    return add_p.bind(*_operands(x, y))
+
+
+def sub(x: Any, y: Any) -> Any:
+    return sub_p.bind(*_operands(x, y))
+
+
+def mul(x: Any, y: Any) -> Any:
+    return mul_p.bind(*_operands(x, y))
+
+
+def div(x: Any, y: Any) -> Any:
+    """True division for floats, floor division for integers (NumPy's ``//``)."""
+    return div_p.bind(*_operands(x, y))
+
+
+def pow(x: Any, y: Any) -> Any:
+    return pow_p.bind(*_operands(x, y))
+
+
+def max(x: Any, y: Any) -> Any:
+    return max_p.bind(*_operands(x, y))
+
+
+def min(x: Any, y: Any) -> Any:
+    return min_p.bind(*_operands(x, y))
+
+
+def atan2(x: Any, y: Any) -> Any:
+    return atan2_p.bind(*_operands(x, y))
+
+
+def rem(x: Any, y: Any) -> Any:
+    """NumPy's ``remainder`` (the sign of the divisor)."""
+    return rem_p.bind(*_operands(x, y))
+
+
+def neg(x: Any) -> Any:
+    return neg_p.bind(x)
+
+
+ad.defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+ad.defvjp(add_p, lambda ct, ans, x, y: ct, lambda ct, ans, x, y: ct)
+ad.defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t))
+ad.defvjp(sub_p, lambda ct, ans, x, y: ct, lambda ct, ans, x, y: neg(ct))
+ad.defjvp(mul_p, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(x, t))
+ad.defvjp(mul_p, lambda ct, ans, x, y: mul(ct, y), lambda ct, ans, x, y: mul(x, ct))
+# d(x/y) = dx / y - dy * (x/y) / y
+ad.defjvp(div_p, lambda t, ans, x, y: div(t, y), lambda t, ans, x, y: neg(mul(t, div(ans, y))))
+ad.defvjp(div_p, lambda ct, ans, x, y: div(ct, y),
+          lambda ct, ans, x, y: neg(mul(ct, div(ans, y))))
+ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
+
+
+def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
+    # y * x^(y-1), written without dividing by x so that x = 0 is exact.
+    return mul(y, pow(x, sub(y, 1)))
+
+
+def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
+    # log(x) * x^y, with the x = 0 limit 0 (as JAX) instead of 0 * -inf = nan.
+    zero = eq(x, 0)
+    safe_x = select(zero, full_like(x, 1), x)
+    return select(zero, full_like(x, 0), mul(log(safe_x), ans))
+
+
+ad.defjvp(pow_p, lambda t, ans, x, y: mul(t, _pow_dx(ans, x, y)),
+          lambda t, ans, x, y: mul(t, _pow_dy(ans, x, y)))
+ad.defvjp(pow_p, lambda ct, ans, x, y: mul(ct, _pow_dx(ans, x, y)),
+          lambda ct, ans, x, y: mul(ct, _pow_dy(ans, x, y)))
+
+
+def _minmax_weights(ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    # Where x and y tie, each gets half the gradient (JAX's convention for max/min).
+    x_wins = convert_element_type(eq(ans, x), x.dtype)
+    y_wins = convert_element_type(eq(ans, y), x.dtype)
+    total = add(x_wins, y_wins)
+    return div(x_wins, total), div(y_wins, total)
+
+
+for _p in (max_p, min_p):
+    ad.defjvp(_p, lambda t, ans, x, y: mul(t, _minmax_weights(ans, x, y)[0]),
+              lambda t, ans, x, y: mul(t, _minmax_weights(ans, x, y)[1]))
+    ad.defvjp(_p, lambda ct, ans, x, y: mul(ct, _minmax_weights(ans, x, y)[0]),
+              lambda ct, ans, x, y: mul(ct, _minmax_weights(ans, x, y)[1]))
+
+
+def _atan2_denom(x: Any, y: Any) -> Any:
+    return add(mul(x, x), mul(y, y))
+
+
+# atan2(x, y) = angle of (y, x): d/dx = y / (x^2 + y^2), d/dy = -x / (x^2 + y^2)
+ad.defjvp(atan2_p, lambda t, ans, x, y: mul(t, div(y, _atan2_denom(x, y))),
+          lambda t, ans, x, y: mul(t, neg(div(x, _atan2_denom(x, y)))))
+ad.defvjp(atan2_p, lambda ct, ans, x, y: mul(ct, div(y, _atan2_denom(x, y))),
+          lambda ct, ans, x, y: mul(ct, neg(div(x, _atan2_denom(x, y)))))
+# remainder(x, y) = x - floor(x / y) * y
+ad.defjvp(rem_p, lambda t, ans, x, y: t,
+          lambda t, ans, x, y: mul(t, neg(floor(div(x, y)))))
+ad.defvjp(rem_p, lambda ct, ans, x, y: ct,
+          lambda ct, ans, x, y: mul(ct, neg(floor(div(x, y)))))
+
+
+# == unary functions ==========================================================================
+
+exp_p = _unop("exp", np.exp)
+exp2_p = _unop("exp2", np.exp2)
+log_p = _unop("log", np.log)
+log1p_p = _unop("log1p", np.log1p)
+expm1_p = _unop("expm1", np.expm1)
+sqrt_p = _unop("sqrt", np.sqrt)
+sin_p = _unop("sin", np.sin)
+cos_p = _unop("cos", np.cos)
+tan_p = _unop("tan", np.tan)
+asin_p = _unop("asin", np.arcsin)
+acos_p = _unop("acos", np.arccos)
+atan_p = _unop("atan", np.arctan)
+sinh_p = _unop("sinh", np.sinh)
+cosh_p = _unop("cosh", np.cosh)
+tanh_p = _unop("tanh", np.tanh)
+asinh_p = _unop("asinh", np.arcsinh)
+acosh_p = _unop("acosh", np.arccosh)
+atanh_p = _unop("atanh", np.arctanh)
+abs_p = _unop("abs", np.abs)
+logistic_p = _unop("logistic", lambda x: _logistic_impl(x))
+erf_p = _unop("erf", lambda x: _erf_impl(x))
+integer_pow_p = _unop("integer_pow", lambda x, y: _integer_pow_impl(x, y))
+
+
+def _logistic_impl(x: np.ndarray) -> np.ndarray:
+    # 1 / (1 + exp(-x)) overflows for x << 0; this form is exact on both tails.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+_math_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_impl(x: np.ndarray) -> np.ndarray:
+    # NumPy has no erf; math.erf is exact to the last bit, at ~50 ns an element.
+    return _math_erf(x).astype(x.dtype)
+
+
+def _integer_pow_impl(x: np.ndarray, y: int) -> np.ndarray:
+    if y == 2:
+        return x * x
+    if y < 0 and x.dtype.kind in "iu":
+        raise ValueError(f"integer_pow: integers to negative powers ({y}) are not allowed")
+    return np.power(x, y)
+
+
+def exp(x: Any) -> Any:
+    return exp_p.bind(x)
+
+
+def exp2(x: Any) -> Any:
+    return exp2_p.bind(x)
+
+
+def log(x: Any) -> Any:
+    return log_p.bind(x)
+
+
+def log1p(x: Any) -> Any:
+    return log1p_p.bind(x)
+
+
+def expm1(x: Any) -> Any:
+    return expm1_p.bind(x)
+
+
+def sqrt(x: Any) -> Any:
+    return sqrt_p.bind(x)
+
+
+def sin(x: Any) -> Any:
+    return sin_p.bind(x)
+
+
+def cos(x: Any) -> Any:
+    return cos_p.bind(x)
+
+
+def tan(x: Any) -> Any:
+    return tan_p.bind(x)
+
+
+def asin(x: Any) -> Any:
+    return asin_p.bind(x)
+
+
+def acos(x: Any) -> Any:
+    return acos_p.bind(x)
+
+
+def atan(x: Any) -> Any:
+    return atan_p.bind(x)
+
+
+def sinh(x: Any) -> Any:
+    return sinh_p.bind(x)
+
+
+def cosh(x: Any) -> Any:
+    return cosh_p.bind(x)
+
+
+def tanh(x: Any) -> Any:
+    return tanh_p.bind(x)
+
+
+def asinh(x: Any) -> Any:
+    return asinh_p.bind(x)
+
+
+def acosh(x: Any) -> Any:
+    return acosh_p.bind(x)
+
+
+def atanh(x: Any) -> Any:
+    return atanh_p.bind(x)
+
+
+def abs(x: Any) -> Any:
+    return abs_p.bind(x)
+
+
+def logistic(x: Any) -> Any:
+    """The sigmoid ``1 / (1 + exp(-x))``, exact on both tails."""
+    return logistic_p.bind(x)
+
+
+def erf(x: Any) -> Any:
+    return erf_p.bind(x)
+
+
+def integer_pow(x: Any, y: int) -> Any:
+    """``x ** y`` for a static integer ``y``."""
+    return integer_pow_p.bind(x, y=int(y))
+
+
+def square(x: Any) -> Any:
+    return integer_pow(x, 2)
+
+
+def _one_minus_sq(a: Any) -> Any:
+    return sub(full_like(a, 1), mul(a, a))
+
+
+_defderiv(exp_p, lambda ans, x: ans)
+_defderiv(exp2_p, lambda ans, x: mul(ans, float(np.log(2))))
+_defderiv(log_p, lambda ans, x: div(full_like(x, 1), x))
+_defderiv(log1p_p, lambda ans, x: div(full_like(x, 1), add(x, 1)))
+_defderiv(expm1_p, lambda ans, x: add(ans, 1))
+_defderiv(sqrt_p, lambda ans, x: div(full_like(x, 0.5), ans))
+_defderiv(sin_p, lambda ans, x: cos(x))
+_defderiv(cos_p, lambda ans, x: neg(sin(x)))
+_defderiv(tan_p, lambda ans, x: add(mul(ans, ans), 1))
+_defderiv(asin_p, lambda ans, x: div(full_like(x, 1), sqrt(_one_minus_sq(x))))
+_defderiv(acos_p, lambda ans, x: div(full_like(x, -1), sqrt(_one_minus_sq(x))))
+_defderiv(atan_p, lambda ans, x: div(full_like(x, 1), add(mul(x, x), 1)))
+_defderiv(sinh_p, lambda ans, x: cosh(x))
+_defderiv(cosh_p, lambda ans, x: sinh(x))
+_defderiv(tanh_p, lambda ans, x: _one_minus_sq(ans))
+_defderiv(asinh_p, lambda ans, x: div(full_like(x, 1), sqrt(add(mul(x, x), 1))))
+_defderiv(acosh_p, lambda ans, x: div(full_like(x, 1), sqrt(sub(mul(x, x), 1))))
+_defderiv(atanh_p, lambda ans, x: div(full_like(x, 1), _one_minus_sq(x)))
+_defderiv(abs_p, lambda ans, x: sign(x))
+_defderiv(logistic_p, lambda ans, x: mul(ans, sub(full_like(ans, 1), ans)))
+_defderiv(erf_p, lambda ans, x: mul(exp(neg(mul(x, x))), float(2 / np.sqrt(np.pi))))
+
+
+def _integer_pow_deriv(ans: Any, x: Any, y: int) -> Any:
+    if y == 0:
+        return full_like(x, 0)
+    if y == 1:
+        return full_like(x, 1)
+    return mul(x if y == 2 else integer_pow(x, y - 1), float(y))
+
+
+_defderiv(integer_pow_p, _integer_pow_deriv)
+
+
+# == non-differentiable and boolean functions =================================================
+
+sign_p = _unop("sign", np.sign)
+floor_p = _unop("floor", np.floor)
+ceil_p = _unop("ceil", np.ceil)
+round_p = _unop("round", np.round)  # half to even, as NumPy
+is_finite_p = Primitive("is_finite")
+is_finite_p.def_impl(np.isfinite)
+is_finite_p.def_abstract_eval(lambda x: ShapedArray(x.shape, np.bool_))
+batching.defvectorized(is_finite_p)
+not_p = _unop("not", lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x))
+
+eq_p = _binop("eq", np.equal, np.bool_)
+ne_p = _binop("ne", np.not_equal, np.bool_)
+lt_p = _binop("lt", np.less, np.bool_)
+le_p = _binop("le", np.less_equal, np.bool_)
+gt_p = _binop("gt", np.greater, np.bool_)
+ge_p = _binop("ge", np.greater_equal, np.bool_)
+and_p = _binop("and", lambda x, y: np.bitwise_and(x, y))
+or_p = _binop("or", lambda x, y: np.bitwise_or(x, y))
+xor_p = _binop("xor", lambda x, y: np.bitwise_xor(x, y))
+
+for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, eq_p, ne_p, lt_p, le_p, gt_p,
+           ge_p, and_p, or_p, xor_p):
+    ad.defnondiff(_p)
+
+
+def sign(x: Any) -> Any:
+    return sign_p.bind(x)
+
+
+def floor(x: Any) -> Any:
+    return floor_p.bind(x)
+
+
+def ceil(x: Any) -> Any:
+    return ceil_p.bind(x)
+
+
+def round(x: Any) -> Any:
+    return round_p.bind(x)
+
+
+def is_finite(x: Any) -> Any:
+    return is_finite_p.bind(x)
+
+
+def bitwise_not(x: Any) -> Any:
+    return not_p.bind(x)
+
+
+def eq(x: Any, y: Any) -> Any:
+    return eq_p.bind(*_operands(x, y))
+
+
+def ne(x: Any, y: Any) -> Any:
+    return ne_p.bind(*_operands(x, y))
+
+
+def lt(x: Any, y: Any) -> Any:
+    return lt_p.bind(*_operands(x, y))
+
+
+def le(x: Any, y: Any) -> Any:
+    return le_p.bind(*_operands(x, y))
+
+
+def gt(x: Any, y: Any) -> Any:
+    return gt_p.bind(*_operands(x, y))
+
+
+def ge(x: Any, y: Any) -> Any:
+    return ge_p.bind(*_operands(x, y))
+
+
+def bitwise_and(x: Any, y: Any) -> Any:
+    return and_p.bind(*_operands(x, y))
+
+
+def bitwise_or(x: Any, y: Any) -> Any:
+    return or_p.bind(*_operands(x, y))
+
+
+def bitwise_xor(x: Any, y: Any) -> Any:
+    return xor_p.bind(*_operands(x, y))
+
+
+# == select and dtype conversion ==============================================================
+
+select_p = Primitive("select")
+select_p.def_impl(lambda pred, on_true, on_false: np.where(pred, on_true, on_false))
+
+
+def _select_abstract_eval(pred: ShapedArray, on_true: ShapedArray, on_false: ShapedArray
+                          ) -> ShapedArray:
+    _same_shape_eval(pred, on_true, on_false)
+    if pred.dtype != np.bool_:
+        raise TypeError(f"select: the predicate must be boolean, got {pred.dtype}")
+    if on_true.dtype != on_false.dtype:
+        raise TypeError(f"select: branches must have equal dtypes, got {on_true.dtype} and "
+                        f"{on_false.dtype}")
+    return on_true.update(weak_type=on_true.weak_type and on_false.weak_type)
+
+
+select_p.def_abstract_eval(_select_abstract_eval)
+batching.defbroadcasting(select_p)
+
+
+def select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` else ``on_false`` (equal shapes)."""
+    on_true, on_false = _operands(on_true, on_false)
+    return select_p.bind(pred, on_true, on_false)
+
+
+def _zeros(x: Any) -> np.ndarray:
+    return full_like(x, 0)
+
+
+ad.defjvp(select_p, None,
+          lambda t, ans, p, a, b: select(p, t, _zeros(t)),
+          lambda t, ans, p, a, b: select(p, _zeros(t), t))
+ad.defvjp(select_p, None,
+          lambda ct, ans, p, a, b: select(p, ct, _zeros(ct)),
+          lambda ct, ans, p, a, b: select(p, _zeros(ct), ct))
+
+convert_element_type_p = Primitive("convert_element_type")
+convert_element_type_p.def_impl(lambda x, new_dtype: x.astype(new_dtype))
+convert_element_type_p.def_abstract_eval(
+    lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
+batching.defvectorized(convert_element_type_p)
+
+
+def convert_element_type(x: Any, new_dtype: Any) -> Any:
+    """Cast ``x`` to ``new_dtype`` (a no-op when it already has it)."""
+    new_dtype = np.dtype(new_dtype)
+    if get_aval(x).dtype == new_dtype:
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+def _is_float(dtype: Any) -> bool:
+    return np.dtype(dtype).kind in "fc"
+
+
+def _convert_jvp(primals: Any, tangents: Any, new_dtype: np.dtype) -> tuple[Any, Any]:
+    (x,), (t,) = primals, tangents
+    ans = convert_element_type_p.bind(x, new_dtype=new_dtype)
+    both_float = _is_float(get_aval(x).dtype) and _is_float(new_dtype)
+    return ans, convert_element_type(t, new_dtype) if both_float else None
+
+
+ad.jvp_rules[convert_element_type_p] = _convert_jvp
+ad.defvjp(convert_element_type_p,
+          lambda ct, ans, x, new_dtype: convert_element_type(ct, x.dtype)
+          if _is_float(x.dtype) and _is_float(new_dtype) else None)

@@ -1,0 +1,694 @@
+"""Automatic differentiation: forward mode (JVP trace) and reverse mode (tape trace).
+
+Both modes keep a rule table keyed by primitive:
+
+- ``jvp_rules[p](primals, tangents, **params) -> (primal_out, tangent_out)``;
+- ``vjp_rules[p](ct, ans, primals, needs, params) -> cotangent per primal (None = zero)``.
+
+Tangents and cotangents that are symbolically zero are ``None`` and never materialised. Rules
+are written in funcgrad's own primitives, so they are themselves differentiable: ``grad`` of
+``grad`` (and any other nesting) works because the backward pass binds its primitives to
+whatever trace is current when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core import pytree
+from funcgrad.core.avals import ShapedArray, get_aval
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
+from funcgrad.core.primitive import Primitive, add_any_p, zeros_like_aval
+from funcgrad.core.staging import eval_jaxpr, trace_to_jaxpr
+from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trace
+from funcgrad.transforms import api_util
+
+JVPRule = Callable[..., tuple[Any, Any]]
+VJPRule = Callable[[Any, Any, Sequence[Any], Sequence[bool], dict[str, Any]], Sequence[Any]]
+
+jvp_rules: dict[Primitive, JVPRule] = {}
+vjp_rules: dict[Primitive, VJPRule] = {}
+
+
+# == rule helpers =============================================================================
+
+def add_tangents(x: Any, y: Any) -> Any:
+    """Sum two (co)tangents, either of which may be a symbolic zero (None)."""
+    if x is None:
+        return y
+    if y is None:
+        return x
+    return add_any_p.bind(x, y)
+
+
+def instantiate_zeros(t: Any, primal: Any) -> Any:
+    return zeros_like_aval(get_aval(primal)) if t is None else t
+
+
+def defjvp(prim: Primitive, *tangent_fns: Callable[..., Any] | None) -> None:
+    """One tangent function per argument: ``fn(t, ans, *primals, **params)``; None = no
+    dependence. The output tangent is the sum of the contributions of nonzero input tangents."""
+    def rule(primals: Sequence[Any], tangents: Sequence[Any], **params: Any) -> tuple[Any, Any]:
+        ans = prim.bind(*primals, **params)
+        t_out = None
+        for fn, t in zip(tangent_fns, tangents):
+            if t is not None and fn is not None:
+                t_out = add_tangents(t_out, fn(t, ans, *primals, **params))
+        return ans, t_out
+    jvp_rules[prim] = rule
+
+
+def defvjp(prim: Primitive, *ct_fns: Callable[..., Any] | None) -> None:
+    """One cotangent function per argument: ``fn(ct, ans, *primals, **params)``; None = the
+    argument is not differentiable. Only the cotangents that are needed are computed."""
+    def rule(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+             params: dict[str, Any]) -> list[Any]:
+        return [fn(ct, ans, *primals, **params) if need and fn is not None else None
+                for fn, need in zip(ct_fns, needs)]
+    vjp_rules[prim] = rule
+
+
+def deflinear(prim: Primitive, transpose: Callable[..., Sequence[Any]]) -> None:
+    """A primitive linear in all its inputs: the JVP is the primitive applied to the tangents
+    and the VJP is ``transpose(ct, *primals, **params)``, one cotangent per input."""
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any) -> tuple[Any, Any]:
+        ans = prim.bind(*primals, **params)
+        ts = [instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+        return ans, prim.bind(*ts, **params)
+
+    def vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+            params: dict[str, Any]) -> Sequence[Any]:
+        return transpose(ct, *primals, **params)
+
+    jvp_rules[prim] = jvp
+    vjp_rules[prim] = vjp
+
+
+def defnondiff(prim: Primitive) -> None:
+    """Outputs with zero derivative everywhere they exist (comparisons, argmax, floor...)."""
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any) -> tuple[Any, Any]:
+        return prim.bind(*primals, **params), None
+
+    def vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+            params: dict[str, Any]) -> list[Any]:
+        return [None] * len(primals)
+
+    jvp_rules[prim] = jvp
+    vjp_rules[prim] = vjp
+
+
+def _missing(kind: str, prim: Primitive) -> NotImplementedError:
+    return NotImplementedError(f"differentiation rule ({kind}) for primitive {prim.name!r} "
+                               f"is not implemented")
+
+
+defjvp(add_any_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+defvjp(add_any_p, lambda ct, ans, x, y: ct, lambda ct, ans, x, y: ct)
+
+
+# == forward mode =============================================================================
+
+class JVPTracer(Tracer):
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def aval(self) -> ShapedArray:
+        return get_aval(self.primal)
+
+    def to_concrete(self) -> Any:
+        p = self.primal
+        return p.to_concrete() if isinstance(p, Tracer) else p
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.primal.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.primal.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.primal.ndim
+
+
+class JVPTrace(Trace):
+    def __init__(self, parent: Trace):
+        self.parent = parent
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
+                          ) -> Any:
+        primals, tangents, nonzero = [], [], False
+        for x in args:
+            if x.__class__ is JVPTracer and x._trace is self:
+                primals.append(x.primal)
+                tangents.append(x.tangent)
+                nonzero = nonzero or x.tangent is not None
+            else:
+                primals.append(x)
+                tangents.append(None)
+        if not nonzero:
+            return self.parent.process_primitive(prim, primals, params)
+        rule = jvp_rules.get(prim)
+        if rule is None:
+            raise _missing("jvp", prim)
+        with set_current_trace(self.parent):
+            out, t_out = rule(primals, tangents, **params)
+        if prim.multiple_results:
+            return [JVPTracer(self, o, t) for o, t in zip(out, t_out)]
+        return JVPTracer(self, out, t_out)
+
+    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+        primals = [x.primal if isinstance(x, JVPTracer) and x._trace is self else x
+                   for x in args]
+        tangents = [x.tangent if isinstance(x, JVPTracer) and x._trace is self else None
+                    for x in args]
+        if all(t is None for t in tangents):
+            with set_current_trace(self.parent):
+                return fun(*primals)
+        tangents = [instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+        with set_current_trace(self.parent):
+            outs, t_outs = jvp(primals, tangents)
+        return [JVPTracer(self, o, t) for o, t in zip(outs, t_outs)]
+
+    def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
+                           out_tree: Any) -> Any:
+        # Forward mode through a custom_vjp function differentiates its primal definition.
+        return fun(*args)
+
+
+def _unwrap_jvp(trace: JVPTrace, x: Any) -> tuple[Any, Any]:
+    if isinstance(x, JVPTracer) and x._trace is trace:
+        return x.primal, instantiate_zeros(x.tangent, x.primal)
+    return x, zeros_like_aval(get_aval(x))
+
+
+def jvp_flat(fun: Callable[..., Sequence[Any]], primals: Sequence[Any],
+             tangents: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """Forward mode on flat lists of arrays."""
+    trace = JVPTrace(current_trace())
+    try:
+        ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+        with set_current_trace(trace):
+            outs = fun(*ins)
+        pairs = [_unwrap_jvp(trace, o) for o in outs]
+    finally:
+        trace.is_alive = False
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
+# == reverse mode =============================================================================
+
+class VJPTracer(Tracer):
+    __slots__ = ("primal", "slot")
+
+    def __init__(self, trace: VJPTrace, primal: Any, slot: int):
+        self._trace = trace
+        self.primal = primal
+        self.slot = slot
+
+    @property
+    def aval(self) -> ShapedArray:
+        return get_aval(self.primal)
+
+    def to_concrete(self) -> Any:
+        p = self.primal
+        return p.to_concrete() if isinstance(p, Tracer) else p
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.primal.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.primal.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.primal.ndim
+
+
+class _Node:
+    """One recorded primitive application on the tape."""
+
+    __slots__ = ("prim", "params", "primals", "in_slots", "ans", "out_slot")
+
+    def __init__(self, prim: Primitive, params: dict[str, Any], primals: list[Any],
+                 in_slots: list[int | None], ans: Any, out_slot: Any):
+        self.prim = prim
+        self.params = params
+        self.primals = primals
+        self.in_slots = in_slots
+        self.ans = ans
+        self.out_slot = out_slot  # an int, or a list of ints for multiple results
+
+
+class VJPTrace(Trace):
+    """Runs the forward pass on concrete values (via ``parent``) while recording a tape.
+
+    The tape is in execution order, which is a topological order, so the backward pass is one
+    walk over it in reverse, accumulating the cotangent of each value before it is used.
+    """
+
+    def __init__(self, parent: Trace):
+        self.parent = parent
+        self.tape: list[Any] = []
+        self.num_slots = 0
+
+    def new_tracer(self, primal: Any) -> VJPTracer:
+        self.num_slots += 1
+        return VJPTracer(self, primal, self.num_slots - 1)
+
+    def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
+                          ) -> Any:
+        primals: list[Any] = []
+        in_slots: list[int | None] = []
+        traced = False
+        for x in args:
+            if x.__class__ is VJPTracer and x._trace is self:
+                primals.append(x.primal)
+                in_slots.append(x.slot)
+                traced = True
+            else:
+                primals.append(x)
+                in_slots.append(None)
+        ans = self.parent.process_primitive(prim, primals, params)
+        if not traced:
+            return ans
+        if prim not in vjp_rules:
+            raise _missing("vjp", prim)
+        if prim.multiple_results:
+            outs = [self.new_tracer(a) for a in ans]
+            self.tape.append(_Node(prim, params, primals, in_slots, ans, [o.slot for o in outs]))
+            return outs
+        out = self.new_tracer(ans)
+        self.tape.append(_Node(prim, params, primals, in_slots, ans, out.slot))
+        return out
+
+    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+        # Reverse mode through a custom_jvp function: record its primal definition.
+        return fun(*args)
+
+    def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
+                           out_tree: Any) -> Any:
+        from funcgrad.transforms.custom import record_custom_vjp
+        return record_custom_vjp(self, fwd, bwd, args, out_tree)
+
+    def backward(self, out_slots: Sequence[int | None], out_cts: Sequence[Any],
+                 in_slots: Sequence[int]) -> list[Any]:
+        """Cotangents of the values in ``in_slots``, given those of ``out_slots``."""
+        cts: list[Any] = [None] * self.num_slots
+        for slot, ct in zip(out_slots, out_cts):
+            if slot is not None and ct is not None:
+                cts[slot] = add_tangents(cts[slot], ct)
+        lowest_needed = min(in_slots, default=0)
+        for node in reversed(self.tape):
+            if node.prim.multiple_results:
+                ct = [cts[s] for s in node.out_slot]
+                if all(c is None for c in ct):
+                    continue
+            else:
+                ct = cts[node.out_slot]
+                if ct is None:
+                    continue
+                if node.out_slot < lowest_needed:
+                    break  # everything earlier on the tape cannot reach the inputs
+            needs = [s is not None for s in node.in_slots]
+            in_cts = vjp_rules[node.prim](ct, node.ans, node.primals, needs, node.params)
+            for s, c in zip(node.in_slots, in_cts):
+                if s is not None and c is not None:
+                    cts[s] = add_tangents(cts[s], c)
+        return [cts[s] for s in in_slots]
+
+
+# == user-facing transforms ===================================================================
+
+def _check_cotangent(ct: Any, primal_out: Any, where: str) -> Any:
+    ct_aval, out_aval = get_aval(ct), get_aval(primal_out)
+    if ct_aval.shape != out_aval.shape:
+        raise FuncgradValueError(at_user_line(
+            f"{where}: cotangent has shape {ct_aval.shape} but the primal output has shape "
+            f"{out_aval.shape}"))
+    return ct
+
+
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """Reverse mode: ``(out, vjp_fn)``, or ``(out, vjp_fn, aux)`` with ``has_aux``.
+
+    ``vjp_fn(ct)`` takes a cotangent shaped like ``out`` and returns a tuple with one
+    cotangent per primal argument.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> out, f_vjp = fg.vjp(fnp.sin, np.array([0.0, 1.0]))
+    >>> f_vjp(np.ones(2))[0].round(4)
+    array([1.    , 0.5403])
+    """
+    argnums = tuple(range(len(primals)))
+    leaves, in_tree, names = api_util.flatten_args(primals, "vjp", argnums)
+    api_util.check_differentiable(leaves, names, "vjp")
+    trace = VJPTrace(current_trace())
+    try:
+        tracers = [trace.new_tracer(x) for x in leaves]
+        with set_current_trace(trace):
+            out = fun(*pytree.tree_unflatten(in_tree, tracers))
+        if has_aux:
+            out, aux = _split_aux(out, "vjp")
+            aux = pytree.tree_map(lambda x: _primal_of(trace, x), aux)
+        out_leaves, out_tree = pytree.tree_flatten(out)
+        out_primals = [_primal_of(trace, o) for o in out_leaves]
+        out_slots = [o.slot if isinstance(o, VJPTracer) and o._trace is trace else None
+                     for o in out_leaves]
+    finally:
+        trace.is_alive = False
+    in_slots = [t.slot for t in tracers]
+
+    def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        ct_leaves, ct_tree = pytree.tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise FuncgradValueError(at_user_line(
+                f"vjp_fn: the cotangent's structure {ct_tree} does not match the output's "
+                f"{out_tree}"))
+        ct_leaves = [_check_cotangent(c, o, "vjp_fn") for c, o in zip(ct_leaves, out_primals)]
+        in_cts = trace.backward(out_slots, ct_leaves, in_slots)
+        in_cts = [instantiate_zeros(c, x) for c, x in zip(in_cts, leaves)]
+        return tuple(pytree.tree_unflatten(in_tree, in_cts))
+
+    primal_out = pytree.tree_unflatten(out_tree, out_primals)
+    return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
+
+
+def _primal_of(trace: VJPTrace, x: Any) -> Any:
+    return x.primal if isinstance(x, VJPTracer) and x._trace is trace else x
+
+
+def _split_aux(out: Any, fname: str) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise FuncgradTypeError(at_user_line(
+            f"{fname}(..., has_aux=True) needs the function to return a pair (output, aux), "
+            f"got {type(out).__name__}"))
+    return out[0], out[1]
+
+
+def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """``(value, gradient)`` of a scalar-output ``fun`` in one forward pass.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
+    (array(5.), array([2., 4.]))
+    """
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        nums = api_util.normalize_argnums(argnums, len(args), "grad")
+        leaves, in_tree, names = api_util.flatten_args(args, "grad", nums)
+        api_util.check_differentiable(leaves, names, "grad")
+
+        def f_of_diff(*diff: Any) -> Any:
+            return fun(*api_util.replace_args(args, nums, diff), **kwargs)
+
+        diff_args = pytree.tree_unflatten(in_tree, leaves)
+        if has_aux:
+            value, f_vjp, aux = vjp(f_of_diff, *diff_args, has_aux=True)
+        else:
+            value, f_vjp = vjp(f_of_diff, *diff_args)
+        aval = get_aval(value) if isinstance(value, (np.ndarray, np.generic, Tracer)) else None
+        if aval is None or aval.shape != ():
+            got = f"shape {aval.shape}" if aval is not None else type(value).__name__
+            raise FuncgradTypeError(at_user_line(
+                f"grad requires a scalar (shape ()) output from the function, got {got}; "
+                f"use fg.vjp or fg.jacrev for non-scalar outputs, or reduce with .sum()"))
+        if not np.issubdtype(aval.dtype, np.inexact):
+            raise FuncgradTypeError(at_user_line(
+                f"grad requires a real- or complex-valued output, got dtype {aval.dtype}"))
+        grads = f_vjp(np.ones((), aval.dtype))
+        g = grads[0] if isinstance(argnums, int) else grads
+        return ((value, aux), g) if has_aux else (value, g)
+
+    value_and_grad_f.__name__ = f"value_and_grad({getattr(fun, '__name__', 'fun')})"
+    value_and_grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
+    return value_and_grad_f
+
+
+def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar-output ``fun`` with respect to the arguments at ``argnums``.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> fg.grad(lambda x: fnp.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    >>> fg.grad(fg.grad(lambda x: x ** 3))(2.0)
+    array(12.)
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    grad_f.__name__ = f"grad({getattr(fun, '__name__', 'fun')})"
+    grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
+    return grad_f
+
+
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False) -> Any:
+    """Forward mode: ``(fun(*primals), J @ tangents)``.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> fg.jvp(fnp.sin, (np.array(0.0),), (np.array(2.0),))
+    (array(0.), array(2.))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise FuncgradTypeError("jvp: primals and tangents must be tuples or lists, got "
+                                f"{type(primals).__name__} and {type(tangents).__name__}")
+    p_leaves, p_tree, names = api_util.flatten_args(tuple(primals), "jvp",
+                                                    tuple(range(len(primals))))
+    t_leaves, t_tree = pytree.tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise FuncgradValueError(at_user_line(
+            f"jvp: primals {p_tree} and tangents {t_tree} must have the same structure"))
+    t_leaves = [api_util.as_array_leaf(t, f"jvp: tangent of {n}") for t, n in
+                zip(t_leaves, names)]
+    api_util.check_differentiable(p_leaves, names, "jvp")
+    for p, t, n in zip(p_leaves, t_leaves, names):
+        if get_aval(p).shape != get_aval(t).shape:
+            raise FuncgradValueError(at_user_line(
+                f"jvp: the tangent of {n} has shape {get_aval(t).shape} but the primal has "
+                f"shape {get_aval(p).shape}"))
+    out_tree: list[Any] = []
+    aux_box: list[Any] = []
+
+    def flat_fun(*flat: Any) -> list[Any]:
+        out = fun(*pytree.tree_unflatten(p_tree, flat))
+        if has_aux:
+            out, aux = _split_aux(out, "jvp")
+            aux_box.append(aux)
+        leaves, tree = pytree.tree_flatten(out)
+        out_tree.append(tree)
+        return leaves
+
+    outs, t_outs = jvp_flat(flat_fun, p_leaves, t_leaves)
+    primal_out = pytree.tree_unflatten(out_tree[0], outs)
+    tangent_out = pytree.tree_unflatten(out_tree[0], t_outs)
+    if has_aux:
+        aux = pytree.tree_map(lambda x: x.primal if isinstance(x, JVPTracer) else x, aux_box[0])
+        return primal_out, tangent_out, aux
+    return primal_out, tangent_out
+
+
+def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(fun(*primals), f_jvp)`` where ``f_jvp`` evaluates the JVP at ``primals`` without
+    recomputing the primal: the tangent program is staged once into a jaxpr, with every
+    primal-only equation folded to a constant at trace time.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> y, f_jvp = fg.linearize(fnp.exp, np.array(0.0))
+    >>> f_jvp(np.array(3.0))
+    array(3.)
+    """
+    p_leaves, p_tree, names = api_util.flatten_args(primals, "linearize",
+                                                    tuple(range(len(primals))))
+    api_util.check_differentiable(p_leaves, names, "linearize")
+    holder: dict[str, Any] = {}
+
+    def tangent_fun(*t_leaves: Any) -> list[Any]:
+        def flat_fun(*flat: Any) -> list[Any]:
+            leaves, tree = pytree.tree_flatten(fun(*pytree.tree_unflatten(p_tree, flat)))
+            holder["tree"] = tree
+            return leaves
+        outs, t_outs = jvp_flat(flat_fun, p_leaves, list(t_leaves))
+        holder["primals"] = outs
+        return t_outs
+
+    closed = trace_to_jaxpr(tangent_fun, [get_aval(x) for x in p_leaves], fold_constants=True)
+    out_tree = holder["tree"]
+
+    def f_jvp(*tangents: Any) -> Any:
+        t_leaves, t_tree = pytree.tree_flatten(tangents)
+        if t_tree != p_tree:
+            raise FuncgradValueError(at_user_line(
+                f"linearize: f_jvp takes tangents shaped like the primals {p_tree}, "
+                f"got {t_tree}"))
+        return pytree.tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, closed.consts,
+                                                          *t_leaves))
+
+    return pytree.tree_unflatten(out_tree, holder["primals"]), f_jvp
+
+
+# -- Jacobians ------------------------------------------------------------------------------
+
+def _std_basis(leaves: Sequence[Any]) -> tuple[list[Any], int]:
+    """One-hot tangents for every scalar input, stacked along a new leading axis."""
+    sizes = [get_aval(x).size for x in leaves]
+    total = sum(sizes)
+    dtype = np.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float64
+    eye = np.eye(total, dtype=dtype)
+    basis, start = [], 0
+    for x, size in zip(leaves, sizes):
+        aval = get_aval(x)
+        basis.append(eye[:, start:start + size].reshape((total, *aval.shape)).astype(aval.dtype))
+        start += size
+    return basis, total
+
+
+def _jac_reshape(batched: Any, out_shape: tuple[int, ...], in_shape: tuple[int, ...],
+                 batch_first: bool) -> Any:
+    from funcgrad import lax
+    if batch_first:  # (in_size, *out_shape) -> (*out_shape, *in_shape)
+        n_out = len(out_shape)
+        moved = lax.transpose(batched, (*range(1, n_out + 1), 0))
+        return lax.reshape(moved, (*out_shape, *in_shape))
+    return lax.reshape(batched, (*out_shape, *in_shape))
+
+
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """The Jacobian by forward mode (vmap of jvp over the standard basis).
+
+    The result has shape ``out.shape + in.shape``, per output and input leaf.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> fg.jacfwd(lambda x: x ** 2)(np.array([1.0, 3.0]))
+    array([[2., 0.],
+           [0., 6.]])
+    """
+    from funcgrad.transforms.batching import vmap
+
+    def jac_f(*args: Any) -> Any:
+        nums = api_util.normalize_argnums(argnums, len(args), "jacfwd")
+        leaves, in_tree, names = api_util.flatten_args(args, "jacfwd", nums)
+        api_util.check_differentiable(leaves, names, "jacfwd")
+        basis, _ = _std_basis(leaves)
+        holder: dict[str, Any] = {}
+
+        def push(*tangent_leaves: Any) -> Any:
+            def f_flat(*flat: Any) -> list[Any]:
+                out = fun(*api_util.replace_args(args, nums,
+                                                 pytree.tree_unflatten(in_tree, flat)))
+                if has_aux:
+                    out, holder["aux"] = _split_aux(out, "jacfwd")
+                out_leaves, holder["tree"] = pytree.tree_flatten(out)
+                return out_leaves
+            outs, t_outs = jvp_flat(f_flat, leaves, list(tangent_leaves))
+            holder["outs"] = outs
+            return t_outs
+
+        jac_cols = vmap(push, in_axes=0, out_axes=-1)(*basis)  # (*out_shape, total)
+        return _assemble_jac(jac_cols, holder, leaves, in_tree, argnums, has_aux, fwd=True)
+
+    return jac_f
+
+
+def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """The Jacobian by reverse mode (vmap of the VJP over the standard basis of outputs).
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> fg.jacrev(lambda x: fnp.sin(x) * 2)(np.array([0.0, 0.0]))
+    array([[2., 0.],
+           [0., 2.]])
+    """
+    from funcgrad.transforms.batching import vmap
+
+    def jac_f(*args: Any) -> Any:
+        nums = api_util.normalize_argnums(argnums, len(args), "jacrev")
+        leaves, in_tree, names = api_util.flatten_args(args, "jacrev", nums)
+        api_util.check_differentiable(leaves, names, "jacrev")
+
+        def f_flat(*flat: Any) -> Any:
+            return fun(*api_util.replace_args(args, nums, pytree.tree_unflatten(in_tree, flat)))
+
+        res = vjp(f_flat, *leaves, has_aux=has_aux)
+        out, f_vjp = res[0], res[1]
+        out_leaves, out_tree = pytree.tree_flatten(out)
+        basis, total = _std_basis(out_leaves)
+
+        def pull(*ct_leaves: Any) -> Any:
+            return list(f_vjp(pytree.tree_unflatten(out_tree, ct_leaves)))
+
+        rows = vmap(pull)(*basis)  # per input leaf: (total_out, *in_shape)
+        jac_per_out: list[list[Any]] = []
+        start = 0
+        from funcgrad import lax
+        for o in out_leaves:
+            oshape = get_aval(o).shape
+            size = int(np.prod(oshape, dtype=np.int64))
+            jac_per_out.append([
+                lax.reshape(lax.slice_in_dim(r, start, start + size, axis=0),
+                            (*oshape, *get_aval(x).shape)) for r, x in zip(rows, leaves)])
+            start += size
+        jac = _nest(jac_per_out, out_tree, in_tree, argnums)
+        return (jac, res[2]) if has_aux else jac
+
+    return jac_f
+
+
+def _nest(per_out: list[list[Any]], out_tree: Any, in_tree: Any,
+          argnums: int | Sequence[int]) -> Any:
+    """Jacobian blocks -> output pytree of (input pytree) as JAX returns them."""
+    blocks = []
+    for row in per_out:
+        inner = pytree.tree_unflatten(in_tree, row)
+        blocks.append(inner[0] if isinstance(argnums, int) else tuple(inner))
+    return pytree.tree_unflatten(out_tree, blocks)
+
+
+def _assemble_jac(jac_cols: Sequence[Any], holder: dict[str, Any], leaves: Sequence[Any],
+                  in_tree: Any, argnums: int | Sequence[int], has_aux: bool, fwd: bool) -> Any:
+    from funcgrad import lax
+    per_out = []
+    for col, o in zip(jac_cols, holder["outs"]):
+        oshape = get_aval(o).shape
+        row, start = [], 0
+        for x in leaves:
+            ishape = get_aval(x).shape
+            size = int(np.prod(ishape, dtype=np.int64))
+            piece = lax.slice_in_dim(col, start, start + size, axis=len(oshape))
+            row.append(lax.reshape(piece, (*oshape, *ishape)))
+            start += size
+        per_out.append(row)
+    jac = _nest(per_out, holder["tree"], in_tree, argnums)
+    if has_aux:
+        aux = pytree.tree_map(lambda x: x.primal if isinstance(x, JVPTracer) else x,
+                              holder["aux"])
+        return jac, aux
+    return jac
+
+
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
+            has_aux: bool = False) -> Callable[..., Any]:
+    """``jacfwd(jacrev(fun))``, the Hessian with shape ``out.shape + in.shape + in.shape``.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> fg.hessian(lambda x: fnp.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)

@@ -1,0 +1,71 @@
+"""Argument handling shared by the transforms' user wrappers: argnums, leaves, dtype checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core import pytree
+from funcgrad.core.avals import get_aval
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
+from funcgrad.core.tracing import Tracer
+
+
+def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
+    """Validate ``argnums`` against the number of positional arguments."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(i, int) for i in nums):
+        raise FuncgradTypeError(f"{fname}: argnums must be an int or a non-empty tuple of ints, "
+                                f"got {argnums!r}")
+    out = []
+    for i in nums:
+        j = i + nargs if i < 0 else i
+        if not 0 <= j < nargs:
+            raise FuncgradValueError(at_user_line(
+                f"{fname}: argnums={argnums!r} refers to argument {i}, but the function was "
+                f"called with {nargs} positional argument(s)"))
+        out.append(j)
+    return tuple(out)
+
+
+def as_array_leaf(x: Any, where: str) -> Any:
+    """Validate a pytree leaf given to a transform; Python scalars become arrays."""
+    if isinstance(x, (np.ndarray, Tracer)):
+        return x
+    if isinstance(x, (bool, int, float, complex, np.generic)):
+        return np.asarray(x)
+    raise FuncgradTypeError(at_user_line(
+        f"{where} is a {type(x).__name__}, not an array; transforms accept pytrees (tuples, "
+        f"lists, dicts, registered classes) whose leaves are arrays or scalars"))
+
+
+def flatten_args(args: Sequence[Any], fname: str, argnums: Sequence[int]
+                 ) -> tuple[list[Any], pytree.PyTreeDef, list[str]]:
+    """Leaves of the differentiated arguments, their structure and a readable name per leaf."""
+    chosen = tuple(args[i] for i in argnums)
+    leaves, tree = pytree.tree_flatten(chosen)
+    names = []
+    for (i, sub) in zip(argnums, chosen):
+        names.extend(f"argument {i}{p}" for p in pytree.tree_key_paths(sub))
+    leaves = [as_array_leaf(x, f"{fname}: {n}") for x, n in zip(leaves, names)]
+    return leaves, tree, names
+
+
+def check_differentiable(leaves: Sequence[Any], names: Sequence[str], fname: str) -> None:
+    """Differentiation is defined for floating and complex inputs only (as JAX)."""
+    for x, name in zip(leaves, names):
+        dtype = get_aval(x).dtype
+        if not np.issubdtype(dtype, np.inexact):
+            raise FuncgradTypeError(at_user_line(
+                f"{fname} requires real- or complex-valued inputs (input dtype that is a "
+                f"sub-dtype of np.inexact), but {name} has dtype {dtype}; pass a float array "
+                f"or leave that argument out of argnums"))
+
+
+def replace_args(args: Sequence[Any], argnums: Sequence[int], new: Sequence[Any]) -> list[Any]:
+    full = list(args)
+    for i, v in zip(argnums, new):
+        full[i] = v
+    return full
