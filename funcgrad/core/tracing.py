@@ -50,10 +50,12 @@ class EvalTrace(Trace):
 
     def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
         out = primitive.impl(*args, **params)
+        if out.__class__ is np.ndarray:
+            return out
         if primitive.multiple_results:
             return [o if o.__class__ is np.ndarray else np.asarray(o) for o in out]
         # NumPy ufuncs return scalars for 0-d inputs; users always get an ndarray.
-        return out if out.__class__ is np.ndarray else np.asarray(out)
+        return np.asarray(out)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         return fun(*args)

@@ -19,6 +19,7 @@ from funcgrad.lax.elementwise import bitwise_not as bitwise_not
 from funcgrad.lax.elementwise import bitwise_or as bitwise_or
 from funcgrad.lax.elementwise import bitwise_xor as bitwise_xor
 from funcgrad.lax.elementwise import ceil as ceil
+from funcgrad.lax.elementwise import constant as constant
 from funcgrad.lax.elementwise import convert_element_type as convert_element_type
 from funcgrad.lax.elementwise import cos as cos
 from funcgrad.lax.elementwise import cosh as cosh
@@ -29,6 +30,7 @@ from funcgrad.lax.elementwise import exp as exp
 from funcgrad.lax.elementwise import exp2 as exp2
 from funcgrad.lax.elementwise import expm1 as expm1
 from funcgrad.lax.elementwise import floor as floor
+from funcgrad.lax.elementwise import full_like as full_like
 from funcgrad.lax.elementwise import ge as ge
 from funcgrad.lax.elementwise import gt as gt
 from funcgrad.lax.elementwise import integer_pow as integer_pow

@@ -23,9 +23,35 @@ from funcgrad.transforms import ad, batching
 # == helpers ==================================================================================
 
 
+_CONSTANTS: dict[tuple[Any, ...], np.ndarray] = {}
+
+
 def full_like(x: Any, value: Any) -> np.ndarray:
-    """A concrete constant shaped like ``x`` (a zero-copy broadcast view)."""
-    return np.broadcast_to(np.asarray(value, dtype=x.dtype), x.shape)
+    """A concrete constant shaped like ``x``: a read-only zero-stride view of one scalar.
+
+    Constants are valid at every trace level, so this needs no primitive; small ones are
+    cached because rules and Python-scalar operands create the same few over and over.
+    """
+    return constant(value, x.dtype, x.shape)
+
+
+def constant(value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+    key = (type(value), value, dtype, shape)
+    try:
+        return _CONSTANTS[key]
+    except (KeyError, TypeError):
+        pass
+    scalar = np.array(value, dtype)
+    # np.broadcast_to costs ~4 us of Python; the ndarray constructor makes the same view.
+    out = np.ndarray(shape, scalar.dtype, scalar, 0, (0,) * len(shape)) if shape else scalar
+    out.flags.writeable = False
+    if len(_CONSTANTS) > 4096:
+        _CONSTANTS.clear()
+    try:
+        _CONSTANTS[key] = out
+    except TypeError:
+        pass
+    return out
 
 
 def _operands(x: Any, y: Any) -> tuple[Any, Any]:

@@ -108,10 +108,22 @@ def _promote(*args: Any, dtype: Any = None) -> list[Any]:
     return arrays
 
 
+# A weak Python scalar of this type keeps an array of this dtype kind's dtype (NEP 50).
+_WEAK_KEEPS = {"f": (int, float, bool), "c": (int, float, complex, bool), "i": (int, bool),
+               "u": (int, bool), "b": (bool,)}
+
+
 def _binary(x: Any, y: Any) -> tuple[Any, Any]:
-    # Fast path for the common case: two arrays of one dtype and shape.
-    if (type(x) not in _PY_SCALARS and type(y) not in _PY_SCALARS and hasattr(x, "dtype")
-            and hasattr(y, "dtype") and x.dtype == y.dtype and x.shape == y.shape):
+    # Fast paths first: they are most of eager mode's dispatch cost.
+    tx, ty = type(x), type(y)
+    if ty in _PY_SCALARS and tx not in _PY_SCALARS and hasattr(x, "dtype"):
+        if ty in _WEAK_KEEPS.get(x.dtype.kind, ()):
+            return x, lax.constant(y, x.dtype, x.shape)
+    elif tx in _PY_SCALARS and ty not in _PY_SCALARS and hasattr(y, "dtype"):
+        if tx in _WEAK_KEEPS.get(y.dtype.kind, ()):
+            return lax.constant(x, y.dtype, y.shape), y
+    elif (hasattr(x, "dtype") and hasattr(y, "dtype") and x.dtype == y.dtype
+          and x.shape == y.shape):
         return x, y
     a, b = _promote(x, y)
     return a, b

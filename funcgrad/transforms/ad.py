@@ -68,7 +68,13 @@ def defvjp(prim: Primitive, *ct_fns: Callable[..., Any] | None) -> None:
              params: dict[str, Any]) -> list[Any]:
         return [fn(ct, ans, *primals, **params) if need and fn is not None else None
                 for fn, need in zip(ct_fns, needs)]
-    vjp_rules[prim] = rule
+
+    def unary_rule(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+                   params: dict[str, Any]) -> list[Any]:
+        return [fn0(ct, ans, *primals, **params)]  # eager grad's most common case, kept lean
+
+    fn0 = ct_fns[0]
+    vjp_rules[prim] = unary_rule if len(ct_fns) == 1 and fn0 is not None else rule
 
 
 def deflinear(prim: Primitive, transpose: Callable[..., Sequence[Any]]) -> None:
@@ -236,21 +242,6 @@ class VJPTracer(Tracer):
         return self.primal.ndim
 
 
-class _Node:
-    """One recorded primitive application on the tape."""
-
-    __slots__ = ("prim", "params", "primals", "in_slots", "ans", "out_slot")
-
-    def __init__(self, prim: Primitive, params: dict[str, Any], primals: list[Any],
-                 in_slots: list[int | None], ans: Any, out_slot: Any):
-        self.prim = prim
-        self.params = params
-        self.primals = primals
-        self.in_slots = in_slots
-        self.ans = ans
-        self.out_slot = out_slot  # an int, or a list of ints for multiple results
-
-
 class VJPTrace(Trace):
     """Runs the forward pass on concrete values (via ``parent``) while recording a tape.
 
@@ -269,6 +260,7 @@ class VJPTrace(Trace):
 
     def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
                           ) -> Any:
+        # The hot path of eager grad: kept flat on purpose.
         primals: list[Any] = []
         in_slots: list[int | None] = []
         traced = False
@@ -283,15 +275,18 @@ class VJPTrace(Trace):
         ans = self.parent.process_primitive(prim, primals, params)
         if not traced:
             return ans
-        if prim not in vjp_rules:
+        rule = vjp_rules.get(prim)
+        if rule is None:
             raise _missing("vjp", prim)
         if prim.multiple_results:
             outs = [self.new_tracer(a) for a in ans]
-            self.tape.append(_Node(prim, params, primals, in_slots, ans, [o.slot for o in outs]))
+            self.tape.append((rule, params, primals, in_slots, ans, [o.slot for o in outs]))
             return outs
-        out = self.new_tracer(ans)
-        self.tape.append(_Node(prim, params, primals, in_slots, ans, out.slot))
-        return out
+        slot = self.num_slots
+        self.num_slots = slot + 1
+        # A tape entry: (vjp rule, params, primal inputs, their slots, output, output slot).
+        self.tape.append((rule, params, primals, in_slots, ans, slot))
+        return VJPTracer(self, ans, slot)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         # Reverse mode through a custom_jvp function: record its primal definition.
@@ -310,22 +305,22 @@ class VJPTrace(Trace):
             if slot is not None and ct is not None:
                 cts[slot] = add_tangents(cts[slot], ct)
         lowest_needed = min(in_slots, default=0)
-        for node in reversed(self.tape):
-            if node.prim.multiple_results:
-                ct = [cts[s] for s in node.out_slot]
+        for rule, params, primals, node_in_slots, ans, out_slot in reversed(self.tape):
+            if out_slot.__class__ is list:
+                ct = [cts[s] for s in out_slot]
                 if all(c is None for c in ct):
                     continue
             else:
-                ct = cts[node.out_slot]
+                ct = cts[out_slot]
                 if ct is None:
                     continue
-                if node.out_slot < lowest_needed:
+                if out_slot < lowest_needed:
                     break  # everything earlier on the tape cannot reach the inputs
-            needs = [s is not None for s in node.in_slots]
-            in_cts = vjp_rules[node.prim](ct, node.ans, node.primals, needs, node.params)
-            for s, c in zip(node.in_slots, in_cts):
+            needs = [s is not None for s in node_in_slots]
+            for s, c in zip(node_in_slots, rule(ct, ans, primals, needs, params)):
                 if s is not None and c is not None:
-                    cts[s] = add_tangents(cts[s], c)
+                    prev = cts[s]
+                    cts[s] = c if prev is None else add_any_p.bind(prev, c)
         return [cts[s] for s in in_slots]
 
 

@@ -217,8 +217,8 @@ def _record(trace: ad.VJPTrace, prim: Primitive, args: Sequence[Any], run: Calla
     if all(s is None for s in in_slots):
         return outs
     tracers = [trace.new_tracer(o) for o in outs]
-    trace.tape.append(ad._Node(prim, params, primals, in_slots, outs,
-                               [t.slot for t in tracers]))
+    trace.tape.append((ad.vjp_rules[prim], params, primals, in_slots, outs,
+                       [t.slot for t in tracers]))
     return tracers
 
 
