@@ -49,6 +49,11 @@ class EvalTrace(Trace):
     """The bottom of every chain: runs primitives on NumPy arrays."""
 
     def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        for x in args:
+            if x.__class__ is not np.ndarray and isinstance(x, Tracer):
+                x._check_alive()  # only a tracer whose transform has ended can get here
+                raise UnexpectedTracerError(f"a tracer of a live {type(x._trace).__name__} "
+                                            f"reached plain evaluation of {primitive.name}")
         out = primitive.impl(*args, **params)
         if out.__class__ is np.ndarray:
             return out

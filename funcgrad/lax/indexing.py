@@ -211,15 +211,17 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
         else:
             out.append(arr)
     n_real = sum(1 for k in out if k is not None and k is not Ellipsis)
-    if out.count(Ellipsis) > 1:
+    # Identity tests only: `==` on index arrays would compare elementwise.
+    ellipses = [i for i, k in enumerate(out) if k is Ellipsis]
+    if len(ellipses) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if n_real > ndim:
         raise IndexError(at_user_line(
             f"too many indices for array: array is {ndim}-dimensional, but {n_real} were "
             f"indexed"))
     fill = [builtins.slice(None)] * (ndim - n_real)
-    if Ellipsis in out:
-        i = out.index(Ellipsis)
+    if ellipses:
+        i = ellipses[0]
         return out[:i] + fill + out[i + 1:]
     return out + fill
 

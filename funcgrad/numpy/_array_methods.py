@@ -69,6 +69,7 @@ def _iter(self: Any) -> Any:
 
 
 def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    self._check_alive()  # a leaked tracer reaching NumPy is an escaped tracer
     fn = getattr(fnp, ufunc.__name__, None)
     if method != "__call__" or kwargs or fn is None:
         return self.__array__()  # raises the tracer-to-NumPy conversion error
