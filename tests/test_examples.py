@@ -1,0 +1,19 @@
+"""The README's main example runs and learns."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_train_mlp_example_learns():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_mlp.py")],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    accuracies = [float(a) for a in re.findall(r"accuracy (\d\.\d+)", out)]
+    losses = [float(v) for v in re.findall(r"loss (\d+\.\d+)", out)]
+    assert len(accuracies) == 7
+    assert accuracies[-1] >= 0.95
+    assert losses[-1] < losses[0] / 5
+    assert "dot_general" in out  # the printed IR
