@@ -18,13 +18,13 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.transforms.ad import jvp, vjp
 
-_DEFAULT_EPS = {np.dtype(np.float32): 3e-3, np.dtype(np.float64): 1e-5,
+_DEFAULT_EPS: dict[Any, float] = {np.dtype(np.float32): 3e-3, np.dtype(np.float64): 1e-5,
                 np.dtype(np.float16): 3e-2}
-_DEFAULT_TOL = {np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5,
+_DEFAULT_TOL: dict[Any, float] = {np.dtype(np.float32): 2e-2, np.dtype(np.float64): 1e-5,
                 np.dtype(np.float16): 1e-1}
 
 
-def _tol(leaves: Sequence[Any], table: dict[np.dtype, float], given: float | None) -> float:
+def _tol(leaves: Sequence[Any], table: dict[Any, float], given: float | None) -> float:
     if given is not None:
         return given
     dtypes = [np.asarray(x).dtype for x in leaves if np.asarray(x).dtype.kind in "fc"]

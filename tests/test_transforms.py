@@ -1,7 +1,6 @@
 """grad/vjp/value_and_grad, jvp/linearize, Jacobians, vmap, custom rules, checkpoint."""
 
 import numpy as np
-import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from funcgrad.core.avals import ShapedArray, short_dtype_name
+from funcgrad.core.avals import ShapedArray
 from funcgrad.core.errors import FuncgradTypeError
 
 

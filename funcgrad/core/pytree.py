@@ -15,7 +15,8 @@ PyTreeDef({'a': [*, None], 'b': (*, *)})
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError
@@ -24,9 +25,9 @@ T = TypeVar("T")
 
 
 class _NodeType(NamedTuple):
-    to_iterable: Callable[[Any], tuple[Iterable[Any], Hashable]]
-    from_iterable: Callable[[Hashable, Iterable[Any]], Any]
-    keys: Callable[[Any, Hashable], list[str]]
+    to_iterable: Callable[[Any], tuple[Iterable[Any], Any]]  # -> (children, aux data)
+    from_iterable: Callable[[Any, Iterable[Any]], Any]
+    keys: Callable[[Any, Any], list[str]]
 
 
 _REGISTRY: dict[type, _NodeType] = {}
@@ -81,13 +82,17 @@ _REGISTRY[dict] = _NodeType(_dict_flatten, lambda keys, c: dict(zip(keys, c)),
 _REGISTRY[type(None)] = _NodeType(lambda _: ((), None), lambda _, c: None, lambda x, aux: [])
 
 
+def _make_namedtuple(cls: type, aux: Any, children: Iterable[Any]) -> Any:
+    return cls(*children)
+
+
 def _node_type(x: Any) -> tuple[type, _NodeType] | None:
     t = type(x)
     node = _REGISTRY.get(t)
     if node is not None:
         return t, node
     if isinstance(x, tuple) and hasattr(x, "_fields"):  # namedtuple
-        return t, _NodeType(lambda n: (tuple(n), None), lambda _, c, t=t: t(*c),
+        return t, _NodeType(lambda n: (tuple(n), None), functools.partial(_make_namedtuple, t),
                             lambda n, aux: [f".{f}" for f in n._fields])
     return None
 
@@ -102,7 +107,7 @@ class PyTreeDef:
         self.node = node
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if node is None else sum(c.num_leaves for c in children)
+        self.num_leaves: int = 1 if node is None else sum(c.num_leaves for c in children)
 
     @property
     def num_nodes(self) -> int:

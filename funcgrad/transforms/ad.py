@@ -73,7 +73,7 @@ def defvjp(prim: Primitive, *ct_fns: Callable[..., Any] | None) -> None:
                    params: dict[str, Any]) -> list[Any]:
         return [fn0(ct, ans, *primals, **params)]  # eager grad's most common case, kept lean
 
-    fn0 = ct_fns[0]
+    fn0: Callable[..., Any] = ct_fns[0]  # type: ignore[assignment]
     vjp_rules[prim] = unary_rule if len(ct_fns) == 1 and fn0 is not None else rule
 
 

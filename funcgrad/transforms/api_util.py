@@ -46,7 +46,7 @@ def flatten_args(args: Sequence[Any], fname: str, argnums: Sequence[int]
     """Leaves of the differentiated arguments, their structure and a readable name per leaf."""
     chosen = tuple(args[i] for i in argnums)
     leaves, tree = pytree.tree_flatten(chosen)
-    names = []
+    names: list[str] = []
     for (i, sub) in zip(argnums, chosen):
         names.extend(f"argument {i}{p}" for p in pytree.tree_key_paths(sub))
     leaves = [as_array_leaf(x, f"{fname}: {n}") for x, n in zip(leaves, names)]

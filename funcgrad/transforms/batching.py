@@ -112,7 +112,9 @@ class BatchTrace(Trace):
 
     def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
                           ) -> Any:
-        vals, dims, batched = [], [], False
+        vals: list[Any] = []
+        dims: list[int | None] = []
+        batched = False
         for x in args:
             if x.__class__ is BatchTracer and x._trace is self:
                 vals.append(x.val)
@@ -172,7 +174,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
         trace = BatchTrace(current_trace(), size)
         try:
             ins = []
-            for x, ax, path in zip(leaves, axes, paths):
+            for x, ax in zip(leaves, axes):
                 if ax is None:
                     ins.append(x)
                     continue

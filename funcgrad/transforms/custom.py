@@ -284,9 +284,9 @@ def _unbatch_args(trace: batching.BatchTrace, args: Sequence[Any]) -> tuple[list
     return vals, dims
 
 
-ad.VJPTrace.process_custom_jvp = record_custom_jvp  # type: ignore[method-assign]
-batching.BatchTrace.process_custom_vjp = _batch_custom_vjp  # type: ignore[method-assign]
-batching.BatchTrace.process_custom_jvp = _batch_custom_jvp  # type: ignore[method-assign]
+ad.VJPTrace.process_custom_jvp = record_custom_jvp  # type: ignore[method-assign,assignment]
+batching.BatchTrace.process_custom_vjp = _batch_custom_vjp  # type: ignore[method-assign,assignment]
+batching.BatchTrace.process_custom_jvp = _batch_custom_jvp  # type: ignore[method-assign,assignment]
 
 
 # == checkpoint ===============================================================================
