@@ -6,7 +6,9 @@ array([0., 0., 0.])
 """
 
 from funcgrad import lax as lax
+from funcgrad import nn as nn
 from funcgrad import numpy as numpy
+from funcgrad import test_util as test_util
 from funcgrad import tree_util as tree_util
 from funcgrad.core.config import config as config
 from funcgrad.core.staging import make_jaxpr as make_jaxpr
@@ -24,9 +26,6 @@ from funcgrad.transforms.custom import custom_jvp as custom_jvp
 from funcgrad.transforms.custom import custom_vjp as custom_vjp
 from funcgrad.transforms.custom import remat as remat
 from funcgrad.transforms.custom import stop_gradient as stop_gradient
-
-from funcgrad import nn as nn  # noqa: E402  (builds on numpy and lax)
-from funcgrad import test_util as test_util  # noqa: E402
 
 tree = tree_util
 
