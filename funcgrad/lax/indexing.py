@@ -131,8 +131,38 @@ ad.jvp_rules[scatter_p] = lambda primals, tangents: (
     scatter_p.bind(*primals),
     scatter(*(ad.instantiate_zeros(t, p) for t, p in zip(tangents[:2], primals[:2])),
             *primals[2:]))
+
+
+def _scatter_winners(x: Any, u: Any, idx: Sequence[Any]) -> Any:
+    # With repeated indices only one update per position lands in the output (the one the
+    # impl writes last). Scatter each update's own id with the same impl and read the ids back:
+    # an update wins where it reads its own id. Indices may be traced, so this stays in lax.
+    from funcgrad.lax.elementwise import eq
+    u_shape = get_aval(u).shape
+    b_shape = get_aval(idx[0]).shape if idx else ()
+    n = int(np.prod(b_shape, dtype=np.int64))
+    ids = np.arange(n, dtype=np.int64).reshape(b_shape)
+    ids = np.broadcast_to(ids.reshape(b_shape + (1,) * (len(u_shape) - len(b_shape))), u_shape)
+    x_shape = get_aval(x).shape
+    written = scatter(np.full(x_shape, -1, np.int64), ids, *idx)
+    return eq(gather(written, *idx), ids)
+
+
+def _scatter_updates_vjp(ct: Any, ans: Any, x: Any, u: Any, *idx: Any) -> Any:
+    from funcgrad.lax.elementwise import full_like, select
+    ct_u = gather(ct, *idx)
+    if not idx:
+        return ct_u
+    if all(isinstance(i, np.ndarray) for i in idx):
+        flat = np.ravel_multi_index([i.reshape(-1) for i in idx], get_aval(x).shape[:len(idx)],
+                                    mode="wrap")
+        if np.unique(flat).size == flat.size:
+            return ct_u  # no repeats: every update lands
+    return select(_scatter_winners(x, u, idx), ct_u, full_like(ct_u, 0))
+
+
 ad.defvjp(scatter_p, lambda ct, ans, x, u, *idx: scatter(ct, _zeros_of(u), *idx),
-          lambda ct, ans, x, u, *idx: gather(ct, *idx))
+          _scatter_updates_vjp)
 
 
 def _batched_indices(indices: Sequence[Any], dims: Sequence[Any], size: int) -> list[Any]:
@@ -192,6 +222,8 @@ def _as_index_array(k: Any) -> Any:
     arr = np.asarray(k)
     if arr.dtype == np.bool_:
         return arr
+    if arr.size == 0 and isinstance(k, (list, tuple)):
+        return arr.astype(np.intp)  # x[[]]: NumPy reads an empty list as integer indices
     if arr.dtype.kind not in "iu":
         raise FuncgradTypeError(at_user_line(f"indices must be integers or booleans, got {k!r}"))
     return arr
@@ -233,8 +265,11 @@ def getitem(x: Any, key: Any) -> Any:
     if not any(_is_advanced(k) for k in entries):
         return _basic_index(x, entries)
     if any(k is None for k in entries):
-        raise NotImplementedError("combining None (newaxis) with advanced indices is not "
-                                  "supported; index first, then use fnp.expand_dims")
+        # NumPy treats each None as a full slice over a new axis of length 1, also for the
+        # placement of the advanced indices' result axes: make those axes real first.
+        x = expand_dims(x, [i for i, k in enumerate(entries) if k is None])
+        shape = get_aval(x).shape
+        entries = [builtins.slice(None) if k is None else k for k in entries]
     # Integers among advanced indices are advanced too (NumPy's placement rule).
     entries = [np.asarray(k) if _is_int_scalar(k) else k for k in entries]
     # Apply the slices first: they keep their axes, so advanced positions do not move.
