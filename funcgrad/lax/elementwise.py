@@ -8,10 +8,9 @@ derivative ``f'``, one rule serves both modes: the JVP is ``f'(x) * t`` and the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
-
-import math
 
 import numpy as np
 
@@ -35,8 +34,18 @@ def full_like(x: Any, value: Any) -> np.ndarray:
     return constant(value, x.dtype, x.shape)
 
 
+def _cache_key(value: Any, dtype: Any, shape: tuple[int, ...]) -> Any:
+    # 0.0 == -0.0 (and they hash alike), but the constants differ: the sign is part of a
+    # float's key. Other inexact scalars (NumPy's, complex) are rare here and not cached.
+    if isinstance(value, float):
+        return (type(value), value, math.copysign(1.0, value), dtype, shape)
+    if isinstance(value, (int, np.integer, np.bool_)):
+        return (type(value), value, dtype, shape)
+    return None
+
+
 def constant(value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
-    key = (type(value), value, dtype, shape)
+    key = _cache_key(value, dtype, shape)
     try:
         return _CONSTANTS[key]
     except (KeyError, TypeError):
@@ -47,10 +56,8 @@ def constant(value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
     out.flags.writeable = False
     if len(_CONSTANTS) > 4096:
         _CONSTANTS.clear()
-    try:
+    if key is not None:
         _CONSTANTS[key] = out
-    except TypeError:
-        pass
     return out
 
 
