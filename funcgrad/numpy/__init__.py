@@ -168,7 +168,13 @@ divide = true_divide
 
 def floor_divide(x: ArrayLike, y: ArrayLike) -> Any:
     x, y = _binary(x, y)
-    return lax.div(x, y) if x.dtype.kind in "iu" else lax.floor(lax.div(x, y))
+    if x.dtype.kind in "iub":
+        return lax.div(x, y)
+    # NumPy's floor division is (x - remainder(x, y)) / y rounded to an integer, which is not
+    # floor(x / y) when x / y rounds up to an integer (1.0 // 0.1 is 9.0, floor(1.0 / 0.1)
+    # is 10.0). Division by zero keeps x / y (inf or nan), as NumPy.
+    q = lax.round(lax.div(lax.sub(x, lax.rem(x, y)), y))
+    return lax.select(lax.eq(y, 0), lax.div(x, y), q)
 
 
 def remainder(x: ArrayLike, y: ArrayLike) -> Any:
@@ -179,17 +185,18 @@ mod = remainder
 
 
 def power(x: ArrayLike, y: ArrayLike) -> Any:
-    y_c = full_lower(y)
-    if isinstance(y_c, (int, np.integer)) and not isinstance(y_c, bool) or (
-            isinstance(y_c, np.ndarray) and y_c.ndim == 0 and y_c.dtype.kind in "iu"):
-        # x ** 2 is integer_pow: exact and cheap, with a derivative that needs no log.
-        xa = asarray(x)
-        if int(y_c) >= 0 or xa.dtype.kind in "fc":
-            return lax.integer_pow(xa, int(y_c))
-    if isinstance(y_c, float) and float(y_c).is_integer() and builtins.abs(y_c) <= 64:
-        xa = asarray(x)
-        if xa.dtype.kind in "fc":
-            return lax.integer_pow(xa, int(y_c))
+    # x ** 2 is integer_pow: exact and cheap, with a derivative that needs no log. Only a
+    # concrete exponent qualifies (a traced one may carry a derivative), and the result has
+    # NumPy's dtype: a Python scalar exponent is weak (float32 ** 2 is float32), a NumPy
+    # scalar or 0-d array is not (float32 ** np.float64(2) is float64).
+    if not isinstance(y, Tracer) and np.ndim(y) == 0 and not isinstance(y, (bool, np.bool_)):
+        y_val = np.asarray(y).item()
+        if isinstance(y_val, (int, float)) and float(y_val).is_integer() and (
+                builtins.abs(y_val) <= 64):
+            xa = asarray(x)
+            dt = result_type(xa, y if type(y) in _PY_SCALARS else np.asarray(y))
+            if dt.kind in "fc" or (dt.kind in "iu" and y_val >= 0):
+                return lax.integer_pow(_cast(xa, dt), int(y_val))
     return lax.pow(*_binary(x, y))
 
 
@@ -277,8 +284,18 @@ def ceil(x: ArrayLike) -> Any:
 
 def round(x: ArrayLike, decimals: int = 0) -> Any:
     x = asarray(x)
+    if x.dtype.kind not in "fc":
+        if decimals >= 0:
+            return x
+        # Half to even on a multiple of 10**-decimals, computed exactly in the integers.
+        scale = 10 ** -decimals
+        q = floor_divide(x, scale)
+        r = subtract(x, multiply(q, scale))
+        up = logical_or(greater(multiply(r, 2), scale),
+                        logical_and(equal(multiply(r, 2), scale), not_equal(remainder(q, 2), 0)))
+        return multiply(add(q, astype(up, x.dtype)), scale)
     if decimals == 0:
-        return lax.round(x) if x.dtype.kind in "fc" else x
+        return lax.round(x)
     scale = 10.0 ** decimals
     return lax.div(lax.round(lax.mul(x, scale)), scale)
 
@@ -509,8 +526,10 @@ amax, amin = max, min
 def _arg_reduce(lax_fn: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> Any:
     x = asarray(a)
     if axis is None:
-        x = ravel(x)
-        axis = 0
+        flat = ravel(x)
+        _check_nonempty(flat, (0,), "argmax/argmin")
+        out = lax_fn(flat, 0)
+        return lax.reshape(out, (1,) * x.ndim) if keepdims else out
     (ax,) = _axes(x, axis)
     _check_nonempty(x, (ax,), "argmax/argmin")
     return _keepdims(lax_fn(x, ax), x.shape, (ax,), keepdims)
@@ -524,18 +543,26 @@ def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Any
     return _arg_reduce(lax.argmin, a, axis, keepdims)
 
 
-def all(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+def _bool_reduce(lax_fn: Any, identity: bool, a: ArrayLike, axis: Any, keepdims: bool) -> Any:
     x = _as_bool(a)
     axes = _axes(x, axis)
-    out = lax.reduce_min(x, axes) if axes else x
+    if not axes:
+        out = x
+    elif _count(x.shape, axes) == 0:
+        # An empty reduction is the identity (np.all([]) is True), which min/max lack.
+        kept = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+        out = np.full(kept, identity)
+    else:
+        out = lax_fn(x, axes)
     return _keepdims(out, x.shape, axes, keepdims)
+
+
+def all(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
+    return _bool_reduce(lax.reduce_min, True, a, axis, keepdims)
 
 
 def any(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Any:
-    x = _as_bool(a)
-    axes = _axes(x, axis)
-    out = lax.reduce_max(x, axes) if axes else x
-    return _keepdims(out, x.shape, axes, keepdims)
+    return _bool_reduce(lax.reduce_max, False, a, axis, keepdims)
 
 
 def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
@@ -707,11 +734,15 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant",
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2)
                              if np.ndim(pad_width) else np.full((1, 2), pad_width),
                              (x.ndim, 2))
-    value = full_lower(constant_values)
-    if isinstance(value, Tracer):
-        raise NotImplementedError("pad: constant_values must be a concrete scalar")
-    return lax.pad(x, np.asarray(value, x.dtype).item(), [(int(lo), int(hi), 0)
-                                                          for lo, hi in widths])
+    config = [(int(lo), int(hi), 0) for lo, hi in widths]
+    if isinstance(constant_values, Tracer):
+        # lax.pad's value is static; a traced one (which may carry a derivative) is added
+        # around x - v padded with zeros: x inside, v outside.
+        v = asarray(constant_values, x.dtype)
+        if v.ndim:
+            raise NotImplementedError("pad: constant_values must be a scalar")
+        return add(lax.pad(subtract(x, v), 0, config), v)
+    return lax.pad(x, np.asarray(constant_values, x.dtype).item(), config)
 
 
 def flip(m: ArrayLike, axis: Any = None) -> Any:
@@ -773,9 +804,14 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     x = asarray(a)
     if axis is None:
         return reshape(roll(ravel(x), shift, 0), x.shape)
-    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    for s, ax in zip(shifts, axes):
+    shifts = (shift,) if isinstance(shift, (int, np.integer)) else tuple(shift)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    try:
+        pairs = np.broadcast(np.asarray(shifts), np.asarray(axes))
+    except ValueError:
+        raise ValueError(at_user_line(f"roll: shift {shift} and axis {axis} do not match")
+                         ) from None
+    for s, ax in ((int(s), int(a)) for s, a in pairs):
         ax %= x.ndim
         n = x.shape[ax]
         if n == 0:
@@ -934,11 +970,11 @@ def ones(shape: Any, dtype: Any = float) -> np.ndarray:
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
-    value = full_lower(fill_value)
-    if isinstance(value, Tracer):
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        return broadcast_to(asarray(value, dtype), shape)
-    return np.full(shape, value, dtype)
+    if isinstance(fill_value, Tracer):
+        # Traced (possibly differentiated) fill values stay traced: no full_lower here.
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        return broadcast_to(asarray(fill_value, dtype), shape)
+    return np.full(shape, fill_value, dtype)
 
 
 def empty(shape: Any, dtype: Any = float) -> np.ndarray:
@@ -966,12 +1002,19 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
              dtype: Any = None) -> Any:
-    s, t = full_lower(start), full_lower(stop)
-    if not isinstance(s, Tracer) and not isinstance(t, Tracer):
-        return np.linspace(s, t, num, endpoint=endpoint, dtype=dtype)
+    if not isinstance(start, Tracer) and not isinstance(stop, Tracer):
+        return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+    # Traced ends (possibly differentiated): start + (stop - start) * i / div, with the sample
+    # axis first and NumPy's dtype (the ends promote with a weak float).
+    dt = result_type(start, stop, 1.0)
+    start, stop = asarray(start), asarray(stop)
+    start, stop = _cast(start, dt), _cast(stop, dt)
+    end_shape = _broadcast_shapes(start.shape, stop.shape)
     div_ = (num - 1) if endpoint else num
-    steps = np.arange(num, dtype=np.float64) / builtins.max(div_, 1)
-    return add(start, multiply(subtract(stop, start), steps))
+    steps = (np.arange(num, dtype=np.float64) / builtins.max(div_, 1)).astype(dt)
+    steps = steps.reshape((num,) + (1,) * len(end_shape))
+    out = add(start, multiply(subtract(stop, start), steps))
+    return out if dtype is None else astype(out, dtype)
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> np.ndarray:
