@@ -81,3 +81,10 @@ from funcgrad.lax.structural import slice_in_dim as slice_in_dim
 from funcgrad.lax.structural import squeeze as squeeze
 from funcgrad.lax.structural import transpose as transpose
 from funcgrad.transforms.custom import stop_gradient as stop_gradient
+from funcgrad.lax import linalg as linalg
+from funcgrad.lax.control_flow import cond as cond
+from funcgrad.lax.control_flow import fori_loop as fori_loop
+from funcgrad.lax.control_flow import map as map
+from funcgrad.lax.control_flow import scan as scan
+from funcgrad.lax.control_flow import switch as switch
+from funcgrad.lax.control_flow import while_loop as while_loop

@@ -1,0 +1,1056 @@
+"""Control flow: ``cond``, ``switch``, ``while_loop``, ``fori_loop``, ``scan`` and ``map``.
+
+Three primitives hold their bodies as ``ClosedJaxpr`` params (JAX's names and layouts):
+
+- ``cond`` (``index, *operands``; ``branches``): run branch ``index`` (clamped);
+- ``while`` (``*cond_consts, *body_consts, *carry``; ``cond_jaxpr, body_jaxpr, cond_nconsts,
+  body_nconsts``): loop ``body`` while ``cond`` holds;
+- ``scan`` (``*consts, *carry, *xs``; ``jaxpr, length, reverse, num_consts, num_carry``): thread
+  a carry through ``length`` steps, stacking the per-step outputs.
+
+When Python can decide a branch or a trip count, it does:
+
+- ``cond``/``switch`` with a predicate that is concrete at the current trace (``full_lower``
+  sees through JVP/VJP tracers whose primal is concrete) just call the chosen branch, so the
+  eager ``grad``/``jvp``/``vjp`` of a ``cond`` is the derivative of the branch taken;
+- ``fori_loop`` with concrete bounds is a Python ``for`` loop outside staging, and a ``scan``
+  with a fixed trip count under ``make_jaxpr``/``jit`` (as JAX, so it stays reverse-mode
+  differentiable without unrolling the program);
+- ``while_loop`` and ``scan`` always bind their primitive, eager or not (their bodies are traced
+  once). ``scan``'s length is static anyway; binding it gives reverse mode O(length) memory,
+  where a Python loop would slice ``xs`` ``length`` times and pay O(length**2) for the
+  cotangents of the slices. ``while_loop`` must bind so that reverse mode can refuse it, as JAX.
+
+Rules, written with funcgrad primitives so they nest to any order:
+
+- JVP: the primitive again on the JVP of its jaxprs (``ad.jvp_flat`` staged with
+  ``trace_to_jaxpr``); tangents of integer values are symbolic zeros.
+- VJP of ``cond``: a ``cond`` over the VJPs of the branches (each recomputes its branch's
+  forward pass). VJP of ``scan``, by recomputation: one forward ``scan`` stacks the carry that
+  entered each step (the residuals), then a reverse ``scan`` runs the VJP of the body at each
+  stored carry, recomputing the body's intermediates inside the step (per-step checkpointing:
+  memory O(length * carry), about three forward passes of work). ``while`` has no VJP: reverse
+  mode raises a ``TypeError`` that points to ``scan``/``fori_loop``.
+- Batching: the body is batched (``BatchTrace`` on the jaxpr, carries batched to a fixpoint). A
+  batched ``cond`` index runs every branch and selects; a batched ``while`` predicate runs while
+  any example's predicate holds, freezing finished examples with ``select``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core import pytree
+from funcgrad.core.avals import ShapedArray, get_aval, result_type
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
+from funcgrad.core.ir import ClosedJaxpr, Jaxpr, Var
+from funcgrad.core.primitive import Primitive
+from funcgrad.core.staging import StagingTrace, eval_jaxpr, trace_to_jaxpr
+from funcgrad.core.tracing import (
+    EVAL_TRACE,
+    Tracer,
+    current_trace,
+    full_lower,
+    set_current_trace,
+)
+from funcgrad.lax.elementwise import (
+    convert_element_type,
+    eq,
+    gt,
+    lt,
+    ne,
+    select,
+)
+from funcgrad.lax.elementwise import max as lax_max
+from funcgrad.lax.elementwise import min as lax_min
+from funcgrad.lax.reductions import reduce_sum
+from funcgrad.lax.structural import broadcast_in_dim
+from funcgrad.transforms import ad, batching
+from funcgrad.transforms.batching import bdim_at_front, moveaxis
+
+_py_map = builtins.map  # this module defines lax.map
+
+# == jaxpr plumbing ===========================================================================
+
+
+def _inexact(aval: ShapedArray) -> bool:
+    return np.issubdtype(aval.dtype, np.inexact)
+
+
+def _as_operand(x: Any) -> Any:
+    """A pytree leaf as a primitive operand: Python and NumPy scalars become arrays."""
+    return x if isinstance(x, (np.ndarray, Tracer)) else np.asarray(x)
+
+
+def _to_arrays(tree: Any) -> Any:
+    """Scalar leaves of a Python-evaluated result as arrays, as a staged result would be."""
+    return pytree.tree_map(_as_operand, tree)
+
+
+def _eval_closed(closed: ClosedJaxpr, *args: Any) -> list[Any]:
+    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def _split(xs: Sequence[Any], *sizes: int) -> list[list[Any]]:
+    out, start = [], 0
+    for n in sizes:
+        out.append(list(xs[start:start + n]))
+        start += n
+    out.append(list(xs[start:]))
+    return out
+
+
+def _stage(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
+           ) -> tuple[ClosedJaxpr, list[Any]]:
+    """Trace ``fun`` to a jaxpr; values it closes over that are tracers of an enclosing
+    transform become leading inputs (returned, to be passed as operands), so the jaxpr keeps
+    only concrete constants."""
+    closed = trace_to_jaxpr(fun, list(in_avals))
+    jaxpr = closed.jaxpr
+    keep_vars, keep_vals, hoist_vars, hoist_vals = [], [], [], []
+    for var, val in zip(jaxpr.constvars, closed.consts):
+        if isinstance(val, Tracer):
+            hoist_vars.append(var)
+            hoist_vals.append(val)
+        else:
+            keep_vars.append(var)
+            keep_vals.append(val)
+    new = Jaxpr(keep_vars, hoist_vars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
+    return ClosedJaxpr(new, keep_vals), hoist_vals
+
+
+def _stage_rule(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
+                ) -> ClosedJaxpr:
+    """Stage a function built by a rule: it closes over concrete constants only."""
+    closed, hoisted = _stage(fun, in_avals)
+    if hoisted:  # the rule's inputs are all explicit; a captured tracer is a funcgrad bug
+        raise RuntimeError("control_flow: a rule's jaxpr captured a tracer")
+    return closed
+
+
+def _trace_user_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
+                    in_avals: Sequence[ShapedArray]
+                    ) -> tuple[ClosedJaxpr, list[Any], pytree.PyTreeDef]:
+    """Stage a user function of pytree arguments: (jaxpr, hoisted operands, output tree)."""
+    out_trees: list[pytree.PyTreeDef] = []
+
+    def flat(*leaves: Any) -> list[Any]:
+        out_leaves, tree = pytree.tree_flatten(fun(*pytree.tree_unflatten(in_tree, leaves)))
+        out_trees.append(tree)
+        return out_leaves
+
+    closed, hoisted = _stage(flat, in_avals)
+    return closed, hoisted, out_trees[0]
+
+
+def _with_invars(closed: ClosedJaxpr, order: Sequence[int], extra: Sequence[ShapedArray] = ()
+                 ) -> ClosedJaxpr:
+    """Reorder a jaxpr's inputs: position ``i`` of the new input list is old input
+    ``order[i]``; indices past the old inputs are new, unused inputs typed by ``extra``."""
+    old = closed.jaxpr.invars
+    pool = [*old, *(Var(a) for a in extra)]
+    jaxpr = closed.jaxpr
+    new = Jaxpr(jaxpr.constvars, [pool[i] for i in order], jaxpr.outvars, jaxpr.eqns)
+    return ClosedJaxpr(new, closed.consts)
+
+
+def _with_outvars(closed: ClosedJaxpr, order: Sequence[int]) -> ClosedJaxpr:
+    jaxpr = closed.jaxpr
+    new = Jaxpr(jaxpr.constvars, jaxpr.invars, [jaxpr.outvars[i] for i in order], jaxpr.eqns)
+    return ClosedJaxpr(new, closed.consts)
+
+
+def _same_type(a: ShapedArray, b: ShapedArray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype
+
+
+def _types_str(avals: Sequence[ShapedArray]) -> str:
+    return "[" + ", ".join(a.str_short() for a in avals) + "]"
+
+
+def _under_staging() -> bool:
+    """Whether some trace between the current one and the eval trace records a jaxpr."""
+    trace = current_trace()
+    while trace is not EVAL_TRACE:
+        if isinstance(trace, StagingTrace):
+            return True
+        trace = trace.parent
+    return False
+
+
+# == transform helpers shared by the rules ====================================================
+
+def _jvp_jaxpr(closed: ClosedJaxpr, nonzero: Sequence[bool]) -> ClosedJaxpr:
+    """``(*primals, *tangents[nonzero]) -> (*outs, *tangents of the inexact outs)``."""
+    n = len(closed.in_avals)
+    in_avals = [*closed.in_avals, *(a for a, nz in zip(closed.in_avals, nonzero) if nz)]
+    out_float = [_inexact(a) for a in closed.out_avals]
+
+    def fun(*args: Any) -> list[Any]:
+        dots = iter(args[n:])
+        tangents = [next(dots) if nz else None for nz in nonzero]
+        outs, out_dots = ad.jvp_flat(lambda *xs: _eval_closed(closed, *xs), args[:n], tangents)
+        return [*outs, *(t for t, f in zip(out_dots, out_float) if f)]
+
+    return _stage_rule(fun, in_avals)
+
+
+def _vjp_call(fun: Callable[..., Sequence[Any]], primals: Sequence[Any], needs: Sequence[bool],
+              cts: Sequence[Any]) -> list[Any]:
+    """Cotangents of ``fun``'s inputs (zeros instantiated where needed, None elsewhere)."""
+    trace = ad.VJPTrace(current_trace())
+    ins = [trace.new_tracer(p) if need else p for p, need in zip(primals, needs)]
+    try:
+        with set_current_trace(trace):
+            outs = fun(*ins)
+        out_slots = [o.slot if isinstance(o, ad.VJPTracer) and o._trace is trace else None
+                     for o in outs]
+    finally:
+        trace.is_alive = False
+    in_slots = [t.slot for t, need in zip(ins, needs) if need]
+    grads = iter(trace.backward(out_slots, cts, in_slots) if in_slots else [])
+    return [ad.instantiate_zeros(next(grads), p) if need else None
+            for p, need in zip(primals, needs)]
+
+
+def _vjp_jaxpr(closed: ClosedJaxpr, needs: Sequence[bool], ct_nonzero: Sequence[bool]
+               ) -> ClosedJaxpr:
+    """``(*primals, *cts[ct_nonzero]) -> cotangents of the needed primals``."""
+    n = len(closed.in_avals)
+    ct_avals = [a for a, nz in zip(closed.out_avals, ct_nonzero) if nz]
+
+    def fun(*args: Any) -> list[Any]:
+        cts_in = iter(args[n:])
+        cts = [next(cts_in) if nz else None for nz in ct_nonzero]
+        grads = _vjp_call(lambda *xs: _eval_closed(closed, *xs), args[:n], needs, cts)
+        return [g for g, need in zip(grads, needs) if need]
+
+    return _stage_rule(fun, [*closed.in_avals, *ct_avals])
+
+
+def _batch_eval(closed: ClosedJaxpr, args: Sequence[Any], batched: Sequence[bool], size: int,
+                force: Sequence[bool]) -> tuple[list[Any], list[bool]]:
+    """Run ``closed`` on ``args`` (batched ones on axis 0) under a batch trace; outputs come
+    back with the batch axis first, unbatched ones broadcast where ``force`` says so."""
+    trace = batching.BatchTrace(current_trace(), size)
+    ins = [batching.BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched)]
+    try:
+        with set_current_trace(trace):
+            outs = _eval_closed(closed, *ins)
+        res, flags = [], []
+        for o, f in zip(outs, force):
+            if isinstance(o, batching.BatchTracer) and o._trace is trace:
+                res.append(moveaxis(o.val, o.bdim, 0))
+                flags.append(True)
+            else:
+                o = _as_operand(o)
+                res.append(bdim_at_front(o, None, size) if f else o)
+                flags.append(bool(f))
+    finally:
+        trace.is_alive = False
+    return res, flags
+
+
+def _batch_jaxpr(closed: ClosedJaxpr, batched: Sequence[bool], size: int,
+                 force: Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
+    """The batched jaxpr (batched inputs and outputs on axis 0) and which outputs are batched."""
+    in_avals = [a.update(shape=(size, *a.shape)) if b else a
+                for a, b in zip(closed.in_avals, batched)]
+    flags: list[list[bool]] = []
+
+    def fun(*args: Any) -> list[Any]:
+        outs, out_flags = _batch_eval(closed, args, batched, size, force)
+        flags.append(out_flags)
+        return outs
+
+    return _stage_rule(fun, in_avals), flags[0]
+
+
+def _batch_size(args: Sequence[Any], dims: Sequence[Any]) -> int:
+    return next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+
+
+def _select_batched(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """``select`` with a per-example predicate of shape (B,) on arrays batched on axis 0."""
+    shape = get_aval(on_true).shape
+    return select(broadcast_in_dim(pred, shape, (0,)), on_true, on_false)
+
+
+# == cond / switch ============================================================================
+
+cond_p = Primitive("cond", multiple_results=True)
+
+
+def _clamp_index(index: int, n: int) -> int:
+    return int(np.clip(index, 0, n - 1))
+
+
+def _cond_impl(index: Any, *ops: Any, branches: tuple[ClosedJaxpr, ...]) -> list[Any]:
+    with set_current_trace(EVAL_TRACE):
+        return _eval_closed(branches[_clamp_index(index, len(branches))], *ops)
+
+
+def _cond_abstract_eval(index: ShapedArray, *ops: ShapedArray,
+                        branches: tuple[ClosedJaxpr, ...]) -> list[ShapedArray]:
+    if index.shape != () or index.dtype.kind not in "iu":
+        raise FuncgradTypeError(f"cond: the branch index must be an integer scalar, got "
+                                f"{index.str_short()}")
+    outs = branches[0].out_avals
+    for i, br in enumerate(branches):
+        if len(br.in_avals) != len(ops) or not all(_py_map(_same_type, br.in_avals, ops)):
+            raise FuncgradTypeError(f"cond: branch {i} takes {_types_str(br.in_avals)} but the "
+                                    f"operands are {_types_str(ops)}")
+        if len(br.out_avals) != len(outs) or not all(_py_map(_same_type, br.out_avals, outs)):
+            raise FuncgradTypeError(f"cond: branch {i} returns {_types_str(br.out_avals)} but "
+                                    f"branch 0 returns {_types_str(outs)}")
+    return list(outs)
+
+
+cond_p.def_impl(_cond_impl)
+cond_p.def_abstract_eval(_cond_abstract_eval)
+
+
+def _cond_jvp(primals: Sequence[Any], tangents: Sequence[Any],
+              branches: tuple[ClosedJaxpr, ...]) -> tuple[list[Any], list[Any]]:
+    index, *ops = primals
+    op_dots = list(tangents[1:])
+    out_float = [_inexact(a) for a in branches[0].out_avals]
+    idx = full_lower(index)
+    if not isinstance(idx, Tracer):  # the branch is known: differentiate just that one
+        branch = branches[_clamp_index(idx, len(branches))]
+        outs, dots = ad.jvp_flat(lambda *xs: _eval_closed(branch, *xs), ops, op_dots)
+        return outs, [t if f else None for t, f in zip(dots, out_float)]
+    nonzero = [t is not None for t in op_dots]
+    jvp_branches = tuple(_jvp_jaxpr(br, nonzero) for br in branches)
+    res = cond_p.bind(index, *ops, *(t for t in op_dots if t is not None),
+                      branches=jvp_branches)
+    n = len(out_float)
+    dots = iter(res[n:])
+    return res[:n], [next(dots) if f else None for f in out_float]
+
+
+def _cond_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+              params: dict[str, Any]) -> list[Any]:
+    branches = params["branches"]
+    index, *ops = primals
+    op_needs = [need and _inexact(get_aval(x)) for need, x in zip(needs[1:], ops)]
+    idx = full_lower(index)
+    if not isinstance(idx, Tracer):
+        branch = branches[_clamp_index(idx, len(branches))]
+        return [None, *_vjp_call(lambda *xs: _eval_closed(branch, *xs), ops, op_needs, cts)]
+    ct_nonzero = [c is not None for c in cts]
+    vjp_branches = tuple(_vjp_jaxpr(br, op_needs, ct_nonzero) for br in branches)
+    res = iter(cond_p.bind(index, *ops, *(c for c in cts if c is not None),
+                           branches=vjp_branches))
+    return [None, *(next(res) if need else None for need in op_needs)]
+
+
+def _cond_batch(args: Sequence[Any], dims: Sequence[Any], branches: tuple[ClosedJaxpr, ...]
+                ) -> tuple[list[Any], list[Any]]:
+    size = _batch_size(args, dims)
+    index, *ops = (x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims))
+    op_batched = [d is not None for d in dims[1:]]
+    force = [True] * len(branches[0].out_avals)
+    if dims[0] is None:  # one branch for everyone: batch every branch's body
+        batched = tuple(_batch_jaxpr(br, op_batched, size, force)[0] for br in branches)
+        return cond_p.bind(index, *ops, branches=batched), [0] * len(force)
+    # A per-example branch index: run every branch on the whole batch, then select.
+    index = lax_max(lax_min(index, len(branches) - 1), 0)
+    outs = _batch_eval(branches[0], ops, op_batched, size, force)[0]
+    for k in range(1, len(branches)):
+        outs_k = _batch_eval(branches[k], ops, op_batched, size, force)[0]
+        pred = eq(index, np.full(get_aval(index).shape, k, get_aval(index).dtype))
+        outs = [_select_batched(pred, a, b) for a, b in zip(outs_k, outs)]
+    return outs, [0] * len(force)
+
+
+ad.jvp_rules[cond_p] = _cond_jvp
+ad.vjp_rules[cond_p] = _cond_vjp
+batching.batch_rules[cond_p] = _cond_batch
+
+
+def _promote_weak(avals: Sequence[ShapedArray], targets: Sequence[ShapedArray]
+                  ) -> list[ShapedArray] | None:
+    """JAX's weak-type promotion of loop carries: a weakly typed input (a Python scalar)
+    whose body output has another dtype takes that dtype. None if nothing changes."""
+    out, changed = [], False
+    for a, t in zip(avals, targets):
+        if a.weak_type and a.shape == t.shape and a.dtype != t.dtype:
+            out.append(ShapedArray(a.shape, t.dtype))
+            changed = True
+        else:
+            out.append(a)
+    return out if changed else None
+
+
+def _cast_outputs(closed: ClosedJaxpr, dtypes: Sequence[np.dtype]) -> ClosedJaxpr:
+    def cast(x: Any, dtype: np.dtype) -> Any:
+        # a constant output (a Python scalar) is cast now, not by a staged equation
+        return convert_element_type(x, dtype) if isinstance(x, Tracer) else np.asarray(x, dtype)
+
+    def fun(*args: Any) -> list[Any]:
+        return [cast(o, d) for o, d in zip(_eval_closed(closed, *args), dtypes)]
+    return _stage_rule(fun, closed.in_avals)
+
+
+def _unify_branch_outputs(jaxprs: list[ClosedJaxpr], what: str) -> list[ClosedJaxpr]:
+    """Make every branch return the same types; weakly typed outputs (Python scalars) give way
+    to the strongly typed dtype of the other branches, as JAX. Else a TypeError."""
+    avals0 = jaxprs[0].out_avals
+    targets = []
+    for j in range(len(avals0)):
+        column = [br.out_avals[j] for br in jaxprs]
+        strong = {a.dtype for a in column if not a.weak_type}
+        shapes = {a.shape for a in column}
+        if len(shapes) == 1 and len({a.dtype for a in column}) == 1:
+            targets.append(column[0].dtype)
+        elif len(shapes) == 1 and len(strong) <= 1:
+            targets.append(strong.pop() if strong else np.result_type(*(a.dtype for a in column)))
+        else:
+            raise FuncgradTypeError(at_user_line(
+                f"{what} must return identical types: the branches return "
+                + "; ".join(_types_str(br.out_avals) for br in jaxprs)))
+    return [br if all(a.dtype == d for a, d in zip(br.out_avals, targets))
+            else _cast_outputs(br, targets) for br in jaxprs]
+
+
+def _stage_switch(index: Any, branches: Sequence[Callable[..., Any]], operands: Sequence[Any],
+                  what: str) -> Any:
+    leaves, in_tree = pytree.tree_flatten(tuple(operands))
+    avals = [get_aval(x) for x in leaves]
+    traced = [_trace_user_fun(br, in_tree, avals) for br in branches]
+    out_tree = traced[0][2]
+    for _, _, tree in traced[1:]:
+        if tree != out_tree:
+            raise FuncgradTypeError(at_user_line(
+                f"{what} must return the same pytree structure, got "
+                + " and ".join(str(t) for _, _, t in traced)))
+    jaxprs = _unify_branch_outputs([closed for closed, _, _ in traced], what)
+    # Every branch takes the tracers captured by all branches, then the operands.
+    hoisted = [h for _, hs, _ in traced for h in hs]
+    counts = [len(hs) for _, hs, _ in traced]
+    padded, start = [], 0
+    for closed, n in zip(jaxprs, counts):
+        n_in = len(closed.in_avals)
+        before = [get_aval(h) for h in hoisted[:start]]
+        after = [get_aval(h) for h in hoisted[start + n:]]
+        # new order: [fresh(before), own hoisted, fresh(after), operands]
+        extra = [*before, *after]
+        order = [*range(n_in, n_in + len(before)), *range(n),
+                 *range(n_in + len(before), n_in + len(extra)), *range(n, n_in)]
+        padded.append(_with_invars(closed, order, extra))
+        start += n
+    outs = cond_p.bind(index, *hoisted, *_py_map(_as_operand, leaves), branches=tuple(padded))
+    return pytree.tree_unflatten(out_tree, outs)
+
+
+def _scalar_aval(x: Any, what: str) -> ShapedArray:
+    try:
+        aval = get_aval(x)
+    except TypeError:
+        raise FuncgradTypeError(at_user_line(
+            f"{what} must be a scalar array or Python scalar, got {type(x).__name__}")) from None
+    if aval.shape != ():
+        raise FuncgradTypeError(at_user_line(f"{what} must be a scalar, got shape {aval.shape}"))
+    return aval
+
+
+def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
+         *operands: Any) -> Any:
+    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, as ``jax.lax.cond``.
+
+    With a concrete ``pred`` this is a Python ``if``; with a traced one (under ``jit``,
+    ``make_jaxpr``, or a per-example predicate under ``vmap``) both branches are staged into a
+    ``cond`` primitive, and they must return the same pytree of shapes and dtypes.
+
+    Args:
+        pred: a scalar bool (or number: nonzero is true).
+        true_fun: called with ``*operands`` when ``pred`` is true.
+        false_fun: called with ``*operands`` otherwise.
+        *operands: pytrees passed to the branch.
+
+    Returns:
+        The chosen branch's output.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.lax.cond(np.array(2.0) > 1.0, lambda x: x * 10, lambda x: -x, np.array(3.0))
+    array(30.)
+    >>> fg.vmap(lambda p, x: fg.lax.cond(p, lambda x: x * 10, lambda x: -x, x))(
+    ...     np.array([True, False]), np.array([1.0, 2.0]))
+    array([10., -2.])
+    """
+    aval = _scalar_aval(pred, "cond: the predicate")
+    if aval.dtype != np.bool_ and not np.issubdtype(aval.dtype, np.number):
+        raise FuncgradTypeError(at_user_line(
+            f"cond: the predicate must be a boolean or a number, got dtype {aval.dtype}"))
+    if not (callable(true_fun) and callable(false_fun)):
+        raise FuncgradTypeError(at_user_line("cond: true_fun and false_fun must be callable"))
+    p = full_lower(pred)
+    if not isinstance(p, Tracer):
+        return _to_arrays(true_fun(*operands) if bool(p) else false_fun(*operands))
+    if aval.dtype != np.bool_:
+        pred = ne(pred, np.zeros((), aval.dtype))
+    index = convert_element_type(pred, np.int32)
+    return _stage_switch(index, (false_fun, true_fun), operands,
+                         "cond: true_fun and false_fun")
+
+
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+    """``branches[index](*operands)``, with ``index`` clamped to the valid range, as
+    ``jax.lax.switch``.
+
+    Args:
+        index: an integer scalar.
+        branches: a non-empty sequence of functions with the same output types.
+        *operands: pytrees passed to the chosen branch.
+
+    Returns:
+        The chosen branch's output.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fns = [lambda x: x + 1, lambda x: x * 2, lambda x: x ** 2]
+    >>> [int(fg.lax.switch(i, fns, np.array(5))) for i in (0, 1, 2, 7)]
+    [6, 10, 25, 25]
+    """
+    branches = tuple(branches)
+    if not branches or not all(callable(b) for b in branches):
+        raise FuncgradValueError(at_user_line(
+            "switch: branches must be a non-empty sequence of callables"))
+    aval = _scalar_aval(index, "switch: the index")
+    if aval.dtype.kind not in "iu":
+        raise FuncgradTypeError(at_user_line(
+            f"switch: the index must be an integer, got dtype {aval.dtype}"))
+    i = full_lower(index)
+    if not isinstance(i, Tracer):
+        return _to_arrays(branches[_clamp_index(int(i), len(branches))](*operands))
+    if len(branches) == 1:
+        return _to_arrays(branches[0](*operands))
+    index = convert_element_type(index, np.int32)
+    index = lax_max(lax_min(index, len(branches) - 1), 0)
+    return _stage_switch(index, branches, operands, "switch: the branches")
+
+
+# == while ====================================================================================
+
+while_p = Primitive("while", multiple_results=True)
+
+
+def _while_impl(*args: Any, cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr,
+                cond_nconsts: int, body_nconsts: int) -> list[Any]:
+    cond_consts, body_consts, carry = _split(args, cond_nconsts, body_nconsts)
+    with set_current_trace(EVAL_TRACE):
+        while _eval_closed(cond_jaxpr, *cond_consts, *carry)[0]:
+            carry = _eval_closed(body_jaxpr, *body_consts, *carry)
+    return carry
+
+
+def _while_abstract_eval(*avals: ShapedArray, cond_jaxpr: ClosedJaxpr, body_jaxpr: ClosedJaxpr,
+                         cond_nconsts: int, body_nconsts: int) -> list[ShapedArray]:
+    _, _, carry = _split(avals, cond_nconsts, body_nconsts)
+    outs = body_jaxpr.out_avals
+    if len(outs) != len(carry) or not all(_py_map(_same_type, outs, carry)):
+        raise FuncgradTypeError(f"while: the body returns {_types_str(outs)} for a carry of "
+                                f"{_types_str(carry)}")
+    return list(carry)
+
+
+while_p.def_impl(_while_impl)
+while_p.def_abstract_eval(_while_abstract_eval)
+
+_WHILE_REVERSE_MSG = (
+    "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with "
+    "dynamic start/stop values: its trip count is only known by running it. Try lax.scan, "
+    "or lax.fori_loop with static (concrete) start/stop values; forward mode (fg.jvp, "
+    "fg.jacfwd) does work through while_loop.")
+
+
+def _while_jvp(primals: Sequence[Any], tangents: Sequence[Any], cond_jaxpr: ClosedJaxpr,
+               body_jaxpr: ClosedJaxpr, cond_nconsts: int, body_nconsts: int
+               ) -> tuple[list[Any], list[Any]]:
+    cond_consts, body_consts, init = _split(primals, cond_nconsts, body_nconsts)
+    _, bconst_dots, init_dots = _split(tangents, cond_nconsts, body_nconsts)
+    nb, nc = len(body_consts), len(init)
+    carry_float = [_inexact(get_aval(x)) for x in init]
+    bconst_nz = [t is not None for t in bconst_dots]
+    n_bnz, n_cf = sum(bconst_nz), sum(carry_float)
+    # jvp body inputs: [bconsts, carry, bconst_dots, carry_dots] -> [bconsts, bconst_dots,
+    # carry, carry_dots]; outputs: [carry, carry_dots] as the carry needs.
+    jvp_body = _jvp_jaxpr(body_jaxpr, [*bconst_nz, *carry_float])
+    order = [*range(nb), *range(nb + nc, nb + nc + n_bnz), *range(nb, nb + nc),
+             *range(nb + nc + n_bnz, nb + nc + n_bnz + n_cf)]
+    jvp_body = _with_invars(jvp_body, order)
+    dot_avals = [a for a, f in zip(body_jaxpr.out_avals, carry_float) if f]
+    n_cond_in = len(cond_jaxpr.in_avals)
+    jvp_cond = _with_invars(cond_jaxpr, [*range(n_cond_in + len(dot_avals))], dot_avals)
+    carry_dots = [ad.instantiate_zeros(t, x) for t, x, f in zip(init_dots, init, carry_float)
+                  if f]
+    outs = while_p.bind(*cond_consts, *body_consts, *(t for t in bconst_dots if t is not None),
+                        *init, *carry_dots, cond_jaxpr=jvp_cond, body_jaxpr=jvp_body,
+                        cond_nconsts=cond_nconsts, body_nconsts=nb + n_bnz)
+    dots = iter(outs[nc:])
+    return outs[:nc], [next(dots) if f else None for f in carry_float]
+
+
+def _while_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+               params: dict[str, Any]) -> list[Any]:
+    raise FuncgradTypeError(at_user_line(_WHILE_REVERSE_MSG))
+
+
+def _any(pred: Any) -> Any:
+    """Whether any entry of a boolean vector is true (a sum, so a size-0 batch works)."""
+    count = reduce_sum(convert_element_type(pred, np.int32), (0,))
+    return gt(count, np.zeros((), np.int32))
+
+
+def _while_batch(args: Sequence[Any], dims: Sequence[Any], cond_jaxpr: ClosedJaxpr,
+                 body_jaxpr: ClosedJaxpr, cond_nconsts: int, body_nconsts: int
+                 ) -> tuple[list[Any], list[Any]]:
+    size = _batch_size(args, dims)
+    args = [x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims)]
+    cconsts, bconsts, init = _split(args, cond_nconsts, body_nconsts)
+    cc_b, bc_b, init_b = _split([d is not None for d in dims], cond_nconsts, body_nconsts)
+    nc = len(init)
+    carry_b = list(init_b)
+    while True:  # a carry is batched if its init is, or if the body makes it so
+        out_b = _batch_jaxpr(body_jaxpr, [*bc_b, *carry_b], size, [False] * nc)[1]
+        new = [a or b for a, b in zip(carry_b, out_b)]
+        if new == carry_b:
+            break
+        carry_b = new
+    pred_b = _batch_jaxpr(cond_jaxpr, [*cc_b, *carry_b], size, [False])[1][0]
+    if pred_b:  # examples finish at different steps, so every carry is per-example
+        carry_b = [True] * nc
+    body_b = _batch_jaxpr(body_jaxpr, [*bc_b, *carry_b], size, carry_b)[0]
+    cond_b = _batch_jaxpr(cond_jaxpr, [*cc_b, *carry_b], size, [False])[0]
+    init = [bdim_at_front(x, None, size) if cb and not ib else x
+            for x, cb, ib in zip(init, carry_b, init_b)]
+    out_dims = [0 if b else None for b in carry_b]
+    if not pred_b:
+        outs = while_p.bind(*cconsts, *bconsts, *init, cond_jaxpr=cond_b, body_jaxpr=body_b,
+                            cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
+        return outs, out_dims
+    ncc = len(cconsts)
+
+    def any_cond(*a: Any) -> list[Any]:
+        return [_any(_eval_closed(cond_b, *a)[0])]
+
+    def masked_body(*a: Any) -> list[Any]:
+        cc, bc, carry = _split(a, ncc, len(bconsts))
+        pred = _eval_closed(cond_b, *cc, *carry)[0]
+        new = _eval_closed(body_b, *bc, *carry)
+        return [_select_batched(pred, n, c) for n, c in zip(new, carry)]
+
+    body_avals = [*cond_b.in_avals[:ncc], *body_b.in_avals]
+    outs = while_p.bind(*cconsts, *cconsts, *bconsts, *init,
+                        cond_jaxpr=_stage_rule(any_cond, cond_b.in_avals),
+                        body_jaxpr=_stage_rule(masked_body, body_avals),
+                        cond_nconsts=ncc, body_nconsts=ncc + len(bconsts))
+    return outs, out_dims
+
+
+ad.jvp_rules[while_p] = _while_jvp
+ad.vjp_rules[while_p] = _while_vjp
+batching.batch_rules[while_p] = _while_batch
+
+
+def _reverse_mode_operand(xs: Sequence[Any]) -> bool:
+    """Whether a differentiable operand is being traced by a live reverse-mode trace."""
+    for x in xs:
+        while isinstance(x, Tracer):
+            if (isinstance(x, ad.VJPTracer) and x._trace.is_alive
+                    and _inexact(get_aval(x))):
+                return True
+            x = getattr(x, "primal", getattr(x, "val", None))
+    return False
+
+
+def _check_carry(what: str, in_avals: Sequence[ShapedArray], out_avals: Sequence[ShapedArray],
+                 tree: pytree.PyTreeDef) -> None:
+    if not all(_py_map(_same_type, in_avals, out_avals)):
+        paths = pytree.tree_key_paths(pytree.tree_unflatten(tree, range(tree.num_leaves)))
+        diffs = [f"carry{p or ''}: input {a.str_short()} but output {b.str_short()}"
+                 for p, a, b in zip(paths, in_avals, out_avals) if not _same_type(a, b)]
+        raise FuncgradTypeError(at_user_line(
+            f"{what} output and input must have identical types (shapes and dtypes): "
+            + "; ".join(diffs)))
+
+
+def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
+               init_val: Any) -> Any:
+    """Repeat ``val = body_fun(val)`` while ``cond_fun(val)``, as ``jax.lax.while_loop``.
+
+    Both functions are traced once; the carry keeps its pytree structure, shapes and dtypes.
+    Differentiable in forward mode only (reverse mode raises a ``TypeError``, as JAX).
+
+    Args:
+        cond_fun: carry -> boolean scalar.
+        body_fun: carry -> carry.
+        init_val: the initial carry (a pytree).
+
+    Returns:
+        The final carry.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.lax.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, c[1] * 2.0),
+    ...                   (0, np.array(1.0)))
+    (array(5), array(32.))
+    """
+    leaves, tree = pytree.tree_flatten(init_val)
+    in_tree = pytree.tree_structure((init_val,))
+    avals = [get_aval(x) for x in leaves]
+    init = [_as_operand(x) for x in leaves]
+    for _ in range(2):
+        body, body_consts, body_tree = _trace_user_fun(body_fun, in_tree, avals)
+        if body_tree != tree:
+            raise FuncgradTypeError(at_user_line(
+                f"while_loop: body_fun must return the carry's pytree structure {tree}, "
+                f"got {body_tree}"))
+        promoted = _promote_weak(avals, body.out_avals)
+        if promoted is None:
+            break
+        avals = promoted
+        init = [convert_element_type(x, a.dtype) for x, a in zip(init, avals)]
+    _check_carry("while_loop: body_fun", avals, body.out_avals, tree)
+    cond, cond_consts, _ = _trace_user_fun(cond_fun, in_tree, avals)
+    outs = cond.out_avals
+    if len(outs) != 1 or outs[0].shape != () or outs[0].dtype != np.bool_:
+        raise FuncgradTypeError(at_user_line(
+            f"while_loop: cond_fun must return a boolean scalar, got {_types_str(outs)}"))
+    if _reverse_mode_operand([*body_consts, *init]):
+        raise FuncgradTypeError(at_user_line(_WHILE_REVERSE_MSG))
+    outs = while_p.bind(*cond_consts, *body_consts, *init, cond_jaxpr=cond, body_jaxpr=body,
+                        cond_nconsts=len(cond_consts), body_nconsts=len(body_consts))
+    return pytree.tree_unflatten(tree, outs)
+
+
+def _keep_float_dtypes(out: Any, like: Any) -> Any:
+    """Cast floating leaves of ``out`` back to the floating dtype of ``like``'s leaves.
+
+    A staged index is a traced int64, and funcgrad.numpy promotes ``float32 + int64`` to
+    float64 where the eager loop's Python-int index would have kept float32.
+    """
+    out_leaves, tree = pytree.tree_flatten(out)
+    like_leaves = pytree.tree_leaves(like)
+    if len(out_leaves) != len(like_leaves):
+        return out  # the structure error is reported by scan
+    cast = []
+    for o, x in zip(out_leaves, like_leaves):
+        a, b = get_aval(o), get_aval(x)
+        if a.dtype != b.dtype and _inexact(a) and _inexact(b) and not b.weak_type:
+            o = convert_element_type(o, b.dtype)
+        cast.append(o)
+    return pytree.tree_unflatten(tree, cast)
+
+
+def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_val: Any
+              ) -> Any:
+    """``for i in range(lower, upper): val = body_fun(i, val)``, as ``jax.lax.fori_loop``.
+
+    Concrete bounds: a Python loop (``i`` is a Python int), or under ``make_jaxpr``/``jit`` a
+    ``scan`` with a static trip count; reverse-mode differentiable either way. Traced bounds: a
+    ``while_loop`` (forward mode only).
+
+    Args:
+        lower: the first index (an integer scalar).
+        upper: one past the last index.
+        body_fun: ``(i, val) -> val``.
+        init_val: the initial carry (a pytree).
+
+    Returns:
+        The final carry.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.lax.fori_loop(0, 4, lambda i, x: x * 2.0 + i, np.array(1.0))
+    array(27.)
+    >>> fg.grad(lambda x: fg.lax.fori_loop(0, 3, lambda i, v: v * x, 1.0))(np.array(2.0))
+    array(12.)
+    """
+    for bound, name in ((lower, "lower"), (upper, "upper")):
+        aval = _scalar_aval(bound, f"fori_loop: {name}")
+        if aval.dtype.kind not in "iu":
+            raise FuncgradTypeError(at_user_line(
+                f"fori_loop: {name} must be an integer, got dtype {aval.dtype}"))
+    lo, hi = full_lower(lower), full_lower(upper)
+    if not isinstance(lo, Tracer) and not isinstance(hi, Tracer):
+        lo_i, hi_i = operator.index(int(lo)), operator.index(int(hi))
+        if not _under_staging():
+            val = init_val
+            for i in range(lo_i, hi_i):
+                val = body_fun(i, val)
+            return _to_arrays(val)
+
+        def step(carry: Any, _: Any) -> Any:
+            i, val = carry
+            return (i + 1, _keep_float_dtypes(body_fun(i, val), val)), None
+
+        start = lower if isinstance(lower, int) else lo
+        (_, val), _ = scan(step, (start, init_val), None, length=max(hi_i - lo_i, 0))
+        return val
+    dtype, _ = result_type(get_aval(lower), get_aval(upper))
+    start = convert_element_type(_as_operand(lower), dtype)
+    stop = convert_element_type(_as_operand(upper), dtype)
+
+    def body(carry: Any) -> Any:
+        i, val = carry
+        return i + np.ones((), dtype), body_fun(i, val)
+
+    _, val = while_loop(lambda carry: lt(carry[0], stop), body, (start, init_val))
+    return val
+
+
+# == scan =====================================================================================
+
+scan_p = Primitive("scan", multiple_results=True)
+
+
+def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_consts: int,
+               num_carry: int) -> list[Any]:
+    consts, carry, xs = _split(args, num_consts, num_carry)
+    y_avals = jaxpr.out_avals[num_carry:]
+    ys = [np.empty((length, *a.shape), a.dtype) for a in y_avals]
+    with set_current_trace(EVAL_TRACE):
+        for i in (range(length - 1, -1, -1) if reverse else range(length)):
+            out = _eval_closed(jaxpr, *consts, *carry, *(x[i] for x in xs))
+            carry = out[:num_carry]
+            for y, v in zip(ys, out[num_carry:]):
+                y[i] = v
+    return [*carry, *ys]
+
+
+def _scan_abstract_eval(*avals: ShapedArray, jaxpr: ClosedJaxpr, length: int, reverse: bool,
+                        num_consts: int, num_carry: int) -> list[ShapedArray]:
+    consts, carry, xs = _split(avals, num_consts, num_carry)
+    for x in xs:
+        if x.ndim == 0 or x.shape[0] != length:
+            raise FuncgradValueError(f"scan: xs of type {x.str_short()} do not have the leading "
+                                     f"axis of length {length}")
+    expected = [*consts, *carry, *(x.update(shape=x.shape[1:]) for x in xs)]
+    if len(expected) != len(jaxpr.in_avals) or not all(_py_map(_same_type, jaxpr.in_avals,
+                                                           expected)):
+        raise FuncgradTypeError(f"scan: the body takes {_types_str(jaxpr.in_avals)} but is "
+                                f"given {_types_str(expected)}")
+    outs = jaxpr.out_avals
+    if not all(_py_map(_same_type, outs[:num_carry], carry)):
+        raise FuncgradTypeError(f"scan: the body returns the carry {_types_str(outs[:num_carry])}"
+                                f" for an input carry {_types_str(carry)}")
+    ys = [a.update(shape=(length, *a.shape)) for a in outs[num_carry:]]
+    return [*carry, *ys]
+
+
+scan_p.def_impl(_scan_impl)
+scan_p.def_abstract_eval(_scan_abstract_eval)
+
+
+def _scan_jvp(primals: Sequence[Any], tangents: Sequence[Any], jaxpr: ClosedJaxpr, length: int,
+              reverse: bool, num_consts: int, num_carry: int) -> tuple[list[Any], list[Any]]:
+    consts, init, xs = _split(primals, num_consts, num_carry)
+    c_dots, init_dots, x_dots = _split(tangents, num_consts, num_carry)
+    nk, nc, nx = len(consts), len(init), len(xs)
+    c_nz = [t is not None for t in c_dots]
+    carry_f = [_inexact(get_aval(x)) for x in init]
+    x_nz = [t is not None for t in x_dots]
+    y_f = [_inexact(a) for a in jaxpr.out_avals[nc:]]
+    ny = len(y_f)
+    n_cnz, n_cf, n_xnz, n_yf = sum(c_nz), sum(carry_f), sum(x_nz), sum(y_f)
+    jvp = _jvp_jaxpr(jaxpr, [*c_nz, *carry_f, *x_nz])
+    # inputs [consts, carry, xs, c_dots, carry_dots, x_dots] -> [consts, c_dots, carry,
+    # carry_dots, xs, x_dots]; outputs [carry, ys, carry_dots, y_dots] -> [carry, carry_dots,
+    # ys, y_dots].
+    p = nk + nc + nx
+    in_order = [*range(nk), *range(p, p + n_cnz), *range(nk, nk + nc),
+                *range(p + n_cnz, p + n_cnz + n_cf), *range(nk + nc, p),
+                *range(p + n_cnz + n_cf, p + n_cnz + n_cf + n_xnz)]
+    q = nc + ny
+    out_order = [*range(nc), *range(q, q + n_cf), *range(nc, q), *range(q + n_cf, q + n_cf + n_yf)]
+    jvp = _with_outvars(_with_invars(jvp, in_order), out_order)
+    carry_dots = [ad.instantiate_zeros(t, x) for t, x, f in zip(init_dots, init, carry_f) if f]
+    outs = scan_p.bind(*consts, *(t for t in c_dots if t is not None), *init, *carry_dots,
+                       *xs, *(t for t in x_dots if t is not None), jaxpr=jvp, length=length,
+                       reverse=reverse, num_consts=nk + n_cnz, num_carry=nc + n_cf)
+    carry, cdots, ys, ydots = _split(outs, nc, n_cf, ny)
+    cdots_it, ydots_it = iter(cdots), iter(ydots)
+    return ([*carry, *ys], [*(next(cdots_it) if f else None for f in carry_f),
+                            *(next(ydots_it) if f else None for f in y_f)])
+
+
+def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+              params: dict[str, Any]) -> list[Any]:
+    jaxpr, length, reverse = params["jaxpr"], params["length"], params["reverse"]
+    nk, nc = params["num_consts"], params["num_carry"]
+    consts, init, xs = _split(primals, nk, nc)
+    k_need, _, x_need = _split([need and _inexact(get_aval(p)) for p, need in
+                                zip(primals, needs)], nk, nc)
+    carry_f = [_inexact(get_aval(x)) for x in init]
+    ct_carry, ct_ys = list(cts[:nc]), list(cts[nc:])
+    y_nz = [c is not None for c in ct_ys]
+    if not any(k_need) and not any(x_need) and not any(
+            need for need, f in zip(needs[nk:nk + nc], carry_f) if f):
+        return [None] * len(primals)
+
+    # 1. The residuals: the carry entering every step, from a forward scan.
+    def carries_body(*args: Any) -> list[Any]:
+        return [*_eval_closed(jaxpr, *args)[:nc], *args[nk:nk + nc]]
+
+    fwd = _stage_rule(carries_body, jaxpr.in_avals)
+    stacked = scan_p.bind(*consts, *init, *xs, jaxpr=fwd, length=length, reverse=reverse,
+                          num_consts=nk, num_carry=nc)[nc:]
+
+    # 2. A reverse scan of the body's VJP at each stored carry. Its carry: the running sum of
+    # the consts' cotangents, then the carry's cotangent; its xs: stored carries, xs, ct_ys.
+    k_avals = [a for a, need in zip(jaxpr.in_avals[:nk], k_need) if need]
+    c_avals = jaxpr.in_avals[nk:nk + nc]
+    x_avals = jaxpr.in_avals[nk + nc:]
+    cf_avals = [a for a, f in zip(c_avals, carry_f) if f]
+    cty_avals = [a for a, nz in zip(jaxpr.out_avals[nc:], y_nz) if nz]
+    n_acc, n_cf = len(k_avals), len(cf_avals)
+    in_needs = [*k_need, *carry_f, *x_need]
+
+    def bwd_body(*args: Any) -> list[Any]:
+        k, acc, ct_c, carry, x, ct_y = _split(args, nk, n_acc, n_cf, nc, len(x_avals))
+        ct_c_it, ct_y_it = iter(ct_c), iter(ct_y)
+        out_cts = [*(next(ct_c_it) if f else None for f in carry_f),
+                   *(next(ct_y_it) if nz else None for nz in y_nz)]
+        grads = _vjp_call(lambda *a: _eval_closed(jaxpr, *a), [*k, *carry, *x], in_needs,
+                          out_cts)
+        g_k, g_c, g_x = _split(grads, nk, nc)
+        new_acc = [ad.add_tangents(a, g) for a, g in zip(acc, (g for g in g_k if g is not None))]
+        return [*new_acc, *(g for g in g_c if g is not None), *(g for g in g_x if g is not None)]
+
+    bwd = _stage_rule(bwd_body, [*jaxpr.in_avals[:nk], *k_avals, *cf_avals, *c_avals, *x_avals,
+                                 *cty_avals])
+    acc0 = [np.zeros(a.shape, a.dtype) for a in k_avals]
+    ct_c0 = [ad.instantiate_zeros(c, x) for c, x, f in zip(ct_carry, init, carry_f) if f]
+    res = scan_p.bind(*consts, *acc0, *ct_c0, *stacked, *xs,
+                      *(c for c in ct_ys if c is not None), jaxpr=bwd, length=length,
+                      reverse=not reverse, num_consts=nk, num_carry=n_acc + n_cf)
+    ct_k, ct_init, ct_xs = _split(res, n_acc, n_cf)
+    k_it, c_it, x_it = iter(ct_k), iter(ct_init), iter(ct_xs)
+    out_k = [next(k_it) if need else None for need in k_need]
+    out_c = [next(c_it) if f else None for f in carry_f]
+    out_c = [c if need else None for c, need in zip(out_c, needs[nk:nk + nc])]
+    out_x = [next(x_it) if need else None for need in x_need]
+    return [*out_k, *out_c, *out_x]
+
+
+def _scan_batch(args: Sequence[Any], dims: Sequence[Any], jaxpr: ClosedJaxpr, length: int,
+                reverse: bool, num_consts: int, num_carry: int) -> tuple[list[Any], list[Any]]:
+    size = _batch_size(args, dims)
+    consts, init, xs = _split(args, num_consts, num_carry)
+    k_dims, c_dims, x_dims = _split(dims, num_consts, num_carry)
+    consts = [x if d is None else moveaxis(x, d, 0) for x, d in zip(consts, k_dims)]
+    init = [x if d is None else moveaxis(x, d, 0) for x, d in zip(init, c_dims)]
+    # the batch axis of xs goes second, so each step's slice has it first
+    xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, x_dims)]
+    k_b, init_b, x_b = ([d is not None for d in ds] for ds in (k_dims, c_dims, x_dims))
+    ny = len(jaxpr.out_avals) - num_carry
+    carry_b = list(init_b)
+    while True:
+        out_b = _batch_jaxpr(jaxpr, [*k_b, *carry_b, *x_b], size,
+                             [False] * (num_carry + ny))[1]
+        new = [a or b for a, b in zip(carry_b, out_b[:num_carry])]
+        if new == carry_b:
+            break
+        carry_b = new
+    body, out_b = _batch_jaxpr(jaxpr, [*k_b, *carry_b, *x_b], size, [*carry_b, *[False] * ny])
+    init = [bdim_at_front(x, None, size) if cb and not ib else x
+            for x, cb, ib in zip(init, carry_b, init_b)]
+    outs = scan_p.bind(*consts, *init, *xs, jaxpr=body, length=length, reverse=reverse,
+                       num_consts=num_consts, num_carry=num_carry)
+    return outs, [*(0 if b else None for b in carry_b),
+                  *(1 if b else None for b in out_b[num_carry:])]
+
+
+ad.jvp_rules[scan_p] = _scan_jvp
+ad.vjp_rules[scan_p] = _scan_vjp
+batching.batch_rules[scan_p] = _scan_batch
+
+
+def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: int | None = None,
+         reverse: bool = False) -> tuple[Any, Any]:
+    """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``, stacking the ``y``, as
+    ``jax.lax.scan``.
+
+    ``f`` is traced once; the carry keeps its pytree structure, shapes and dtypes. Reverse-mode
+    differentiation recomputes the body per step from stored carries (see the module docs).
+
+    Args:
+        f: ``(carry, x) -> (carry, y)``; ``x`` and ``y`` are pytrees (``y`` may be None).
+        init: the initial carry (a pytree).
+        xs: a pytree of arrays with a common leading axis, or None (then pass ``length``).
+        length: the number of steps, required when ``xs`` has no leaves.
+        reverse: scan from the end of ``xs`` to its start (``ys`` keep ``xs``'s order).
+
+    Returns:
+        ``(final carry, stacked ys)``.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.lax.scan(lambda c, x: (c + x, c * x), np.array(0.0), np.array([1.0, 2.0, 3.0]))
+    (array(6.), array([0., 2., 9.]))
+    """
+    init_leaves, init_tree = pytree.tree_flatten(init)
+    xs_leaves = pytree.tree_leaves(xs)
+    x_avals = [get_aval(x) for x in xs_leaves]
+    lengths = {a.shape[0] for a in x_avals if a.ndim}
+    if any(a.ndim == 0 for a in x_avals):
+        raise FuncgradValueError(at_user_line(
+            "scan: every leaf of xs needs a leading axis to scan over, got a scalar"))
+    if length is not None:
+        lengths.add(operator.index(length))
+    if len(lengths) != 1:
+        raise FuncgradValueError(at_user_line(
+            "scan: the length must be given when xs is None"
+            if not lengths else
+            f"scan: xs leaves (and length) disagree on the number of steps: {sorted(lengths)}"))
+    n = lengths.pop()
+    in_tree = pytree.tree_structure((init, xs))
+    carry_avals = [get_aval(x) for x in init_leaves]
+    slice_avals = [a.update(shape=a.shape[1:]) for a in x_avals]
+    carry_ops = [_as_operand(x) for x in init_leaves]
+
+    def body(carry: Any, x: Any) -> tuple[Any, Any]:
+        out = f(carry, x)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise FuncgradTypeError(at_user_line(
+                f"scan: f must return a pair (carry, y), got {type(out).__name__}"))
+        return out[0], out[1]
+
+    nc = len(init_leaves)
+    for _ in range(2):
+        closed, consts, out_tree = _trace_user_fun(body, in_tree, [*carry_avals, *slice_avals])
+        carry_tree, y_tree = pytree.treedef_children(out_tree)
+        if carry_tree != init_tree:
+            raise FuncgradTypeError(at_user_line(
+                f"scan: f must return a carry with the structure of init {init_tree}, got "
+                f"{carry_tree}"))
+        promoted = _promote_weak(carry_avals, closed.out_avals[:nc])
+        if promoted is None:
+            break
+        carry_avals = promoted
+        carry_ops = [convert_element_type(x, a.dtype) for x, a in zip(carry_ops, carry_avals)]
+    _check_carry("scan: the carry", carry_avals, closed.out_avals[:nc], init_tree)
+    outs = scan_p.bind(*consts, *carry_ops, *_py_map(_as_operand, xs_leaves), jaxpr=closed,
+                       length=n, reverse=bool(reverse), num_consts=len(consts), num_carry=nc)
+    return (pytree.tree_unflatten(init_tree, outs[:nc]),
+            pytree.tree_unflatten(y_tree, outs[nc:]))
+
+
+def map(f: Callable[[Any], Any], xs: Any) -> Any:  # JAX's name: shadows builtins.map here
+    """``f`` applied to each slice of ``xs`` along its leading axis, stacked: ``jax.lax.map``.
+
+    Args:
+        f: a function of one slice (a pytree).
+        xs: a pytree of arrays with a common leading axis.
+
+    Returns:
+        The stacked outputs.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.lax.map(lambda x: x.sum(), np.arange(6.0).reshape(3, 2))
+    array([1., 5., 9.])
+    """
+    return scan(lambda carry, x: (carry, f(x)), None, xs)[1]
