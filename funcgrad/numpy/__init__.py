@@ -269,17 +269,20 @@ def square(x: ArrayLike) -> Any:
 
 def reciprocal(x: ArrayLike) -> Any:
     x = asarray(x)
-    return lax.div(lax.full_like(x, 1), x) if x.dtype.kind in "fc" else lax.integer_pow(x, -1)
+    if x.dtype.kind in "fc":
+        return lax.div(lax.full_like(x, 1), x)
+    # Integer 1 / x truncates toward zero, as NumPy's C loop: x for x = +-1, else 0.
+    return where(equal(abs(x), 1), x, 0)
 
 
 def floor(x: ArrayLike) -> Any:
-    x = _float(x)
-    return lax.floor(x)
+    x = asarray(x)
+    return lax.floor(x) if x.dtype.kind in "fc" else x  # integers are their own floor
 
 
 def ceil(x: ArrayLike) -> Any:
-    x = _float(x)
-    return lax.ceil(x)
+    x = asarray(x)
+    return lax.ceil(x) if x.dtype.kind in "fc" else x
 
 
 def round(x: ArrayLike, decimals: int = 0) -> Any:
@@ -613,10 +616,14 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     return lax.transpose(x, perm)
 
 
+def _axis_tuple(axis: Any) -> tuple[int, ...]:
+    return (int(axis),) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axis)
+
+
 def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
     x = asarray(a)
-    src = [s % x.ndim for s in ((source,) if isinstance(source, int) else source)]
-    dst = [d % x.ndim for d in ((destination,) if isinstance(destination, int) else destination)]
+    src = [s % x.ndim for s in _axis_tuple(source)]
+    dst = [d % x.ndim for d in _axis_tuple(destination)]
     order = [i for i in range(x.ndim) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -631,14 +638,14 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
 
 
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
-    return lax.expand_dims(asarray(a), (axis,) if isinstance(axis, int) else tuple(axis))
+    return lax.expand_dims(asarray(a), _axis_tuple(axis))
 
 
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     x = asarray(a)
     if axis is None:
         axis = tuple(i for i, n in enumerate(x.shape) if n == 1)
-    return lax.squeeze(x, (axis,) if isinstance(axis, int) else tuple(axis))
+    return lax.squeeze(x, _axis_tuple(axis))
 
 
 def broadcast_to(a: ArrayLike, shape: Sequence[int]) -> Any:
@@ -720,7 +727,10 @@ def split(a: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
         step = n // indices_or_sections
         bounds = [i * step for i in range(int(indices_or_sections) + 1)]
     else:
-        bounds = [0, *[builtins.min(int(i), n) for i in indices_or_sections], n]
+        # Split points are slice bounds: negative ones count from the end, as NumPy.
+        points = [int(i) for i in indices_or_sections]
+        bounds = [0, *[builtins.min(i + n if i < 0 else i, n) for i in points], n]
+        bounds = [builtins.max(b, 0) for b in bounds]
     return [lax.slice_in_dim(x, lo, builtins.max(lo, hi), axis=ax)
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 
@@ -731,9 +741,11 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant",
     x = asarray(array)
     if mode != "constant":
         raise NotImplementedError(f"pad mode {mode!r}: only 'constant' is supported")
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2)
-                             if np.ndim(pad_width) else np.full((1, 2), pad_width),
-                             (x.ndim, 2))
+    width_arr = np.asarray(pad_width, dtype=np.int64)
+    # NumPy's forms: n, (n,), (before, after), ((before, after),), one pair per axis.
+    if width_arr.ndim < 2:
+        width_arr = width_arr.reshape(1, -1)
+    widths = np.broadcast_to(width_arr, (x.ndim, 2))
     config = [(int(lo), int(hi), 0) for lo, hi in widths]
     if isinstance(constant_values, Tracer):
         # lax.pad's value is static; a traced one (which may carry a derivative) is added

@@ -63,16 +63,29 @@ def _sum_unused(x: Any, labels: str, keep: set[str]) -> tuple[Any, str]:
     return lax.reduce_sum(x, drop), "".join(c for c in labels if c in keep)
 
 
+def _stretch(x: Any, axis: int, n: int) -> Any:
+    shape = list(x.shape)
+    shape[axis] = n
+    return lax.broadcast_in_dim(x, shape, tuple(range(len(shape))))
+
+
 def _contract(x: Any, lx: str, y: Any, ly: str, keep: set[str]) -> tuple[Any, str]:
     batch = [c for c in lx if c in ly and c in keep]
     contract = [c for c in lx if c in ly and c not in keep]
     dn = ((tuple(lx.index(c) for c in contract), tuple(ly.index(c) for c in contract)),
           (tuple(lx.index(c) for c in batch), tuple(ly.index(c) for c in batch)))
     for c in batch + contract:
-        if x.shape[lx.index(c)] != y.shape[ly.index(c)]:
+        nx, ny = x.shape[lx.index(c)], y.shape[ly.index(c)]
+        if nx == ny:
+            continue
+        # NumPy broadcasts size 1 against n (ellipsis dimensions, and labels alike).
+        if nx == 1:
+            x = _stretch(x, lx.index(c), ny)
+        elif ny == 1:
+            y = _stretch(y, ly.index(c), nx)
+        else:
             raise ShapeError(at_user_line(
-                f"einsum: label {c!r} has size {x.shape[lx.index(c)]} in one operand and "
-                f"{y.shape[ly.index(c)]} in another"))
+                f"einsum: label {c!r} has size {nx} in one operand and {ny} in another"))
     out = lax.dot_general(x, y, dn)
     free_x = [c for c in lx if c not in batch and c not in contract]
     free_y = [c for c in ly if c not in batch and c not in contract]
