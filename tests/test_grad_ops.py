@@ -255,3 +255,60 @@ def test_repeated_doubling_tape_is_linear() -> None:
     assert len(trace.tape) == 16
     (g,) = trace.backward([y.slot], [np.array(1.0)], [x.slot])
     assert g == 2.0 ** 16
+
+
+# == the backward and forward passes staged, and batched ======================================
+
+def _vjp_fn(f: Callable[..., Any], cts: Any) -> Callable[..., Any]:
+    def pullback(*args: Any) -> Any:
+        return fg.vjp(f, *args)[1](cts)
+    return pullback
+
+
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=_spec_id)
+def test_staged_derivatives_match_eager(spec: OpSpec, rng: np.random.Generator) -> None:
+    # make_jaxpr of vjp/jvp runs every rule on abstract values: their shape rules must agree
+    # with what the eager rules compute.
+    from funcgrad.core import eval_jaxpr
+    f, args = diff_problem(spec, rng)
+    out = f(*args)
+    cts = fg.tree_util.tree_map(lambda o: rng.standard_normal(np.shape(o)).astype(
+        np.asarray(o).dtype), out)
+    tangents = tuple(rng.standard_normal(np.shape(a)).astype(np.asarray(a).dtype)
+                     for a in args)
+    for fun, fargs in ((_vjp_fn(f, cts), args),
+                       (lambda *a: fg.jvp(f, a[:len(args)], a[len(args):])[1],
+                        (*args, *tangents))):
+        closed = fg.make_jaxpr(fun)(*fargs)
+        staged = eval_jaxpr(closed.jaxpr, closed.consts, *tree_leaves(fargs))
+        eager = tree_leaves(fun(*fargs))
+        assert len(staged) == len(eager)
+        for s, e, aval in zip(staged, eager, closed.out_avals):
+            np.testing.assert_allclose(s, e, rtol=1e-12, atol=1e-12, err_msg=spec.name)
+            assert (np.shape(e), np.asarray(e).dtype) == (aval.shape, aval.dtype)
+
+
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=_spec_id)
+def test_vmap_of_vjp_and_jvp(spec: OpSpec, rng: np.random.Generator) -> None:
+    # Per-example derivatives: the rules' own primitives must batch (scatter_add with batched
+    # indices, pad and slice transposes, ...).
+    problems = [diff_problem(spec, np.random.default_rng(k)) for k in range(3)]
+    f0, args0 = problems[0]
+    n = len(args0)
+    # one function of the stacked differentiable args; the other args are those of example 0
+    cts = fg.tree_util.tree_map(lambda o: rng.standard_normal(np.shape(o)), f0(*args0))
+    cts = fg.tree_util.tree_map(lambda c, o: c.astype(np.asarray(o).dtype), cts, f0(*args0))
+    tangents = [tuple(rng.standard_normal(np.shape(a)).astype(np.asarray(a).dtype)
+                      for a in args) for _, args in problems]
+    stacked = [np.stack([args[i] for _, args in problems]) for i in range(n)]
+    stacked_t = [np.stack([t[i] for t in tangents]) for i in range(n)]
+    got = fg.vmap(_vjp_fn(f0, cts))(*stacked)
+    want = [_vjp_fn(f0, cts)(*args) for _, args in problems]
+    for i in range(n):
+        np.testing.assert_allclose(got[i], np.stack([w[i] for w in want]), rtol=1e-12,
+                                   atol=1e-12, err_msg=f"{spec.name}: vmap of vjp")
+    got_t = fg.vmap(lambda *a: fg.jvp(f0, a[:n], a[n:])[1])(*stacked, *stacked_t)
+    want_t = [fg.jvp(f0, args, t)[1] for (_, args), t in zip(problems, tangents)]
+    for g, w in zip(tree_leaves(got_t), zip(*(tree_leaves(w) for w in want_t))):
+        np.testing.assert_allclose(g, np.stack(w), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{spec.name}: vmap of jvp")

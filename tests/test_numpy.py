@@ -236,6 +236,9 @@ NEP50 = [
     ("concatenate(i32, f32)", lambda m: m.concatenate([I32, F32])),
     ("clip(i32, 0.5, 2)", lambda m: m.clip(I32, 0, 2)),
     ("abs(i8)", lambda m: m.abs(I8)),
+    ("floor(i8)", lambda m: m.floor(I8)), ("ceil(u8)", lambda m: m.ceil(U8)),
+    ("floor(bool)", lambda m: m.floor(BOOL)), ("reciprocal(i32)", lambda m: m.reciprocal(
+        np.array([1, 2, -1, -2, 7]))),
     ("round(f32, 1)", lambda m: m.round(F32, 1)),
     ("round(i32, -1)", lambda m: m.round(np.array([15, 25, -15, 14]), -1)),
     ("einsum(i32, f32)", lambda m: m.einsum("i,i->", I32, F32)),
@@ -622,6 +625,22 @@ def test_einsum_matches_numpy(sub: str, shapes: list[tuple[int, ...]],
                              modes=("rev", "fwd"))
 
 
+EINSUMS_BROADCASTING = [
+    ("...ij,...jk->...ik", [(1, 2, 3), (4, 3, 2)]), ("...i,...i->...", [(1, 3), (4, 3)]),
+    ("ij,ij->i", [(2, 1), (2, 3)]), ("i,i->", [(1,), (3,)]), ("...i,...i", [(2, 1, 3), (4, 3)]),
+]
+
+
+@pytest.mark.parametrize("sub, shapes", EINSUMS_BROADCASTING,
+                         ids=[f"{s}{shapes}" for s, shapes in EINSUMS_BROADCASTING])
+def test_einsum_broadcasting(sub: str, shapes: list[tuple[int, ...]],
+                             rng: np.random.Generator) -> None:
+    xs = [rng.standard_normal(s) for s in shapes]
+    _assert_same(fnp.einsum(sub, *xs), np.einsum(sub, *xs), 1e-12, 1e-12, sub)
+    fg.test_util.check_grads(lambda *a: fnp.einsum(sub, *a), xs, order=1,
+                             modes=("rev", "fwd"))
+
+
 def test_einsum_gradients_against_jax(rng: np.random.Generator) -> None:
     jax = pytest.importorskip("jax")
     import jax.numpy as jnp
@@ -654,6 +673,11 @@ def test_einsum_errors() -> None:
     lambda m, x: m.expand_dims(x, 3), lambda m, x: m.expand_dims(x, -1),
     lambda m, x: m.squeeze(m.expand_dims(x, 1), 1), lambda m, x: m.reshape(x, (-1, 5)),
     lambda m, x: m.reshape(x, 60), lambda m, x: m.split(x, [1, 2], axis=0)[2],
+    lambda m, x: m.split(x, [-1], axis=1)[0], lambda m, x: m.split(x, [2, -2], axis=2)[1],
+    lambda m, x: m.split(x, [-9, 9], axis=2)[1], lambda m, x: m.pad(x, (1,)),
+    lambda m, x: m.pad(x, [[1], [2], [0]]), lambda m, x: m.pad(x, [[1, 2]]),
+    lambda m, x: m.moveaxis(x, np.int64(0), np.int64(-1)),
+    lambda m, x: m.expand_dims(x, np.int64(1)), lambda m, x: m.squeeze(x[:1], np.int64(0)),
     lambda m, x: m.split(x, [3, 1], axis=1)[1], lambda m, x: m.split(x, 5, axis=-1)[4],
     lambda m, x: m.pad(x, 1), lambda m, x: m.pad(x, (1, 2)),
     lambda m, x: m.pad(x, ((0, 0), (2, 0), (1, 1)), constant_values=-1),
