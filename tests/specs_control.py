@@ -29,14 +29,17 @@ from funcgrad.core import eval_jaxpr
 from funcgrad.core.pytree import tree_leaves, tree_unflatten
 
 SPECS: list[OpSpec] = []
+F32_64 = (np.float64, np.float32)
 
 
 def spec(name: str, fn: Callable[..., Any], make: Callable[[np.random.Generator], tuple],
          prims: tuple[str, ...], ref: Callable[..., Any] | None = None, order: int = 2,
          diff: tuple[int, ...] | None = None, tol: float | None = None,
-         numpy: tuple[str, ...] = (), lax_names: tuple[str, ...] = ()) -> None:
+         numpy: tuple[str, ...] = (), lax_names: tuple[str, ...] = (),
+         dtypes: tuple[Any, ...] = (np.float64,)) -> None:
     shapes = tuple(np.shape(a) for a in make(np.random.default_rng(0)))
     SPECS.append(OpSpec(name=name, fn=fn, arg_shapes=shapes, primitives=prims, tol=tol,
+                        dtypes=dtypes,
                         grad_order=order, diff_argnums=diff, make_args=make, reference=ref,
                         extra={"numpy": numpy, "lax": lax_names}))
 
@@ -82,7 +85,7 @@ def _three_way(i: Any, x: Any) -> Any:
 
 
 def _three_way_ref(i: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return [x * 2.0 + 1.0, np.sin(x) * x, np.exp(-x * x)][int(np.clip(i, 0, 2))](x)
+    return [x * 2.0 + 1.0, np.sin(x) * x, np.exp(-x * x)][int(np.clip(i, 0, 2))]
 
 
 def _cond_args(rng: np.random.Generator) -> tuple:
@@ -93,7 +96,8 @@ def _switch_args(rng: np.random.Generator) -> tuple:
     return np.array(rng.integers(-1, 4)), rng.uniform(-2, 2, (2, 3))
 
 
-spec("cond", _two_way, _cond_args, ("cond",), _two_way_ref, diff=(1,), lax_names=("cond",))
+spec("cond", _two_way, _cond_args, ("cond",), _two_way_ref, diff=(1,), lax_names=("cond",),
+     dtypes=F32_64)
 spec("cond_staged", staged(_two_way), _cond_args, ("cond",), _two_way_ref, diff=(1,))
 spec("switch", _three_way, _switch_args, ("cond",), _three_way_ref, diff=(1,),
      lax_names=("switch",))
@@ -181,7 +185,7 @@ def _rnn_ref(w: np.ndarray, h0: np.ndarray, xs: np.ndarray) -> Any:
 
 spec("scan", _rnn,
      lambda r: (r.uniform(-0.7, 0.7, (3, 3)), r.uniform(-1, 1, (3,)), r.uniform(-1, 1, (4, 3))),
-     ("scan",), _rnn_ref, lax_names=("scan",))
+     ("scan",), _rnn_ref, lax_names=("scan",), dtypes=F32_64)
 
 
 def _scan_tree(a: Any, xs: Any) -> Any:
@@ -216,15 +220,16 @@ spec("linalg.solve", fnp.linalg.solve,
      np.linalg.solve, numpy=("linalg.solve",))
 spec("linalg.solve_batched", fnp.linalg.solve,
      lambda r: (well_conditioned(r, 2, 3, 3), r.uniform(-2, 2, (2, 3, 2))), ("solve",),
-     np.linalg.solve, numpy=("linalg.solve",))
+     np.linalg.solve, numpy=("linalg.solve",), dtypes=F32_64)
 spec("linalg.inv", fnp.linalg.inv, lambda r: (well_conditioned(r, 2, 3, 3),), ("solve",),
-     np.linalg.inv, numpy=("linalg.inv",))
+     np.linalg.inv, numpy=("linalg.inv",), dtypes=F32_64)
 spec("linalg.det", fnp.linalg.det, lambda r: (well_conditioned(r, 3, 3),), ("slogdet", "exp"),
      np.linalg.det, numpy=("linalg.det",))
 spec("linalg.slogdet", fnp.linalg.slogdet, lambda r: (well_conditioned(r, 2, 3, 3),),
-     ("slogdet",), lambda a: tuple(np.linalg.slogdet(a)), numpy=("linalg.slogdet",))
+     ("slogdet",), lambda a: tuple(np.linalg.slogdet(a)), numpy=("linalg.slogdet",),
+     dtypes=F32_64)
 spec("linalg.cholesky", fnp.linalg.cholesky, lambda r: (spd(r, 3, 3),), ("cholesky",),
-     np.linalg.cholesky, numpy=("linalg.cholesky",))
+     np.linalg.cholesky, numpy=("linalg.cholesky",), dtypes=F32_64)
 spec("lax.linalg.cholesky_lower_triangle",
      lambda a: fg.lax.linalg.cholesky(a, symmetrize_input=False),
      lambda r: (spd(r, 2, 3, 3),), ("cholesky",), np.linalg.cholesky)

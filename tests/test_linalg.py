@@ -55,13 +55,14 @@ def test_values_match_numpy(rng: np.random.Generator, dtype: Any) -> None:
         (fnp.linalg.solve(a, b_mat[0]), np.linalg.solve(a, b_mat[0])),  # broadcast b
         (fnp.linalg.inv(a), np.linalg.inv(a)),
         (fnp.linalg.det(a), np.linalg.det(a)),
+        (fnp.linalg.det(a[0]), np.asarray(np.linalg.det(a[0]))),  # 0-d: still an ndarray
         (fnp.linalg.slogdet(a).sign, np.linalg.slogdet(a).sign),
         (fnp.linalg.slogdet(a).logabsdet, np.linalg.slogdet(a).logabsdet),
         (fnp.linalg.cholesky(s), np.linalg.cholesky(s)),
         (fnp.linalg.cholesky(s, upper=True), np.linalg.cholesky(s, upper=True)),
     ]
     for got, want in cases:
-        assert isinstance(got, np.ndarray) and got.dtype == dtype and got.shape == want.shape
+        assert type(got) is np.ndarray and got.dtype == dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 

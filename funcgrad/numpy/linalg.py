@@ -163,7 +163,7 @@ def det(a: Any) -> Any:
            [-1.,  2.]])
     """
     sign, logabsdet = slogdet(a)
-    return sign * fnp.exp(logabsdet)
+    return fnp.multiply(sign, fnp.exp(logabsdet))
 
 
 def cholesky(a: Any, *, upper: bool = False, symmetrize_input: bool = True) -> Any:
