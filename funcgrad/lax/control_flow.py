@@ -176,11 +176,12 @@ def _types_str(avals: Sequence[ShapedArray]) -> str:
 def _under_staging() -> bool:
     """Whether some trace between the current one and the eval trace records a jaxpr."""
     trace = current_trace()
-    while trace is not EVAL_TRACE:
-        if isinstance(trace, StagingTrace):
-            return True
-        trace = trace.parent
-    return False
+    while not isinstance(trace, StagingTrace):
+        parent = getattr(trace, "parent", trace)
+        if parent is trace:  # the eval trace is its own parent
+            return False
+        trace = parent
+    return True
 
 
 # == transform helpers shared by the rules ====================================================
@@ -747,8 +748,8 @@ def _keep_float_dtypes(out: Any, like: Any) -> Any:
     return pytree.tree_unflatten(tree, cast)
 
 
-def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_val: Any
-              ) -> Any:
+def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_val: Any,
+              *, unroll: int | bool | None = None) -> Any:
     """``for i in range(lower, upper): val = body_fun(i, val)``, as ``jax.lax.fori_loop``.
 
     Concrete bounds: a Python loop (``i`` is a Python int), or under ``make_jaxpr``/``jit`` a
@@ -760,6 +761,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable[[Any, Any], Any], init_
         upper: one past the last index.
         body_fun: ``(i, val) -> val``.
         init_val: the initial carry (a pytree).
+        unroll: accepted for JAX compatibility; NumPy has no loop to unroll, so it is unused.
 
     Returns:
         The final carry.
@@ -971,7 +973,7 @@ batching.batch_rules[scan_p] = _scan_batch
 
 
 def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: int | None = None,
-         reverse: bool = False) -> tuple[Any, Any]:
+         reverse: bool = False, unroll: int | bool = 1) -> tuple[Any, Any]:
     """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``, stacking the ``y``, as
     ``jax.lax.scan``.
 
@@ -984,6 +986,7 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
         xs: a pytree of arrays with a common leading axis, or None (then pass ``length``).
         length: the number of steps, required when ``xs`` has no leaves.
         reverse: scan from the end of ``xs`` to its start (``ys`` keep ``xs``'s order).
+        unroll: accepted for JAX compatibility; NumPy has no loop to unroll, so it is unused.
 
     Returns:
         ``(final carry, stacked ys)``.
