@@ -87,7 +87,7 @@ def get_aval(x: Any) -> ShapedArray:
                     f"expected a numpy.ndarray, a NumPy scalar or a Python scalar, got {x!r}")
 
 
-def _weak_stand_in(aval: ShapedArray) -> Any:
+def weak_stand_in(aval: ShapedArray) -> Any:
     # NEP 50: a weak value promotes like a Python scalar of its kind.
     kind = aval.dtype.kind
     return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[kind]
@@ -102,5 +102,5 @@ def result_type(*avals: ShapedArray) -> tuple[np.dtype, bool]:
     strong = [a.dtype for a in avals if not a.weak_type]
     if not strong:
         return np.result_type(*(a.dtype for a in avals)), True
-    weak = [_weak_stand_in(a) for a in avals if a.weak_type]
+    weak = [weak_stand_in(a) for a in avals if a.weak_type]
     return np.result_type(*strong, *weak), False

@@ -31,3 +31,7 @@ class Config:
 
 
 config = Config()
+if config.debug_nans or config.debug_infs:  # set from the environment
+    from funcgrad.core import tracing
+
+    tracing.set_debug_checks(config.debug_nans, config.debug_infs)

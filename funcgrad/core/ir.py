@@ -129,8 +129,7 @@ class _Namer:
 
     def __call__(self, atom: Atom) -> str:
         if isinstance(atom, Literal):
-            val = atom.val.flat[0] if isinstance(atom.val, np.ndarray) else atom.val
-            return f"{val}:{atom.aval.str_short()}"
+            return f"{atom.val.flat[0]}:{atom.aval.str_short()}"
         if atom not in self.names:
             self.names[atom] = next(self.fresh)
         return self.names[atom]

@@ -71,7 +71,8 @@ class StagingTrace(Trace):
         aval = get_aval(x)
         if not isinstance(x, Tracer) and (aval.shape == () or _is_broadcast_scalar(x)):
             # Scalars, and scalars broadcast by a zero-stride view, are written inline.
-            return Literal(np.asarray(x).item() if aval.weak_type else np.asarray(x), aval)
+            # Literals always hold an ndarray, so impls see arrays, weak scalars included.
+            return Literal(np.asarray(x), aval)
         entry = self.constvars.get(id(x))
         if entry is None:
             entry = self.constvars[id(x)] = (Var(aval.update(weak_type=False)), x)

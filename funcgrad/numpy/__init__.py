@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.avals import get_aval
+from funcgrad.core.avals import get_aval, weak_stand_in
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
 from funcgrad.lax.indexing import getitem as _getitem
@@ -60,7 +60,11 @@ def _flat(a: Any) -> list[Any]:
 
 
 def _dtype_of(x: Any) -> Any:
-    return x if type(x) in _PY_SCALARS else x.dtype
+    if type(x) in _PY_SCALARS:
+        return x
+    if isinstance(x, Tracer) and x.aval.weak_type:
+        return weak_stand_in(x.aval)  # a traced Python scalar promotes like one (NEP 50)
+    return x.dtype
 
 
 def result_type(*args: Any) -> np.dtype:
