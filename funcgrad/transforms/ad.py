@@ -263,15 +263,18 @@ class VJPTrace(Trace):
         # The hot path of eager grad: kept flat on purpose.
         primals: list[Any] = []
         in_slots: list[int | None] = []
+        needs: list[bool] = []
         traced = False
         for x in args:
             if x.__class__ is VJPTracer and x._trace is self:
                 primals.append(x.primal)
                 in_slots.append(x.slot)
+                needs.append(True)
                 traced = True
             else:
                 primals.append(x)
                 in_slots.append(None)
+                needs.append(False)
         ans = self.parent.process_primitive(prim, primals, params)
         if not traced:
             return ans
@@ -280,12 +283,14 @@ class VJPTrace(Trace):
             raise _missing("vjp", prim)
         if prim.multiple_results:
             outs = [self.new_tracer(a) for a in ans]
-            self.tape.append((rule, params, primals, in_slots, ans, [o.slot for o in outs]))
+            self.tape.append((rule, params, primals, in_slots, needs, ans,
+                              [o.slot for o in outs]))
             return outs
         slot = self.num_slots
         self.num_slots = slot + 1
-        # A tape entry: (vjp rule, params, primal inputs, their slots, output, output slot).
-        self.tape.append((rule, params, primals, in_slots, ans, slot))
+        # A tape entry: (vjp rule, params, primal inputs, their slots, which of them need a
+        # cotangent, output, output slot).
+        self.tape.append((rule, params, primals, in_slots, needs, ans, slot))
         return VJPTracer(self, ans, slot)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
@@ -300,7 +305,7 @@ class VJPTrace(Trace):
     def residual_bytes(self) -> int:
         """Bytes of concrete arrays the tape keeps alive for the backward pass."""
         seen: dict[int, int] = {}
-        for _, params, primals, _, ans, _ in self.tape:
+        for _, params, primals, _, _, ans, _ in self.tape:
             for x in (*primals, *(ans if isinstance(ans, list) else [ans]),
                       *_leaves_of(params.get("res"))):
                 if isinstance(x, np.ndarray):
@@ -316,18 +321,18 @@ class VJPTrace(Trace):
             if slot is not None and ct is not None:
                 cts[slot] = add_tangents(cts[slot], ct)
         lowest_needed = min(in_slots, default=0)
-        for rule, params, primals, node_in_slots, ans, out_slot in reversed(self.tape):
-            if out_slot.__class__ is list:
-                ct = [cts[s] for s in out_slot]
-                if all(c is None for c in ct):
-                    continue
-            else:
+        for rule, params, primals, node_in_slots, needs, ans, out_slot in reversed(self.tape):
+            if out_slot.__class__ is int:
                 ct = cts[out_slot]
                 if ct is None:
                     continue
                 if out_slot < lowest_needed:
                     break  # everything earlier on the tape cannot reach the inputs
-            needs = [s is not None for s in node_in_slots]
+                cts[out_slot] = None  # used once: free it as the walk goes
+            else:
+                ct = [cts[s] for s in out_slot]
+                if all(c is None for c in ct):
+                    continue
             for s, c in zip(node_in_slots, rule(ct, ans, primals, needs, params)):
                 if s is not None and c is not None:
                     prev = cts[s]

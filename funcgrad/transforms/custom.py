@@ -206,18 +206,19 @@ ad.vjp_rules[custom_jvp_call_p] = _custom_jvp_call_vjp
 
 def _record(trace: ad.VJPTrace, prim: Primitive, args: Sequence[Any], run: Callable[..., Any],
             params: dict[str, Any]) -> list[Any]:
-    primals, in_slots = [], []
+    primals, in_slots, needs = [], [], []
     for x in args:
         own = isinstance(x, ad.VJPTracer) and x._trace is trace
         primals.append(x.primal if own else x)
         in_slots.append(x.slot if own else None)
+        needs.append(own)
     with set_current_trace(trace.parent):
         outs, extra = run(*primals)
     params = {**params, **extra}
     if all(s is None for s in in_slots):
         return outs
     tracers = [trace.new_tracer(o) for o in outs]
-    trace.tape.append((ad.vjp_rules[prim], params, primals, in_slots, outs,
+    trace.tape.append((ad.vjp_rules[prim], params, primals, in_slots, needs, outs,
                        [t.slot for t in tracers]))
     return tracers
 
