@@ -81,6 +81,17 @@ from funcgrad.lax.structural import slice_in_dim as slice_in_dim
 from funcgrad.lax.structural import squeeze as squeeze
 from funcgrad.lax.structural import transpose as transpose
 from funcgrad.transforms.custom import stop_gradient as stop_gradient
+from funcgrad.lax.conv import ConvDimensionNumbers as ConvDimensionNumbers
+from funcgrad.lax.conv import conv_dimension_numbers as conv_dimension_numbers
+from funcgrad.lax.conv import conv_general_dilated as conv_general_dilated
+from funcgrad.lax.conv import conv_transpose as conv_transpose
+from funcgrad.lax.conv import padtype_to_pads as padtype_to_pads
+from funcgrad.lax.windowed import reduce_window as reduce_window
+from funcgrad.lax.windowed import reduce_window_max as reduce_window_max
+from funcgrad.lax.windowed import reduce_window_min as reduce_window_min
+from funcgrad.lax.windowed import reduce_window_sum as reduce_window_sum
+from funcgrad.lax.windowed import select_and_gather_add as select_and_gather_add
+from funcgrad.lax.windowed import select_and_scatter_add as select_and_scatter_add
 from funcgrad.lax import linalg as linalg
 from funcgrad.lax.control_flow import cond as cond
 from funcgrad.lax.control_flow import fori_loop as fori_loop

@@ -1,0 +1,561 @@
+"""Convolution: ``conv_general_dilated`` (as ``jax.lax``) and the composite ``conv_transpose``.
+
+The primitive works in one layout, ``lhs (N, C, *spatial)``, ``rhs (O, I, *kernel)``,
+``out (N, O, *spatial)``, with ``C = feature_group_count * I``. The public wrapper
+canonicalises JAX's arguments (``'SAME'``/``'VALID'`` padding, dimension numbers in any
+layout, ``batch_group_count``) onto it with transposes and reshapes, so the primitive's params
+are hashable tuples of ints.
+
+Forward semantics (XLA's): dilate ``lhs`` by ``lhs_dilation`` (insert ``d - 1`` zeros between
+neighbours), pad it by ``padding`` ((lo, hi) per spatial axis, negative crops), dilate the
+kernel by ``rhs_dilation`` (1 = none) and cross-correlate with ``window_strides``.
+
+VJP rules (the seeds' rules, written with primitives so they are differentiable again):
+
+- ``dX = conv(pad(dilate(dZ, s - 1)), rot180(W))`` with the kernel's in/out channels swapped
+  per group; the dilation of ``dZ`` is this primitive's ``lhs_dilation`` and the padding comes
+  from the three shapes (``_vjp_lhs_padding``). Rows the forward never read get exactly zero.
+- ``dW = conv(X, dilate(dZ, s - 1))`` with batch and channel roles swapped: ``X`` becomes
+  ``(I, G*N, ...)`` and ``dZ`` the kernel ``(O, N, ...)``, the forward stride becomes the
+  kernel dilation and the forward kernel dilation the stride.
+
+The impl never materialises a dilated kernel (a strided view), and never a zero-dilated
+``lhs`` when scattering is cheaper: with ``lhs_dilation > 1`` and unit strides (the input
+gradient of a strided conv, a transposed conv) it multiplies the undilated input once and
+scatter-adds the products with one strided ``+=`` per kernel offset (col2im).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from funcgrad.core.avals import ShapedArray, get_aval, result_type
+from funcgrad.core.errors import FuncgradTypeError, ShapeError
+from funcgrad.core.primitive import Primitive
+from funcgrad.lax.elementwise import convert_element_type
+from funcgrad.lax.structural import pad_p, reshape, rev, transpose
+from funcgrad.transforms import ad, batching
+from funcgrad.transforms.batching import moveaxis
+
+Pads = tuple[tuple[int, int], ...]
+
+
+class ConvDimensionNumbers(NamedTuple):
+    """Axis positions, as JAX: ``lhs_spec = (batch, feature, *spatial)``, ``rhs_spec =
+    (out feature, in feature, *spatial)``, ``out_spec = (batch, feature, *spatial)``."""
+
+    lhs_spec: tuple[int, ...]
+    rhs_spec: tuple[int, ...]
+    out_spec: tuple[int, ...]
+
+
+# == shapes ===================================================================================
+
+def _dilate_dim(n: int, d: int) -> int:
+    return 0 if n == 0 else 1 + d * (n - 1)
+
+
+def conv_output_shape(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
+                      window_strides: Sequence[int], padding: Pads,
+                      lhs_dilation: Sequence[int], rhs_dilation: Sequence[int]
+                      ) -> tuple[int, ...]:
+    """The output spatial shape (XLA's rule; an empty window count is 0, never negative)."""
+    out = []
+    for n, k, s, (lo, hi), ld, rd in zip(lhs_shape, rhs_shape, window_strides, padding,
+                                         lhs_dilation, rhs_dilation):
+        padded = _dilate_dim(n, ld) + lo + hi
+        out.append(max(0, (padded - _dilate_dim(k, rd)) // s + 1))
+    return tuple(out)
+
+
+def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
+                    window_strides: Sequence[int], padding: str) -> Pads:
+    """``'SAME'`` / ``'SAME_LOWER'`` / ``'VALID'`` as explicit (lo, hi) pairs, as JAX.
+
+    >>> padtype_to_pads((5,), (3,), (2,), 'SAME')
+    ((1, 1),)
+    """
+    kind = padding.upper()
+    if kind == "VALID":
+        return tuple((0, 0) for _ in in_shape)
+    if kind not in ("SAME", "SAME_LOWER"):
+        raise ValueError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
+                         f"(low, high) pairs, got {padding!r}")
+    pads = []
+    for n, k, s in zip(in_shape, window_shape, window_strides):
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        small, big = total // 2, total - total // 2
+        pads.append((small, big) if kind == "SAME" else (big, small))
+    return tuple(pads)
+
+
+def _check_params(lhs: ShapedArray, rhs: ShapedArray, window_strides: tuple[int, ...],
+                  padding: Pads, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+                  feature_group_count: int) -> None:
+    nsp = lhs.ndim - 2
+    if lhs.ndim < 2 or rhs.ndim != lhs.ndim:
+        raise ShapeError(f"conv_general_dilated: lhs {lhs.shape} and rhs {rhs.shape} must have "
+                         f"the same rank, at least 2")
+    for name, v in (("window_strides", window_strides), ("padding", padding),
+                    ("lhs_dilation", lhs_dilation), ("rhs_dilation", rhs_dilation)):
+        if len(v) != nsp:
+            raise ShapeError(f"conv_general_dilated: {name} {v} needs {nsp} entries for "
+                             f"lhs shape {lhs.shape}")
+    for name, v in (("window_strides", window_strides), ("lhs_dilation", lhs_dilation),
+                    ("rhs_dilation", rhs_dilation)):
+        if any(d < 1 for d in v):
+            raise ValueError(f"conv_general_dilated: {name} must be positive (1 = none), "
+                             f"got {v}")
+    g = feature_group_count
+    if g < 1 or lhs.shape[1] != g * rhs.shape[1] or rhs.shape[0] % g:
+        raise ShapeError(
+            f"conv_general_dilated: lhs features ({lhs.shape[1]}) must equal "
+            f"feature_group_count ({g}) times rhs input features ({rhs.shape[1]}), and rhs "
+            f"output features ({rhs.shape[0]}) must be divisible by it; shapes {lhs.shape} "
+            f"and {rhs.shape}")
+
+
+def _conv_abstract_eval(lhs: ShapedArray, rhs: ShapedArray, *, window_strides: tuple[int, ...],
+                        padding: Pads, lhs_dilation: tuple[int, ...],
+                        rhs_dilation: tuple[int, ...], feature_group_count: int
+                        ) -> ShapedArray:
+    _check_params(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                  feature_group_count)
+    if lhs.dtype != rhs.dtype:
+        raise FuncgradTypeError(f"conv_general_dilated requires equal dtypes, got {lhs.dtype} "
+                                f"and {rhs.dtype}")
+    spatial = conv_output_shape(lhs.shape[2:], rhs.shape[2:], window_strides, padding,
+                                lhs_dilation, rhs_dilation)
+    dtype, weak = result_type(lhs, rhs)
+    return ShapedArray((lhs.shape[0], rhs.shape[0], *spatial), dtype, weak)
+
+
+# == impl =====================================================================================
+
+def _dilate_and_pad(x: np.ndarray, lhs_dilation: tuple[int, ...], padding: Pads) -> np.ndarray:
+    config = ((0, 0, 0), (0, 0, 0), *((lo, hi, d - 1) for (lo, hi), d in
+                                      zip(padding, lhs_dilation)))
+    if all(c == (0, 0, 0) for c in config):
+        return x
+    return pad_p.impl(x, padding_config=config, padding_value=0)
+
+
+def _conv_im2col(x: np.ndarray, w: np.ndarray, window_strides: tuple[int, ...],
+                 rhs_dilation: tuple[int, ...], groups: int, out_sp: tuple[int, ...]
+                 ) -> np.ndarray:
+    """``x`` already dilated and padded: one strided view, one copy into columns, one matmul."""
+    n, c = x.shape[:2]
+    o, i = w.shape[:2]
+    ks = w.shape[2:]
+    nsp = len(ks)
+    xs = x.strides
+    strides = (xs[0], xs[1] * i, xs[1], *(xs[2 + a] * window_strides[a] for a in range(nsp)),
+               *(xs[2 + a] * rhs_dilation[a] for a in range(nsp)))
+    view = as_strided(x, (n, groups, i, *out_sp, *ks), strides, writeable=False)
+    # columns (G, N*P, I*K): the one copy of the im2col; then one (batched over G) matmul.
+    perm = (1, 0, *range(3, 3 + nsp), 2, *range(3 + nsp, 3 + 2 * nsp))
+    p = int(np.prod(out_sp, dtype=np.int64))
+    k = int(np.prod(ks, dtype=np.int64))
+    cols = view.transpose(perm).reshape(groups, n * p, i * k)
+    og = o // groups
+    w_t = w.reshape(groups, og, i * k).transpose(0, 2, 1)
+    out = np.matmul(cols, w_t)                                  # (G, N*P, Og)
+    out = out.reshape(groups, n, p, og).transpose(1, 0, 3, 2)   # (N, G, Og, P)
+    return np.ascontiguousarray(out).reshape(n, o, *out_sp)
+
+
+def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tuple[int, ...],
+                  rhs_dilation: tuple[int, ...], groups: int, out_sp: tuple[int, ...]
+                  ) -> np.ndarray:
+    """Unit window strides, ``lhs_dilation > 1``: col2im instead of convolving zeros.
+
+    ``x[i]`` sits at ``lo + i * ld`` of the dilated, padded input, so kernel tap ``k`` sends
+    ``w[k] . x[i]`` to output ``lo + i * ld - k * rd``: one matmul for all taps, then one
+    strided ``+=`` per kernel offset.
+    """
+    n, c = x.shape[:2]
+    o, i = w.shape[:2]
+    in_sp, ks = x.shape[2:], w.shape[2:]
+    og = o // groups
+    k = int(np.prod(ks, dtype=np.int64))
+    p = int(np.prod(in_sp, dtype=np.int64))
+    w_m = w.reshape(groups, og, i, k).transpose(0, 3, 1, 2).reshape(groups, k * og, i)
+    prods = np.matmul(w_m, x.reshape(n, groups, i, p))          # (N, G, K*Og, P)
+    prods = prods.reshape(n, groups, *ks, og, *in_sp)
+    offsets, length = [], []
+    for size, kk, (lo, _), ld, rd, m in zip(in_sp, ks, padding, lhs_dilation, rhs_dilation,
+                                            out_sp):
+        off = max(0, (kk - 1) * rd - lo)
+        offsets.append(off)
+        length.append(off + max(m, lo + (size - 1) * ld + 1))
+    buf = np.zeros((n, groups, og, *length), dtype=np.result_type(x, w))
+    for tap in itertools.product(*(range(kk) for kk in ks)):
+        dst = tuple(slice(off + lo - t * rd, off + lo - t * rd + (size - 1) * ld + 1, ld)
+                    for off, (lo, _), t, rd, ld, size in zip(offsets, padding, tap, rhs_dilation,
+                                                             lhs_dilation, in_sp))
+        buf[(Ellipsis, *dst)] += prods[(slice(None), slice(None), *tap)]
+    crop = tuple(slice(off, off + m) for off, m in zip(offsets, out_sp))
+    return np.ascontiguousarray(buf[(Ellipsis, *crop)]).reshape(n, o, *out_sp)
+
+
+def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, ...],
+               padding: Pads, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+               feature_group_count: int) -> np.ndarray:
+    out_sp = conv_output_shape(lhs.shape[2:], rhs.shape[2:], window_strides, padding,
+                               lhs_dilation, rhs_dilation)
+    out_shape = (lhs.shape[0], rhs.shape[0], *out_sp)
+    if 0 in out_shape or lhs.size == 0 or rhs.size == 0:
+        return np.zeros(out_shape, dtype=np.result_type(lhs, rhs))
+    in_positions = int(np.prod(lhs.shape[2:], dtype=np.int64))
+    out_positions = int(np.prod(out_sp, dtype=np.int64))
+    if (any(d > 1 for d in lhs_dilation) and all(s == 1 for s in window_strides)
+            and in_positions < out_positions):
+        return _conv_scatter(lhs, rhs, padding, lhs_dilation, rhs_dilation,
+                             feature_group_count, out_sp)
+    x = _dilate_and_pad(lhs, lhs_dilation, padding)
+    return _conv_im2col(x, rhs, window_strides, rhs_dilation, feature_group_count, out_sp)
+
+
+conv_general_dilated_p = Primitive("conv_general_dilated")
+conv_general_dilated_p.def_impl(_conv_impl)
+conv_general_dilated_p.def_abstract_eval(_conv_abstract_eval)
+
+
+def _conv(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Sequence[Sequence[int]],
+          lhs_dilation: Sequence[int], rhs_dilation: Sequence[int], groups: int) -> Any:
+    """Bind the primitive in its canonical layout, with params made hashable and checked
+    (eager evaluation runs only the impl, so the shape rule is applied here)."""
+    params = dict(window_strides=tuple(int(s) for s in window_strides),
+                  padding=tuple((int(lo), int(hi)) for lo, hi in padding),
+                  lhs_dilation=tuple(int(d) for d in lhs_dilation),
+                  rhs_dilation=tuple(int(d) for d in rhs_dilation),
+                  feature_group_count=int(groups))
+    _conv_abstract_eval(get_aval(lhs), get_aval(rhs), **params)
+    return conv_general_dilated_p.bind(lhs, rhs, **params)
+
+
+# == public wrappers ==========================================================================
+
+def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
+                           dimension_numbers: Any) -> ConvDimensionNumbers:
+    """JAX's canonical form: None (NCHW/OIHW/NCHW), a ``ConvDimensionNumbers``, or a triple
+    of strings such as ``('NHWC', 'HWIO', 'NHWC')``.
+
+    >>> conv_dimension_numbers((1, 5, 5, 3), (3, 3, 3, 8), ('NHWC', 'HWIO', 'NHWC'))
+    ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
+    """
+    ndim = len(lhs_shape)
+    if len(rhs_shape) != ndim:
+        raise ShapeError(f"conv: lhs {tuple(lhs_shape)} and rhs {tuple(rhs_shape)} must have "
+                         f"the same rank")
+    if dimension_numbers is None:
+        iota = tuple(range(ndim))
+        return ConvDimensionNumbers(iota, iota, iota)
+    if isinstance(dimension_numbers, ConvDimensionNumbers):
+        return dimension_numbers
+    if len(dimension_numbers) != 3:
+        raise ValueError(f"dimension_numbers must have 3 entries, got {dimension_numbers!r}")
+    if all(isinstance(s, str) for s in dimension_numbers):
+        return _string_dimension_numbers(tuple(dimension_numbers), ndim)
+    return ConvDimensionNumbers(*(tuple(int(a) for a in spec) for spec in dimension_numbers))
+
+
+def _string_dimension_numbers(specs: tuple[str, str, str], ndim: int) -> ConvDimensionNumbers:
+    lhs_spec, rhs_spec, out_spec = specs
+    pairs = (("N", "C"), ("O", "I"), ("N", "C"))
+    for spec, (a, b) in zip(specs, pairs):
+        if len(spec) != ndim or spec.count(a) != 1 or spec.count(b) != 1 or len(set(spec)) != ndim:
+            raise ValueError(f"dimension_numbers {specs}: {spec!r} must name each of {ndim} "
+                             f"axes once, with exactly one {a!r} and one {b!r}")
+    spatial = [set(s) - set(p) for s, p in zip(specs, pairs)]
+    if not spatial[0] == spatial[1] == spatial[2]:
+        raise ValueError(f"dimension_numbers {specs}: the spatial axes must agree")
+
+    def perm(spec: str, pair: tuple[str, str]) -> tuple[int, ...]:
+        sp = [i for i, ch in enumerate(spec) if ch not in pair]
+        if spec is not rhs_spec:
+            sp.sort(key=lambda i: rhs_spec.index(spec[i]))
+        return (spec.index(pair[0]), spec.index(pair[1]), *sp)
+
+    return ConvDimensionNumbers(*(perm(s, p) for s, p in zip(specs, pairs)))
+
+
+def _ints(v: Sequence[int] | None, n: int, name: str) -> tuple[int, ...]:
+    if v is None:
+        return (1,) * n
+    out = tuple(int(a) for a in v)
+    if len(out) != n:
+        raise ValueError(f"conv: {name} {tuple(v)} needs {n} entries (one per spatial axis)")
+    return out
+
+
+def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
+                         padding: str | Sequence[tuple[int, int]],
+                         lhs_dilation: Sequence[int] | None = None,
+                         rhs_dilation: Sequence[int] | None = None,
+                         dimension_numbers: Any = None, feature_group_count: int = 1,
+                         batch_group_count: int = 1, precision: Any = None,
+                         preferred_element_type: Any = None) -> Any:
+    """General N-d convolution (cross-correlation), as ``jax.lax.conv_general_dilated``.
+
+    Args:
+      lhs: input, ``(N, C, *spatial)`` unless ``dimension_numbers`` says otherwise.
+      rhs: kernel, ``(O, C / feature_group_count, *kernel)`` by default.
+      window_strides: one stride per spatial axis.
+      padding: ``'SAME'``, ``'SAME_LOWER'``, ``'VALID'`` or one ``(low, high)`` pair per
+        spatial axis (negative values crop).
+      lhs_dilation: input dilation per spatial axis (``> 1`` is a transposed convolution).
+      rhs_dilation: kernel dilation per spatial axis (atrous convolution; 1 = none).
+      dimension_numbers: None, a ``ConvDimensionNumbers`` or strings like
+        ``('NHWC', 'HWIO', 'NHWC')``.
+      feature_group_count: grouped convolution (``C`` groups = depthwise).
+      batch_group_count: as XLA (used by kernel gradients of grouped convs in JAX).
+      precision: accepted for JAX compatibility and ignored (NumPy computes in the dtype).
+      preferred_element_type: if given, the inputs are cast to it first.
+
+    Returns:
+      The convolution in ``dimension_numbers``' output layout.
+
+    >>> import numpy as np
+    >>> x, w = np.ones((1, 1, 4, 4)), np.ones((2, 1, 3, 3))
+    >>> conv_general_dilated(x, w, (1, 1), 'VALID')[0, :, :, 0]
+    array([[9., 9.],
+           [9., 9.]])
+    """
+    del precision
+    if preferred_element_type is not None:
+        lhs = convert_element_type(lhs, preferred_element_type)
+        rhs = convert_element_type(rhs, preferred_element_type)
+    lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    nsp = len(lhs_shape) - 2
+    strides = _ints(window_strides, nsp, "window_strides")
+    lhs_dil = _ints(lhs_dilation, nsp, "lhs_dilation")
+    rhs_dil = _ints(rhs_dilation, nsp, "rhs_dilation")
+    x = transpose(lhs, dn.lhs_spec)
+    w = transpose(rhs, dn.rhs_spec)
+    x_shape, w_shape = get_aval(x).shape, get_aval(w).shape
+    if isinstance(padding, str):
+        if any(d != 1 for d in lhs_dil):
+            raise ValueError("conv_general_dilated: string padding is not defined for "
+                             "lhs_dilation > 1 (as in JAX); give (low, high) pairs or use "
+                             "conv_transpose")
+        window = [_dilate_dim(k, d) for k, d in zip(w_shape[2:], rhs_dil)]
+        pads = padtype_to_pads(x_shape[2:], window, strides, padding)
+    else:
+        pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+        if len(pads) != nsp:
+            raise ValueError(f"conv: padding {padding} needs {nsp} (low, high) pairs")
+    groups = int(feature_group_count)
+    if batch_group_count != 1:
+        x, groups = _fold_batch_groups(x, int(batch_group_count), groups, w_shape)
+    out = _conv(x, w, strides, pads, lhs_dil, rhs_dil, groups)
+    return transpose(out, tuple(int(a) for a in np.argsort(dn.out_spec)))
+
+
+def _fold_batch_groups(x: Any, b: int, groups: int, w_shape: tuple[int, ...]) -> tuple[Any, int]:
+    # XLA's batch groups: output feature block j reads batch block j. Folding the batch blocks
+    # into the feature axis turns them into feature groups of one ordinary conv.
+    n, c, *sp = get_aval(x).shape
+    if groups != 1 or n % b or w_shape[0] % b:
+        raise ShapeError(f"conv: batch_group_count={b} needs feature_group_count=1 and a batch "
+                         f"({n}) and output features ({w_shape[0]}) divisible by it")
+    x = transpose(reshape(x, (b, n // b, c, *sp)), (1, 0, 2, *range(3, 3 + len(sp))))
+    return reshape(x, (n // b, b * c, *sp)), b
+
+
+def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
+    if padding == "SAME":
+        pad_len = k + s - 2
+        pad_a = k - 1 if s > k - 1 else int(np.ceil(pad_len / 2))
+    elif padding == "VALID":
+        pad_len = k + s - 2 + max(k - s, 0)
+        pad_a = k - 1
+    else:
+        raise ValueError(f"conv_transpose: padding must be 'SAME', 'VALID' or pairs, got "
+                         f"{padding!r}")
+    return pad_a, pad_len - pad_a
+
+
+_TRANSPOSE_DEFAULT_DN = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
+                         4: ("NHWC", "HWIO", "NHWC"), 5: ("NHWDC", "HWDIO", "NHWDC")}
+
+
+def conv_transpose(lhs: Any, rhs: Any, strides: Sequence[int], padding: str | Sequence[Any],
+                   rhs_dilation: Sequence[int] | None = None, dimension_numbers: Any = None,
+                   transpose_kernel: bool = False, precision: Any = None,
+                   preferred_element_type: Any = None) -> Any:
+    """Transposed convolution, as ``jax.lax.conv_transpose`` (a conv with ``lhs_dilation``).
+
+    As in JAX, the default layout is channels-last (``NHWC``/``HWIO`` and their 1-d and 3-d
+    forms). With ``transpose_kernel=True`` the kernel is flipped and its in/out features
+    swapped, which makes this the exact gradient of ``conv_general_dilated``.
+
+    >>> import numpy as np
+    >>> conv_transpose(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1)), (2, 2), 'VALID').shape
+    (1, 5, 5, 1)
+    """
+    lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
+    ndim = len(lhs_shape)
+    if dimension_numbers is None:
+        if ndim not in _TRANSPOSE_DEFAULT_DN:
+            raise ValueError(f"conv_transpose: no default layout for rank {ndim}")
+        dimension_numbers = _TRANSPOSE_DEFAULT_DN[ndim]
+    dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    nsp = ndim - 2
+    k_sp = [rhs_shape[a] for a in dn.rhs_spec[2:]]
+    rhs_dil = _ints(rhs_dilation, nsp, "rhs_dilation")
+    strides = _ints(strides, nsp, "strides")
+    if isinstance(padding, str):
+        pads: Any = [_conv_transpose_padding(_dilate_dim(k, d), s, padding.upper())
+                     for k, d, s in zip(k_sp, rhs_dil, strides)]
+    else:
+        pads = padding
+    if transpose_kernel:
+        rhs = rev(rhs, dn.rhs_spec[2:])
+        perm = list(range(ndim))
+        perm[dn.rhs_spec[0]], perm[dn.rhs_spec[1]] = perm[dn.rhs_spec[1]], perm[dn.rhs_spec[0]]
+        rhs = transpose(rhs, perm)
+    return conv_general_dilated(lhs, rhs, (1,) * nsp, pads, strides, rhs_dil, dn,
+                                preferred_element_type=preferred_element_type)
+
+
+# == VJP and JVP ==============================================================================
+
+def _vjp_lhs_padding(in_sp: Sequence[int], k_sp: Sequence[int], strides: Sequence[int],
+                     out_sp: Sequence[int], padding: Pads, lhs_dilation: Sequence[int],
+                     rhs_dilation: Sequence[int]) -> Pads:
+    # Pad the dilated dZ by (kd - 1 - lo) below and whatever makes the result X's size above
+    # (negative: crop, for input rows no window reached).
+    pads = []
+    for n, k, s, m, (lo, _), ld, rd in zip(in_sp, k_sp, strides, out_sp, padding, lhs_dilation,
+                                           rhs_dilation):
+        kd = _dilate_dim(k, rd)
+        before = kd - lo - 1
+        after = _dilate_dim(n, ld) + kd - 1 - _dilate_dim(m, s) - before
+        pads.append((before, after))
+    return tuple(pads)
+
+
+def _vjp_rhs_padding(in_sp: Sequence[int], k_sp: Sequence[int], strides: Sequence[int],
+                     out_sp: Sequence[int], padding: Pads, lhs_dilation: Sequence[int],
+                     rhs_dilation: Sequence[int]) -> Pads:
+    # Keep the forward's low padding; the high padding makes the window count the kernel size
+    # (negative: crop the rows/columns a non-dividing stride never read).
+    pads = []
+    for n, k, s, m, (lo, _), ld, rd in zip(in_sp, k_sp, strides, out_sp, padding, lhs_dilation,
+                                           rhs_dilation):
+        after = (_dilate_dim(m, s) - _dilate_dim(n, ld)) + (_dilate_dim(k, rd) - lo - 1)
+        pads.append((lo, after))
+    return tuple(pads)
+
+
+def _spatial(ndim: int) -> tuple[int, ...]:
+    return tuple(range(2, ndim))
+
+
+def _conv_lhs_vjp(ct: Any, ans: Any, lhs: Any, rhs: Any, *, window_strides: tuple[int, ...],
+                  padding: Pads, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+                  feature_group_count: int) -> Any:
+    """dX = conv(pad(dilate(dZ)), rot180(W) with in/out features swapped per group)."""
+    lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
+    g = feature_group_count
+    o, i, *ks = rhs_shape
+    sp = _spatial(len(rhs_shape))
+    w = reshape(rhs, (g, o // g, i, *ks))
+    w = reshape(transpose(w, (0, 2, 1, *(a + 1 for a in sp))), (g * i, o // g, *ks))
+    w = rev(w, sp)
+    pads = _vjp_lhs_padding(lhs_shape[2:], ks, window_strides, get_aval(ct).shape[2:], padding,
+                            lhs_dilation, rhs_dilation)
+    return _conv(ct, w, lhs_dilation, pads, window_strides, rhs_dilation, g)
+
+
+def _conv_rhs_vjp(ct: Any, ans: Any, lhs: Any, rhs: Any, *, window_strides: tuple[int, ...],
+                  padding: Pads, lhs_dilation: tuple[int, ...], rhs_dilation: tuple[int, ...],
+                  feature_group_count: int) -> Any:
+    """dW = conv(X, dilate(dZ)): batch and feature roles swapped, stride <-> kernel dilation."""
+    lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
+    ct_shape = get_aval(ct).shape
+    if 0 in ct_shape[2:]:
+        return np.zeros(rhs_shape, get_aval(rhs).dtype)
+    g = feature_group_count
+    n, c, *in_sp = lhs_shape
+    i = rhs_shape[1]
+    sp = _spatial(len(lhs_shape))
+    x = reshape(lhs, (n, g, i, *in_sp))
+    x = reshape(transpose(x, (2, 1, 0, *(a + 1 for a in sp))), (i, g * n, *in_sp))
+    dz = transpose(ct, (1, 0, *sp))
+    pads = _vjp_rhs_padding(in_sp, rhs_shape[2:], window_strides, ct_shape[2:], padding,
+                            lhs_dilation, rhs_dilation)
+    dw = _conv(x, dz, rhs_dilation, pads, lhs_dilation, window_strides, g)  # (I, O, *k)
+    return transpose(dw, (1, 0, *sp))
+
+
+# Bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw).
+ad.defjvp(conv_general_dilated_p,
+          lambda t, ans, lhs, rhs, **params: conv_general_dilated_p.bind(t, rhs, **params),
+          lambda t, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, t, **params))
+ad.defvjp(conv_general_dilated_p, _conv_lhs_vjp, _conv_rhs_vjp)
+
+
+# == batching =================================================================================
+
+def _conv_batch(args: Sequence[Any], dims: Sequence[Any], *, feature_group_count: int,
+                **params: Any) -> tuple[Any, int]:
+    # The vmapped axis folds into the batch (lhs batched), into feature groups (rhs batched),
+    # or both (each example is its own feature group): one conv, no loop.
+    (lhs, rhs), (ld, rd) = args, dims
+    g = feature_group_count
+    if ld is not None:
+        b = get_aval(lhs).shape[ld]
+    else:
+        b = get_aval(rhs).shape[rd]
+    if b == 0:
+        return _empty_batch(lhs, ld, rhs, rd, g, params), 0
+    if ld is not None and rd is not None:
+        x = moveaxis(lhs, ld, 1)                     # (N, B, C, ...)
+        n, _, c, *in_sp = get_aval(x).shape
+        x = reshape(x, (n, b * c, *in_sp))
+        w = moveaxis(rhs, rd, 0)                     # (B, O, I, ...)
+        _, o, i, *ks = get_aval(w).shape
+        out = _bind(x, reshape(w, (b * o, i, *ks)), b * g, params)
+        n, _, *out_sp = get_aval(out).shape
+        return reshape(out, (n, b, o, *out_sp)), 1
+    if ld is not None:
+        x = moveaxis(lhs, ld, 0)                     # (B, N, C, ...)
+        _, n, c, *in_sp = get_aval(x).shape
+        out = _bind(reshape(x, (b * n, c, *in_sp)), rhs, g, params)
+        _, o, *out_sp = get_aval(out).shape
+        return reshape(out, (b, n, o, *out_sp)), 0
+    w = moveaxis(rhs, rd, 0)                         # (B, O, I, ...)
+    _, o, i, *ks = get_aval(w).shape
+    sp = tuple(range(4, 4 + len(ks)))
+    w = transpose(reshape(w, (b, g, o // g, i, *ks)), (1, 0, 2, 3, *sp))
+    out = _bind(lhs, reshape(w, (g * b * o // g, i, *ks)), g, params)
+    n, _, *out_sp = get_aval(out).shape
+    out = transpose(reshape(out, (n, g, b, o // g, *out_sp)), (0, 2, 1, 3, *sp))
+    return reshape(out, (n, b, o, *out_sp)), 1
+
+
+def _bind(lhs: Any, rhs: Any, groups: int, params: dict[str, Any]) -> Any:
+    return conv_general_dilated_p.bind(lhs, rhs, feature_group_count=groups, **params)
+
+
+def _empty_batch(lhs: Any, ld: int | None, rhs: Any, rd: int | None, g: int,
+                 params: dict[str, Any]) -> np.ndarray:
+    lhs_aval, rhs_aval = get_aval(lhs), get_aval(rhs)
+    lhs_shape = [d for a, d in enumerate(lhs_aval.shape) if a != ld]
+    rhs_shape = [d for a, d in enumerate(rhs_aval.shape) if a != rd]
+    out = _conv_abstract_eval(ShapedArray(tuple(lhs_shape), lhs_aval.dtype),
+                              ShapedArray(tuple(rhs_shape), rhs_aval.dtype),
+                              feature_group_count=g, **params)
+    return np.zeros((0, *out.shape), out.dtype)
+
+
+batching.batch_rules[conv_general_dilated_p] = _conv_batch

@@ -1,0 +1,424 @@
+"""Windowed reductions (pooling): ``reduce_window_sum``, ``reduce_window_max``, and the pair of
+primitives that route max-pooling gradients, ``select_and_scatter_add`` /
+``select_and_gather_add``.
+
+Every primitive here takes ``window_dimensions``, ``window_strides`` and ``padding`` (one
+``(low, high)`` pair per axis, negative crops) over *all* axes of the operand, as XLA; pooling
+over NCHW uses windows of 1 on N and C. Padding contributes 0 to sums and -inf to maxima.
+
+Gradient rules (the seeds' pooling rules):
+
+- ``reduce_window_sum`` is linear; its transpose upsamples: the cotangent, dilated by the
+  stride and padded, summed over windows again (``pad`` + ``reduce_window_sum``), so
+  overlapping windows add up. Average pooling is this divided by the window size.
+- ``reduce_window_max`` sends each window's cotangent, whole, to exactly one position: the
+  window's *first* maximum in row-major order. Ties are never split or duplicated, and
+  overlapping windows accumulate (``select_and_scatter_add``). Its JVP gathers the tangent at the
+  same position (``select_and_gather_add``); the two are each other's transpose, so second
+  derivatives work.
+
+Impls work on strided views, with one vectorised NumPy operation per window offset and never
+a loop over output elements.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core.avals import ShapedArray, get_aval
+from funcgrad.core.errors import ShapeError
+from funcgrad.core.primitive import Primitive
+from funcgrad.lax.conv import padtype_to_pads
+from funcgrad.lax.structural import pad, pad_p
+from funcgrad.transforms import ad, batching
+
+Pads = tuple[tuple[int, int], ...]
+
+
+# == shapes and window taps ===================================================================
+
+def _window_out_shape(shape: Sequence[int], window_dimensions: Sequence[int],
+                      window_strides: Sequence[int], padding: Pads) -> tuple[int, ...]:
+    return tuple(max(0, (n + lo + hi - k) // s + 1)
+                 for n, k, s, (lo, hi) in zip(shape, window_dimensions, window_strides, padding))
+
+
+def _check_window(x: ShapedArray, window_dimensions: tuple[int, ...],
+                  window_strides: tuple[int, ...], padding: Pads, name: str) -> None:
+    n = x.ndim
+    if not len(window_dimensions) == len(window_strides) == len(padding) == n:
+        raise ShapeError(f"{name}: window_dimensions {window_dimensions}, window_strides "
+                         f"{window_strides} and padding {padding} need one entry per axis of "
+                         f"the operand {x.shape}")
+    if any(k < 1 for k in window_dimensions) or any(s < 1 for s in window_strides):
+        raise ValueError(f"{name}: window dimensions and strides must be positive, got "
+                         f"{window_dimensions} and {window_strides}")
+
+
+def _window_abstract_eval(x: ShapedArray, *, window_dimensions: tuple[int, ...],
+                          window_strides: tuple[int, ...], padding: Pads,
+                          name: str = "reduce_window") -> ShapedArray:
+    _check_window(x, window_dimensions, window_strides, padding, name)
+    return ShapedArray(_window_out_shape(x.shape, window_dimensions, window_strides, padding),
+                       x.dtype, x.weak_type)
+
+
+def _pad_with(x: np.ndarray, padding: Pads, value: Any) -> np.ndarray:
+    if all(p == (0, 0) for p in padding):
+        return x
+    return pad_p.impl(x, padding_config=tuple((lo, hi, 0) for lo, hi in padding),
+                      padding_value=value)
+
+
+def _unpad(x: np.ndarray, padding: Pads) -> np.ndarray:
+    return _pad_with(x, tuple((-lo, -hi) for lo, hi in padding), 0)
+
+
+def _taps(xp: np.ndarray, window_dimensions: Sequence[int], window_strides: Sequence[int],
+          out_shape: Sequence[int]) -> Iterator[tuple[int, tuple[slice, ...]]]:
+    """(flat index, slices of ``xp``) per window offset: tap ``j`` of every window at once."""
+    offsets = itertools.product(*(range(k) for k in window_dimensions))
+    for j, offset in enumerate(offsets):
+        yield j, tuple(slice(o, o + (m - 1) * s + 1, s)
+                       for o, m, s in zip(offset, out_shape, window_strides))
+
+
+def _min_value(dtype: np.dtype) -> Any:
+    if dtype.kind == "f":
+        return -np.inf
+    if dtype.kind in "iu":
+        return np.iinfo(dtype).min
+    if dtype.kind == "b":
+        return False
+    raise TypeError(f"reduce_window_max: unsupported dtype {dtype}")
+
+
+def _reduce_taps(x: np.ndarray, window_dimensions: tuple[int, ...],
+                 window_strides: tuple[int, ...], padding: Pads, init: Any,
+                 combine: Callable[..., Any]) -> np.ndarray:
+    out_shape = _window_out_shape(x.shape, window_dimensions, window_strides, padding)
+    if 0 in out_shape:
+        return np.zeros(out_shape, x.dtype)
+    xp = _pad_with(x, padding, init)
+    out = None
+    for _, sl in _taps(xp, window_dimensions, window_strides, out_shape):
+        if out is None:
+            out = xp[sl].copy()
+        else:
+            combine(out, xp[sl], out=out)
+    return out
+
+
+def _first_argmax(xp: np.ndarray, window_dimensions: tuple[int, ...],
+                  window_strides: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """Per window, the flat (row-major) index of its first maximum."""
+    best: np.ndarray | None = None
+    k = int(np.prod(window_dimensions, dtype=np.int64))
+    idx = np.zeros(out_shape, np.uint8 if k <= 256 else np.int64)
+    for j, sl in _taps(xp, window_dimensions, window_strides, out_shape):
+        v = xp[sl]
+        if best is None:
+            best = v.copy()
+            continue
+        better = v > best   # strict: an equal later value never takes over (first max wins)
+        np.copyto(best, v, where=better)
+        np.copyto(idx, j, where=better)
+    return idx
+
+
+# == reduce_window_sum ========================================================================
+
+reduce_window_sum_p = Primitive("reduce_window_sum")
+
+
+def _reduce_window_sum_impl(x: np.ndarray, *, window_dimensions: tuple[int, ...],
+                            window_strides: tuple[int, ...], padding: Pads) -> np.ndarray:
+    return _reduce_taps(x, window_dimensions, window_strides, padding, 0, np.add)
+
+
+reduce_window_sum_p.def_impl(_reduce_window_sum_impl)
+reduce_window_sum_p.def_abstract_eval(_window_abstract_eval)
+
+
+def _upsample_pads(in_shape: Sequence[int], window_dimensions: Sequence[int],
+                   window_strides: Sequence[int], out_shape: Sequence[int],
+                   padding: Pads) -> list[tuple[int, int, int]]:
+    # The cotangent dilated by the stride, padded so every window of the result covers the
+    # outputs that read it: k - 1 - lo below, and what restores the input's size above.
+    config = []
+    for n, k, s, m, (lo, _) in zip(in_shape, window_dimensions, window_strides, out_shape,
+                                   padding):
+        before = k - lo - 1
+        dilated = 0 if m == 0 else (m - 1) * s + 1
+        config.append((before, n + k - 1 - dilated - before, s - 1))
+    return config
+
+
+def _reduce_window_sum_transpose(ct: Any, x: Any, *, window_dimensions: tuple[int, ...],
+                                 window_strides: tuple[int, ...], padding: Pads) -> list[Any]:
+    in_shape = get_aval(x).shape
+    config = _upsample_pads(in_shape, window_dimensions, window_strides, get_aval(ct).shape,
+                            padding)
+    padded = pad(ct, 0, config)
+    ones = (1,) * len(in_shape)
+    return [reduce_window_sum_p.bind(padded, window_dimensions=window_dimensions,
+                                     window_strides=ones, padding=((0, 0),) * len(in_shape))]
+
+
+def _window_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
+    """Batch axis to the front, with a window of 1 over it."""
+    def rule(args: Sequence[Any], dims: Sequence[Any], *, window_dimensions: tuple[int, ...],
+             window_strides: tuple[int, ...], padding: Pads) -> tuple[Any, int]:
+        size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
+        xs = [batching.bdim_at_front(a, d, size) for a, d in zip(args, dims)]
+        return prim.bind(*xs, window_dimensions=(1, *window_dimensions),
+                         window_strides=(1, *window_strides), padding=((0, 0), *padding)), 0
+    return rule
+
+
+ad.deflinear(reduce_window_sum_p, _reduce_window_sum_transpose)
+batching.batch_rules[reduce_window_sum_p] = _window_batch(reduce_window_sum_p)
+
+
+# == reduce_window_max ========================================================================
+
+reduce_window_max_p = Primitive("reduce_window_max")
+
+
+def _reduce_window_max_impl(x: np.ndarray, *, window_dimensions: tuple[int, ...],
+                            window_strides: tuple[int, ...], padding: Pads) -> np.ndarray:
+    return _reduce_taps(x, window_dimensions, window_strides, padding, _min_value(x.dtype),
+                        np.maximum)
+
+
+reduce_window_max_p.def_impl(_reduce_window_max_impl)
+reduce_window_max_p.def_abstract_eval(_window_abstract_eval)
+
+
+def _reduce_window_max_jvp(t: Any, ans: Any, x: Any, **params: Any) -> Any:
+    return select_and_gather_add_p.bind(t, x, **params)
+
+
+def _reduce_window_max_vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
+    return select_and_scatter_add_p.bind(ct, x, **params)
+
+
+ad.defjvp(reduce_window_max_p, _reduce_window_max_jvp)
+ad.defvjp(reduce_window_max_p, _reduce_window_max_vjp)
+batching.batch_rules[reduce_window_max_p] = _window_batch(reduce_window_max_p)
+
+
+# == select_and_scatter_add / select_and_gather_add ===========================================
+# Both are linear in their first argument and piecewise constant in ``operand`` (which only
+# chooses the positions), and each is the other's transpose.
+
+select_and_scatter_add_p = Primitive("select_and_scatter_add")
+select_and_gather_add_p = Primitive("select_and_gather_add")
+
+
+def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *,
+                                 window_dimensions: tuple[int, ...],
+                                 window_strides: tuple[int, ...], padding: Pads) -> np.ndarray:
+    """``source`` (one value per window) added at each window's first maximum of ``operand``."""
+    out_shape = source.shape
+    if 0 in out_shape:
+        return np.zeros(operand.shape, source.dtype)
+    xp = _pad_with(operand, padding, _min_value(operand.dtype))
+    idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
+    buf = np.zeros(xp.shape, source.dtype)
+    zero = np.zeros((), source.dtype)
+    for j, sl in _taps(xp, window_dimensions, window_strides, out_shape):
+        buf[sl] += np.where(idx == j, source, zero)
+    return _unpad(buf, padding)
+
+
+def _select_and_gather_add_impl(tangent: np.ndarray, operand: np.ndarray, *,
+                                window_dimensions: tuple[int, ...],
+                                window_strides: tuple[int, ...], padding: Pads) -> np.ndarray:
+    """Per window, ``tangent`` at the window's first maximum of ``operand``."""
+    out_shape = _window_out_shape(operand.shape, window_dimensions, window_strides, padding)
+    if 0 in out_shape:
+        return np.zeros(out_shape, tangent.dtype)
+    xp = _pad_with(operand, padding, _min_value(operand.dtype))
+    tp = _pad_with(tangent, padding, 0)
+    idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
+    out = np.zeros(out_shape, tangent.dtype)
+    for j, sl in _taps(tp, window_dimensions, window_strides, out_shape):
+        np.copyto(out, tp[sl], where=idx == j)
+    return out
+
+
+def _select_and_scatter_add_abstract_eval(source: ShapedArray, operand: ShapedArray, *,
+                                          window_dimensions: tuple[int, ...],
+                                          window_strides: tuple[int, ...], padding: Pads
+                                          ) -> ShapedArray:
+    _check_window(operand, window_dimensions, window_strides, padding, "select_and_scatter_add")
+    want = _window_out_shape(operand.shape, window_dimensions, window_strides, padding)
+    if source.shape != want:
+        raise ShapeError(f"select_and_scatter_add: source shape {source.shape} must be the "
+                         f"windowed shape {want} of operand {operand.shape}")
+    return ShapedArray(operand.shape, source.dtype, source.weak_type)
+
+
+def _select_and_gather_add_abstract_eval(tangent: ShapedArray, operand: ShapedArray, *,
+                                         window_dimensions: tuple[int, ...],
+                                         window_strides: tuple[int, ...], padding: Pads
+                                         ) -> ShapedArray:
+    if tangent.shape != operand.shape:
+        raise ShapeError(f"select_and_gather_add: tangent {tangent.shape} and operand "
+                         f"{operand.shape} must have the same shape")
+    out = _window_abstract_eval(operand, window_dimensions=window_dimensions,
+                                window_strides=window_strides, padding=padding,
+                                name="select_and_gather_add")
+    return ShapedArray(out.shape, tangent.dtype, tangent.weak_type)
+
+
+select_and_scatter_add_p.def_impl(_select_and_scatter_add_impl)
+select_and_scatter_add_p.def_abstract_eval(_select_and_scatter_add_abstract_eval)
+select_and_gather_add_p.def_impl(_select_and_gather_add_impl)
+select_and_gather_add_p.def_abstract_eval(_select_and_gather_add_abstract_eval)
+
+ad.defjvp(select_and_scatter_add_p,
+          lambda t, ans, source, operand, **p: select_and_scatter_add_p.bind(t, operand, **p),
+          None)
+ad.defvjp(select_and_scatter_add_p,
+          lambda ct, ans, source, operand, **p: select_and_gather_add_p.bind(ct, operand, **p),
+          None)
+ad.defjvp(select_and_gather_add_p,
+          lambda t, ans, tangent, operand, **p: select_and_gather_add_p.bind(t, operand, **p),
+          None)
+ad.defvjp(select_and_gather_add_p,
+          lambda ct, ans, tangent, operand, **p: select_and_scatter_add_p.bind(ct, operand, **p),
+          None)
+batching.batch_rules[select_and_scatter_add_p] = _window_batch(select_and_scatter_add_p)
+batching.batch_rules[select_and_gather_add_p] = _window_batch(select_and_gather_add_p)
+
+
+# == public wrappers ==========================================================================
+
+def _window_params(operand: Any, window_dimensions: Sequence[int],
+                   window_strides: Sequence[int] | None, padding: str | Sequence[Any]
+                   ) -> dict[str, Any]:
+    shape = get_aval(operand).shape
+    dims = tuple(int(k) for k in window_dimensions)
+    strides = (1,) * len(dims) if window_strides is None else tuple(int(s) for s in
+                                                                     window_strides)
+    if isinstance(padding, str):
+        pads = padtype_to_pads(shape, dims, strides, padding)
+    else:
+        pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    if not len(dims) == len(strides) == len(pads) == len(shape):
+        raise ShapeError(f"reduce_window: window_dimensions {dims}, window_strides {strides} "
+                         f"and padding {pads} need one entry per axis of the operand {shape}")
+    params = {"window_dimensions": dims, "window_strides": strides, "padding": pads}
+    _window_abstract_eval(get_aval(operand), **params)
+    return params
+
+
+def reduce_window_sum(operand: Any, window_dimensions: Sequence[int],
+                      window_strides: Sequence[int] | None = None,
+                      padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+    """Sum over sliding windows (padding counts as 0).
+
+    >>> import numpy as np
+    >>> reduce_window_sum(np.arange(6.0).reshape(2, 3), (1, 2), (1, 1), 'VALID')
+    array([[1., 3.],
+           [7., 9.]])
+    """
+    return reduce_window_sum_p.bind(operand, **_window_params(operand, window_dimensions,
+                                                              window_strides, padding))
+
+
+def reduce_window_max(operand: Any, window_dimensions: Sequence[int],
+                      window_strides: Sequence[int] | None = None,
+                      padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+    """Maximum over sliding windows (padding counts as -inf); its gradient goes to each
+    window's first maximum, whole.
+
+    >>> import numpy as np
+    >>> reduce_window_max(np.array([1.0, 3.0, 2.0, 0.0]), (2,), (2,), 'VALID')
+    array([3., 2.])
+    """
+    return reduce_window_max_p.bind(operand, **_window_params(operand, window_dimensions,
+                                                              window_strides, padding))
+
+
+def reduce_window_min(operand: Any, window_dimensions: Sequence[int],
+                      window_strides: Sequence[int] | None = None,
+                      padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+    """Minimum over sliding windows: ``-reduce_window_max(-operand)`` (first minimum wins)."""
+    from funcgrad.lax.elementwise import neg
+    return neg(reduce_window_max(neg(operand), window_dimensions, window_strides, padding))
+
+
+def select_and_scatter_add(source: Any, operand: Any, window_dimensions: Sequence[int],
+                           window_strides: Sequence[int] | None = None,
+                           padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+    """Add each window's ``source`` value at the window's first maximum of ``operand``
+    (the gradient of max pooling).
+
+    >>> import numpy as np
+    >>> select_and_scatter_add(np.array([1.0, 1.0]), np.ones(3), (2,), (1,), 'VALID')
+    array([1., 1., 0.])
+    """
+    params = _window_params(operand, window_dimensions, window_strides, padding)
+    _select_and_scatter_add_abstract_eval(get_aval(source), get_aval(operand), **params)
+    return select_and_scatter_add_p.bind(source, operand, **params)
+
+
+def select_and_gather_add(tangent: Any, operand: Any, window_dimensions: Sequence[int],
+                          window_strides: Sequence[int] | None = None,
+                          padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
+    """Per window, ``tangent`` at the window's first maximum of ``operand`` (the JVP of max
+    pooling; the transpose of ``select_and_scatter_add``).
+
+    >>> import numpy as np
+    >>> select_and_gather_add(np.array([10.0, 20.0, 30.0]), np.array([1.0, 3.0, 2.0]), (2,))
+    array([20., 20.])
+    """
+    params = _window_params(operand, window_dimensions, window_strides, padding)
+    _select_and_gather_add_abstract_eval(get_aval(tangent), get_aval(operand), **params)
+    return select_and_gather_add_p.bind(tangent, operand, **params)
+
+
+def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any],
+                  window_dimensions: Sequence[int], window_strides: Sequence[int],
+                  padding: str | Sequence[tuple[int, int]],
+                  base_dilation: Sequence[int] | None = None,
+                  window_dilation: Sequence[int] | None = None) -> Any:
+    """Reduce sliding windows with ``computation``, as ``jax.lax.reduce_window``.
+
+    ``computation`` must be ``lax.add`` (with ``init_value`` 0), ``lax.max`` (with
+    ``-inf``, or the dtype's minimum) or ``lax.min`` (``+inf`` / maximum): the monoids that
+    have primitives. Dilations other than 1 are not supported.
+
+    >>> import numpy as np
+    >>> from funcgrad import lax
+    >>> lax.reduce_window(np.arange(4.0), -np.inf, lax.max, (2,), (1,), 'VALID')
+    array([1., 2., 3.])
+    """
+    from funcgrad.lax import elementwise as ew
+    for name, dil in (("base_dilation", base_dilation), ("window_dilation", window_dilation)):
+        if dil is not None and any(int(d) != 1 for d in dil):
+            raise NotImplementedError(f"reduce_window: {name}={tuple(dil)} is not supported "
+                                      f"(only 1s)")
+    dtype = get_aval(operand).dtype
+    init = np.asarray(init_value)
+    if computation in (ew.add, np.add):
+        wrapper, identity = reduce_window_sum, 0
+    elif computation in (ew.max, np.maximum):
+        wrapper, identity = reduce_window_max, _min_value(dtype)
+    elif computation in (ew.min, np.minimum):
+        wrapper = reduce_window_min
+        identity = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    else:
+        raise NotImplementedError(f"reduce_window: computation {computation!r} is not supported; "
+                                  f"use lax.add, lax.max or lax.min")
+    if init.shape != () or init.item() != identity:
+        raise ValueError(f"reduce_window: init_value for {computation.__name__} must be its "
+                         f"identity {identity}, got {init_value!r}")
+    return wrapper(operand, window_dimensions, window_strides, padding)
