@@ -349,3 +349,13 @@ def test_checkpoint_recomputes_and_saves_residuals():
     assert fg.remat is fg.checkpoint
     second = fg.grad(lambda x: fnp.sum(fg.grad(fg.checkpoint(chain))(x)))(x[:3])
     np.testing.assert_allclose(second, fg.grad(lambda x: fnp.sum(fg.grad(chain)(x)))(x[:3]))
+
+
+def test_results_are_writable_and_never_alias_inputs():
+    g = fg.grad(lambda x: fnp.sum(x))(np.ones(3))
+    g *= 2.0  # a read-only broadcast view would raise here
+    np.testing.assert_allclose(g, [2.0, 2.0, 2.0])
+    ct = np.ones(3)
+    assert fg.vjp(lambda x: x + 1.0, np.zeros(3))[1](ct)[0] is not ct
+    t = np.ones(2)
+    assert fg.jvp(lambda x: x, (np.zeros(2),), (t,))[1] is not t

@@ -410,11 +410,18 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
                 f"{out_tree}"))
         ct_leaves = [_check_cotangent(c, o, "vjp_fn") for c, o in zip(ct_leaves, out_primals)]
         in_cts = trace.backward(out_slots, ct_leaves, in_slots)
-        in_cts = [instantiate_zeros(c, x) for c, x in zip(in_cts, leaves)]
+        in_cts = [_owned(instantiate_zeros(c, x), ct_leaves) for c, x in zip(in_cts, leaves)]
         return tuple(pytree.tree_unflatten(in_tree, in_cts))
 
     primal_out = pytree.tree_unflatten(out_tree, out_primals)
     return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
+
+
+def _owned(x: Any, inputs: Sequence[Any]) -> Any:
+    """A result the caller may write to: no read-only constant view, no alias of an input."""
+    if isinstance(x, np.ndarray) and (not x.flags.writeable or any(x is i for i in inputs)):
+        return np.array(x)
+    return x
 
 
 def _primal_of(trace: VJPTrace, x: Any) -> Any:
@@ -527,6 +534,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         return leaves
 
     outs, t_outs = jvp_flat(flat_fun, p_leaves, t_leaves)
+    t_outs = [_owned(t, t_leaves) for t in t_outs]
     primal_out = pytree.tree_unflatten(out_tree[0], outs)
     tangent_out = pytree.tree_unflatten(out_tree[0], t_outs)
     if has_aux:
