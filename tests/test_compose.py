@@ -47,8 +47,30 @@ def cnn(w: np.ndarray) -> np.ndarray:
     return fnp.sum(y ** 2) * w[18]
 
 
+def scan_rnn(w: np.ndarray) -> np.ndarray:
+    """A tanh RNN over 4 steps with lax.scan (a staged primitive even in eager mode)."""
+    w_h, w_x = w[:4].reshape(2, 2), w[4:8].reshape(2, 2)
+    xs = np.linspace(-1, 1, 8).reshape(4, 2)
+
+    def step(h, x):
+        h = fnp.tanh(h @ w_h + x @ w_x)
+        return h, fnp.sum(h)
+
+    h, ys = fg.lax.scan(step, w[8:10], xs)
+    return fnp.sum(h * h) + fnp.sum(ys)
+
+
+def with_cond(w: np.ndarray) -> np.ndarray:
+    """A lax.cond whose predicate depends on the input, inside fori_loop."""
+    def body(i, x):
+        return fg.lax.cond(fnp.sum(x) > 0, lambda x: fnp.sin(x) * 1.5,
+                           lambda x: x * x - 0.3, x)
+    return fnp.sum(fg.lax.fori_loop(0, 3, body, w) ** 2)
+
+
 PROGRAMS: dict[str, tuple[Callable[..., np.ndarray], int]] = {
     "mlp": (mlp, 20), "rational": (rational, 6), "indexing": (indexing, 6), "cnn": (cnn, 19),
+    "scan_rnn": (scan_rnn, 10), "cond": (with_cond, 3),
 }
 
 
