@@ -17,3 +17,12 @@ def test_train_mlp_example_learns():
     assert accuracies[-1] >= 0.95
     assert losses[-1] < losses[0] / 5
     assert "dot_general" in out  # the printed IR
+
+
+def test_train_cnn_example_learns():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "train_cnn.py")],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    accuracies = [float(a) for a in re.findall(r"test accuracy (\d\.\d+)", out)]
+    assert len(accuracies) == 8
+    assert max(accuracies[-2:]) >= 0.9
+    assert "conv_general_dilated" in out
