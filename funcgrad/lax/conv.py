@@ -158,16 +158,24 @@ def _conv_im2col(x: np.ndarray, w: np.ndarray, window_strides: tuple[int, ...],
     strides = (xs[0], xs[1] * i, xs[1], *(xs[2 + a] * window_strides[a] for a in range(nsp)),
                *(xs[2 + a] * rhs_dilation[a] for a in range(nsp)))
     view = as_strided(x, (n, groups, i, *out_sp, *ks), strides, writeable=False)
-    # columns (G, N*P, I*K): the one copy of the im2col; then one (batched over G) matmul.
-    perm = (1, 0, *range(3, 3 + nsp), 2, *range(3 + nsp, 3 + 2 * nsp))
     p = int(np.prod(out_sp, dtype=np.int64))
     k = int(np.prod(ks, dtype=np.int64))
-    cols = view.transpose(perm).reshape(groups, n * p, i * k)
     og = o // groups
-    w_t = w.reshape(groups, og, i * k).transpose(0, 2, 1)
-    out = np.matmul(cols, w_t)                                  # (G, N*P, Og)
-    out = out.reshape(groups, n, p, og).transpose(1, 0, 3, 2)   # (N, G, Og, P)
-    return np.ascontiguousarray(out).reshape(n, o, *out_sp)
+    w_m = w.reshape(groups, og, i * k)
+    out_axes, k_axes = tuple(range(3, 3 + nsp)), tuple(range(3 + nsp, 3 + 2 * nsp))
+    # The columns are the one copy of the im2col; their layout puts the longer run of
+    # neighbouring input elements innermost (output positions for a forward conv, kernel
+    # taps for a kernel gradient, whose "kernel" is the output gradient), which makes the
+    # copy several times faster. Then one matmul, batched over the groups.
+    if out_sp[-1] * window_strides[-1] <= ks[-1] * rhs_dilation[-1] or nsp == 0:
+        cols = view.transpose(1, 0, *out_axes, 2, *k_axes).reshape(groups, n * p, i * k)
+        out = np.matmul(cols, w_m.transpose(0, 2, 1))                # (G, N*P, Og)
+        out = out.reshape(groups, n, p, og).transpose(1, 0, 3, 2)
+    else:
+        cols = view.transpose(1, 2, *k_axes, 0, *out_axes).reshape(groups, i * k, n * p)
+        out = np.matmul(w_m, cols)                                   # (G, Og, N*P)
+        out = out.reshape(groups, og, n, p).transpose(2, 0, 1, 3)
+    return np.ascontiguousarray(out).reshape(n, o, *out_sp)          # (N, G, Og, P)
 
 
 def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tuple[int, ...],
@@ -186,22 +194,25 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
     k = int(np.prod(ks, dtype=np.int64))
     p = int(np.prod(in_sp, dtype=np.int64))
     w_m = w.reshape(groups, og, i, k).transpose(0, 3, 1, 2).reshape(groups, k * og, i)
-    prods = np.matmul(w_m, x.reshape(n, groups, i, p))          # (N, G, K*Og, P)
-    prods = prods.reshape(n, groups, *ks, og, *in_sp)
+    # One GEMM per group, (K*Og, I) @ (I, N*P): NumPy does not hand a matmul broadcast over
+    # the batch to BLAS, so the (small) input is laid out as (G, I, N*P) first.
+    x_m = x.reshape(n, groups, i, p).transpose(1, 2, 0, 3).reshape(groups, i, n * p)
+    prods = np.matmul(w_m, x_m).reshape(groups, *ks, og, n, *in_sp)
     offsets, length = [], []
     for size, kk, (lo, _), ld, rd, m in zip(in_sp, ks, padding, lhs_dilation, rhs_dilation,
                                             out_sp):
         off = max(0, (kk - 1) * rd - lo)
         offsets.append(off)
         length.append(off + max(m, lo + (size - 1) * ld + 1))
-    buf = np.zeros((n, groups, og, *length), dtype=np.result_type(x, w))
+    buf = np.zeros((groups, og, n, *length), dtype=np.result_type(x, w))
     for tap in itertools.product(*(range(kk) for kk in ks)):
         dst = tuple(slice(off + lo - t * rd, off + lo - t * rd + (size - 1) * ld + 1, ld)
                     for off, (lo, _), t, rd, ld, size in zip(offsets, padding, tap, rhs_dilation,
                                                              lhs_dilation, in_sp))
-        buf[(Ellipsis, *dst)] += prods[(slice(None), slice(None), *tap)]
+        buf[(Ellipsis, *dst)] += prods[(slice(None), *tap)]
     crop = tuple(slice(off, off + m) for off, m in zip(offsets, out_sp))
-    return np.ascontiguousarray(buf[(Ellipsis, *crop)]).reshape(n, o, *out_sp)
+    out = buf[(Ellipsis, *crop)].transpose(2, 0, 1, *range(3, 3 + len(out_sp)))
+    return np.ascontiguousarray(out).reshape(n, o, *out_sp)
 
 
 def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, ...],
