@@ -43,7 +43,8 @@ def register_pytree_node(nodetype: type, flatten_func: Callable[[Any], tuple[Ite
 
 def register_pytree_node_class(cls: type[T]) -> type[T]:
     """Class decorator using ``cls.tree_flatten`` and ``cls.tree_unflatten``."""
-    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)  # type: ignore
+    register_pytree_node(cls, lambda x: x.tree_flatten(),
+                         cls.tree_unflatten)  # type: ignore[attr-defined]
     return cls
 
 

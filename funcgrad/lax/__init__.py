@@ -4,6 +4,18 @@ Each family file holds its primitives with every rule side by side: elementwise,
 structural, indexing, dot (``dot_general``), conv, windowed (pooling), control_flow.
 """
 
+from funcgrad.lax import linalg as linalg
+from funcgrad.lax.control_flow import cond as cond
+from funcgrad.lax.control_flow import fori_loop as fori_loop
+from funcgrad.lax.control_flow import map as map
+from funcgrad.lax.control_flow import scan as scan
+from funcgrad.lax.control_flow import switch as switch
+from funcgrad.lax.control_flow import while_loop as while_loop
+from funcgrad.lax.conv import ConvDimensionNumbers as ConvDimensionNumbers
+from funcgrad.lax.conv import conv_dimension_numbers as conv_dimension_numbers
+from funcgrad.lax.conv import conv_general_dilated as conv_general_dilated
+from funcgrad.lax.conv import conv_transpose as conv_transpose
+from funcgrad.lax.conv import padtype_to_pads as padtype_to_pads
 from funcgrad.lax.dot import dot_general as dot_general
 from funcgrad.lax.elementwise import abs as abs
 from funcgrad.lax.elementwise import acos as acos
@@ -80,22 +92,10 @@ from funcgrad.lax.structural import slice as slice
 from funcgrad.lax.structural import slice_in_dim as slice_in_dim
 from funcgrad.lax.structural import squeeze as squeeze
 from funcgrad.lax.structural import transpose as transpose
-from funcgrad.transforms.custom import stop_gradient as stop_gradient
-from funcgrad.lax.conv import ConvDimensionNumbers as ConvDimensionNumbers
-from funcgrad.lax.conv import conv_dimension_numbers as conv_dimension_numbers
-from funcgrad.lax.conv import conv_general_dilated as conv_general_dilated
-from funcgrad.lax.conv import conv_transpose as conv_transpose
-from funcgrad.lax.conv import padtype_to_pads as padtype_to_pads
 from funcgrad.lax.windowed import reduce_window as reduce_window
 from funcgrad.lax.windowed import reduce_window_max as reduce_window_max
 from funcgrad.lax.windowed import reduce_window_min as reduce_window_min
 from funcgrad.lax.windowed import reduce_window_sum as reduce_window_sum
 from funcgrad.lax.windowed import select_and_gather_add as select_and_gather_add
 from funcgrad.lax.windowed import select_and_scatter_add as select_and_scatter_add
-from funcgrad.lax import linalg as linalg
-from funcgrad.lax.control_flow import cond as cond
-from funcgrad.lax.control_flow import fori_loop as fori_loop
-from funcgrad.lax.control_flow import map as map
-from funcgrad.lax.control_flow import scan as scan
-from funcgrad.lax.control_flow import switch as switch
-from funcgrad.lax.control_flow import while_loop as while_loop
+from funcgrad.transforms.custom import stop_gradient as stop_gradient

@@ -12,10 +12,11 @@ dtype('float32')
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from funcgrad import lax
 from funcgrad.core.avals import get_aval, weak_stand_in
@@ -73,7 +74,7 @@ def result_type(*args: Any) -> np.dtype:
                             np.asarray(a).dtype for a in args))
 
 
-def _cast(x: Any, dtype: np.dtype) -> Any:
+def _cast(x: Any, dtype: DTypeLike) -> Any:
     if type(x) in _PY_SCALARS:
         return np.asarray(x, dtype)
     if x.dtype == dtype:
@@ -102,9 +103,10 @@ def _broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 def _promote(*args: Any, dtype: Any = None) -> list[Any]:
     """Arrays of one dtype and one shape, by NumPy's rules."""
-    args = [np.asarray(a) if isinstance(a, (list, tuple, np.generic)) else a for a in args]
-    dt = np.dtype(dtype) if dtype is not None else np.result_type(*(_dtype_of(a) for a in args))
-    arrays = [_cast(a, dt) for a in args]
+    operands = [np.asarray(a) if isinstance(a, (list, tuple, np.generic)) else a for a in args]
+    dt = (np.dtype(dtype) if dtype is not None
+          else np.result_type(*(_dtype_of(a) for a in operands)))
+    arrays = [_cast(a, dt) for a in operands]
     shape = arrays[0].shape
     if builtins.any(a.shape != shape for a in arrays[1:]):
         shape = _broadcast_shapes(*(a.shape for a in arrays))
@@ -212,7 +214,7 @@ def positive(x: ArrayLike) -> Any:
     return asarray(x)
 
 
-def _unary_float(fn: Any, name: str, doc_example: str = "") -> Any:
+def _unary_float(fn: Any, name: str, doc_example: str = "") -> Callable[[ArrayLike], Any]:
     def op(x: ArrayLike) -> Any:
         return fn(_float(x))
     op.__name__ = op.__qualname__ = name
@@ -372,7 +374,10 @@ def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
     return add(m_safe, log(add(exp(subtract(a, m_safe)), exp(subtract(b, m_safe)))))
 
 
-def _compare(lax_fn: Any, name: str) -> Any:
+_BinaryOp = Callable[[ArrayLike, ArrayLike], Any]
+
+
+def _compare(lax_fn: Any, name: str) -> _BinaryOp:
     def op(x: ArrayLike, y: ArrayLike) -> Any:
         return lax_fn(*_binary(x, y))
     op.__name__ = op.__qualname__ = name
@@ -380,12 +385,12 @@ def _compare(lax_fn: Any, name: str) -> Any:
     return op
 
 
-equal = _compare(lax.eq, "equal")
-not_equal = _compare(lax.ne, "not_equal")
-less = _compare(lax.lt, "less")
-less_equal = _compare(lax.le, "less_equal")
-greater = _compare(lax.gt, "greater")
-greater_equal = _compare(lax.ge, "greater_equal")
+equal: _BinaryOp = _compare(lax.eq, "equal")
+not_equal: _BinaryOp = _compare(lax.ne, "not_equal")
+less: _BinaryOp = _compare(lax.lt, "less")
+less_equal: _BinaryOp = _compare(lax.le, "less_equal")
+greater: _BinaryOp = _compare(lax.gt, "greater")
+greater_equal: _BinaryOp = _compare(lax.ge, "greater_equal")
 
 
 def _as_bool(x: Any) -> Any:
