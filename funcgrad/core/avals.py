@@ -70,10 +70,6 @@ class ShapedArray:
 _PY_SCALARS = (bool, int, float, complex)
 
 
-def is_python_scalar(x: Any) -> bool:
-    return type(x) in _PY_SCALARS
-
-
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of a concrete array, a Python scalar or a tracer."""
     aval = getattr(x, "aval", None)

@@ -239,11 +239,11 @@ def broadcast_prefix(prefix: Any, tree: Any, name: str = "prefix",
     out: list[Any] = []
 
     def rec(p: Any, t: Any, path: str) -> None:
-        if (is_leaf is not None and is_leaf(p)) or _node_type(p) is None or p is None:
+        pnode = _node_type(p)
+        if (is_leaf is not None and is_leaf(p)) or pnode is None or p is None:
             out.extend([p] * tree_structure(t).num_leaves)
             return
-        pnode, tnode = _node_type(p), _node_type(t)
-        assert pnode is not None
+        tnode = _node_type(t)
         if tnode is None or pnode[0] != tnode[0]:
             raise FuncgradValueError(
                 f"{name} {tree_structure(p)} is not a tree prefix of the arguments "
