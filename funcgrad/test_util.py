@@ -31,6 +31,15 @@ def _tol(leaves: Sequence[Any], table: dict[Any, float], given: float | None) ->
     return max((table.get(np.dtype(d), 1e-5) for d in dtypes), default=1e-5)
 
 
+def _tolerances(leaves: Sequence[Any], atol: float | None, rtol: float | None,
+                eps: float | None) -> tuple[float, float, float]:
+    """``(eps, atol, rtol)``: the given ones, else defaults for the leaves' least precise dtype
+    (``rtol`` defaults to ``atol``)."""
+    eps = _tol(leaves, _DEFAULT_EPS, eps)
+    atol = _tol(leaves, _DEFAULT_TOL, atol)
+    return eps, atol, atol if rtol is None else rtol
+
+
 def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray:
     x = np.asarray(x)
     return rng.standard_normal(x.shape).astype(x.dtype)
@@ -64,9 +73,7 @@ def check_jvp(f: Callable[..., Any], args: Sequence[Any], atol: float | None = N
     """``jvp(f)`` in a random direction against a central difference."""
     rng = rng or np.random.default_rng(0)
     leaves, tree = pytree.tree_flatten(tuple(args))
-    eps = _tol(leaves, _DEFAULT_EPS, eps)
-    atol = _tol(leaves, _DEFAULT_TOL, atol)
-    rtol = atol if rtol is None else rtol
+    eps, atol, rtol = _tolerances(leaves, atol, rtol, eps)
     tangent = [_random_like(x, rng) for x in leaves]
     _, t_out = jvp(f, tuple(pytree.tree_unflatten(tree, leaves)),
                    tuple(pytree.tree_unflatten(tree, tangent)))
@@ -83,9 +90,7 @@ def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float | None = N
     """``<vjp(f)(u), v>`` against ``<u, (f(x + eps v) - f(x - eps v)) / 2 eps>``."""
     rng = rng or np.random.default_rng(1)
     leaves, tree = pytree.tree_flatten(tuple(args))
-    eps = _tol(leaves, _DEFAULT_EPS, eps)
-    atol = _tol(leaves, _DEFAULT_TOL, atol)
-    rtol = atol if rtol is None else rtol
+    eps, atol, rtol = _tolerances(leaves, atol, rtol, eps)
     out, f_vjp = vjp(f, *pytree.tree_unflatten(tree, leaves))
     out_leaves, out_tree = pytree.tree_flatten(out)
     ct = [_random_like(o, rng) for o in out_leaves]

@@ -70,7 +70,7 @@ from funcgrad.lax.elementwise import max as lax_max
 from funcgrad.lax.elementwise import min as lax_min
 from funcgrad.lax.reductions import reduce_sum
 from funcgrad.lax.structural import broadcast_in_dim
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, api_util, batching
 from funcgrad.transforms.batching import bdim_at_front, moveaxis
 
 _py_map = builtins.map  # this module defines lax.map
@@ -138,13 +138,7 @@ def _trace_user_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
                     ) -> tuple[ClosedJaxpr, list[Any], pytree.PyTreeDef]:
     """Stage a user function of pytree arguments: (jaxpr, hoisted operands, output tree)."""
     out_trees: list[pytree.PyTreeDef] = []
-
-    def flat(*leaves: Any) -> list[Any]:
-        out_leaves, tree = pytree.tree_flatten(fun(*pytree.tree_unflatten(in_tree, leaves)))
-        out_trees.append(tree)
-        return out_leaves
-
-    closed, hoisted = _stage(flat, in_avals)
+    closed, hoisted = _stage(api_util.flatten_fun(fun, in_tree, out_trees), in_avals)
     return closed, hoisted, out_trees[0]
 
 
@@ -272,8 +266,18 @@ def _batch_jaxpr(closed: ClosedJaxpr, batched: Sequence[bool], size: int,
     return _stage_rule(fun, in_avals), flags[0]
 
 
-def _batch_size(args: Sequence[Any], dims: Sequence[Any]) -> int:
-    return next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+def _batched_carry(body: ClosedJaxpr, consts_b: Sequence[bool], init_b: Sequence[bool],
+                   xs_b: Sequence[bool], size: int) -> list[bool]:
+    """Which loop carries are batched: those whose init is, or that the body (inputs
+    ``[*consts, *carry, *xs]``, carry outputs first) makes so; iterated to a fixpoint."""
+    carry_b = list(init_b)
+    n_out = len(body.out_avals)
+    while True:
+        out_b = _batch_jaxpr(body, [*consts_b, *carry_b, *xs_b], size, [False] * n_out)[1]
+        new = [a or b for a, b in zip(carry_b, out_b)]
+        if new == carry_b:
+            return carry_b
+        carry_b = new
 
 
 def _select_batched(pred: Any, on_true: Any, on_false: Any) -> Any:
@@ -353,7 +357,7 @@ def _cond_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
 
 def _cond_batch(args: Sequence[Any], dims: Sequence[Any], branches: tuple[ClosedJaxpr, ...]
                 ) -> tuple[list[Any], list[Any]]:
-    size = _batch_size(args, dims)
+    size = batching.batch_size(args, dims)
     index, *ops = (x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims))
     op_batched = [d is not None for d in dims[1:]]
     force = [True] * len(branches[0].out_avals)
@@ -611,18 +615,12 @@ def _any(pred: Any) -> Any:
 def _while_batch(args: Sequence[Any], dims: Sequence[Any], cond_jaxpr: ClosedJaxpr,
                  body_jaxpr: ClosedJaxpr, cond_nconsts: int, body_nconsts: int
                  ) -> tuple[list[Any], list[Any]]:
-    size = _batch_size(args, dims)
+    size = batching.batch_size(args, dims)
     args = [x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims)]
     cconsts, bconsts, init = _split(args, cond_nconsts, body_nconsts)
     cc_b, bc_b, init_b = _split([d is not None for d in dims], cond_nconsts, body_nconsts)
     nc = len(init)
-    carry_b = list(init_b)
-    while True:  # a carry is batched if its init is, or if the body makes it so
-        out_b = _batch_jaxpr(body_jaxpr, [*bc_b, *carry_b], size, [False] * nc)[1]
-        new = [a or b for a, b in zip(carry_b, out_b)]
-        if new == carry_b:
-            break
-        carry_b = new
+    carry_b = _batched_carry(body_jaxpr, bc_b, init_b, [], size)
     pred_b = _batch_jaxpr(cond_jaxpr, [*cc_b, *carry_b], size, [False])[1][0]
     if pred_b:  # examples finish at different steps, so every carry is per-example
         carry_b = [True] * nc
@@ -941,7 +939,7 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
 
 def _scan_batch(args: Sequence[Any], dims: Sequence[Any], jaxpr: ClosedJaxpr, length: int,
                 reverse: bool, num_consts: int, num_carry: int) -> tuple[list[Any], list[Any]]:
-    size = _batch_size(args, dims)
+    size = batching.batch_size(args, dims)
     consts, init, xs = _split(args, num_consts, num_carry)
     k_dims, c_dims, x_dims = _split(dims, num_consts, num_carry)
     consts = [x if d is None else moveaxis(x, d, 0) for x, d in zip(consts, k_dims)]
@@ -950,14 +948,7 @@ def _scan_batch(args: Sequence[Any], dims: Sequence[Any], jaxpr: ClosedJaxpr, le
     xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, x_dims)]
     k_b, init_b, x_b = ([d is not None for d in ds] for ds in (k_dims, c_dims, x_dims))
     ny = len(jaxpr.out_avals) - num_carry
-    carry_b = list(init_b)
-    while True:
-        out_b = _batch_jaxpr(jaxpr, [*k_b, *carry_b, *x_b], size,
-                             [False] * (num_carry + ny))[1]
-        new = [a or b for a, b in zip(carry_b, out_b[:num_carry])]
-        if new == carry_b:
-            break
-        carry_b = new
+    carry_b = _batched_carry(jaxpr, k_b, init_b, x_b, size)
     body, out_b = _batch_jaxpr(jaxpr, [*k_b, *carry_b, *x_b], size, [*carry_b, *[False] * ny])
     init = [bdim_at_front(x, None, size) if cb and not ib else x
             for x, cb, ib in zip(init, carry_b, init_b)]

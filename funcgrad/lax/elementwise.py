@@ -105,10 +105,15 @@ def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primit
     return prim
 
 
-def _defderiv(prim: Primitive, deriv: Callable[..., Any]) -> None:
-    """Real unary ``prim`` with ``f'(x) = deriv(ans, x, **params)``: JVP and VJP from one rule."""
-    ad.defjvp(prim, lambda t, ans, x, **p: mul(t, deriv(ans, x, **p)))
-    ad.defvjp(prim, lambda ct, ans, x, **p: mul(ct, deriv(ans, x, **p)))
+def _defderiv(prim: Primitive, *derivs: Callable[..., Any]) -> None:
+    """Real ``prim`` with partial derivatives ``derivs[i](ans, *args, **params)``, one per
+    argument: JVP and VJP from one rule each (``t * d_i`` and ``ct * d_i``)."""
+    ad.defjvp(prim, *(_times_deriv(d) for d in derivs))
+    ad.defvjp(prim, *(_times_deriv(d) for d in derivs))
+
+
+def _times_deriv(deriv: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda t, ans, *args, **p: mul(t, deriv(ans, *args, **p))
 
 
 # == arithmetic ===============================================================================
@@ -193,10 +198,7 @@ def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     return select(zero, full_like(x, 0), mul(log(safe_x), ans))
 
 
-ad.defjvp(pow_p, lambda t, ans, x, y: mul(t, _pow_dx(ans, x, y)),
-          lambda t, ans, x, y: mul(t, _pow_dy(ans, x, y)))
-ad.defvjp(pow_p, lambda ct, ans, x, y: mul(ct, _pow_dx(ans, x, y)),
-          lambda ct, ans, x, y: mul(ct, _pow_dy(ans, x, y)))
+_defderiv(pow_p, _pow_dx, _pow_dy)
 
 
 def _minmax_weights(ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -208,10 +210,8 @@ def _minmax_weights(ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
 
 
 for _p in (max_p, min_p):
-    ad.defjvp(_p, lambda t, ans, x, y: mul(t, _minmax_weights(ans, x, y)[0]),
-              lambda t, ans, x, y: mul(t, _minmax_weights(ans, x, y)[1]))
-    ad.defvjp(_p, lambda ct, ans, x, y: mul(ct, _minmax_weights(ans, x, y)[0]),
-              lambda ct, ans, x, y: mul(ct, _minmax_weights(ans, x, y)[1]))
+    _defderiv(_p, lambda ans, x, y: _minmax_weights(ans, x, y)[0],
+              lambda ans, x, y: _minmax_weights(ans, x, y)[1])
 
 
 def _atan2_denom(x: Any, y: Any) -> Any:
@@ -219,10 +219,8 @@ def _atan2_denom(x: Any, y: Any) -> Any:
 
 
 # atan2(x, y) = angle of (y, x): d/dx = y / (x^2 + y^2), d/dy = -x / (x^2 + y^2)
-ad.defjvp(atan2_p, lambda t, ans, x, y: mul(t, div(y, _atan2_denom(x, y))),
-          lambda t, ans, x, y: mul(t, neg(div(x, _atan2_denom(x, y)))))
-ad.defvjp(atan2_p, lambda ct, ans, x, y: mul(ct, div(y, _atan2_denom(x, y))),
-          lambda ct, ans, x, y: mul(ct, neg(div(x, _atan2_denom(x, y)))))
+_defderiv(atan2_p, lambda ans, x, y: div(y, _atan2_denom(x, y)),
+          lambda ans, x, y: neg(div(x, _atan2_denom(x, y))))
 # remainder(x, y) = x - floor(x / y) * y
 ad.defjvp(rem_p, lambda t, ans, x, y: t,
           lambda t, ans, x, y: mul(t, neg(floor(div(x, y)))))

@@ -16,9 +16,11 @@ import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
-from funcgrad.core.primitive import Primitive
+from funcgrad.core.primitive import Primitive, zeros_like_aval
 from funcgrad.core.tracing import Tracer, full_lower
-from funcgrad.lax.elementwise import convert_element_type
+from funcgrad.lax.elementwise import convert_element_type, eq, full_like, mul, select
+from funcgrad.lax.elementwise import max as lax_max
+from funcgrad.lax.elementwise import min as lax_min
 from funcgrad.lax.structural import (
     broadcast_in_dim,
     expand_dims,
@@ -112,32 +114,31 @@ def scatter(x: Any, updates: Any, *indices: Any) -> Any:
 
 
 def _zeros_of(x: Any) -> np.ndarray:
-    aval = get_aval(x)
-    return np.zeros(aval.shape, aval.dtype)
+    return zeros_like_aval(get_aval(x))
+
+
+def _scatter_jvp(prim: Primitive) -> ad.JVPRule:
+    # Linear in (x, updates) jointly: the tangents are scattered at the same indices.
+    def jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+        dots = (ad.instantiate_zeros(t, p) for t, p in zip(tangents[:2], primals[:2]))
+        return prim.bind(*primals), prim.bind(*dots, *primals[2:])
+    return jvp
 
 
 # gather is linear in x: its transpose scatters the cotangent back, adding over repeats.
 ad.defjvp(gather_p, lambda t, ans, x, *idx: gather(t, *idx))
 ad.defvjp(gather_p, lambda ct, ans, x, *idx: scatter_add(_zeros_of(x), ct, *idx))
-# scatter_add is linear in (x, updates) jointly.
-ad.jvp_rules[scatter_add_p] = lambda primals, tangents: (
-    scatter_add_p.bind(*primals),
-    scatter_add(*(ad.instantiate_zeros(t, p) for t, p in zip(tangents[:2], primals[:2])),
-                *primals[2:]))
+ad.jvp_rules[scatter_add_p] = _scatter_jvp(scatter_add_p)
 ad.defvjp(scatter_add_p, lambda ct, ans, x, u, *idx: ct,
           lambda ct, ans, x, u, *idx: gather(ct, *idx))
-# scatter (set) is linear too: overwritten entries of x get no gradient.
-ad.jvp_rules[scatter_p] = lambda primals, tangents: (
-    scatter_p.bind(*primals),
-    scatter(*(ad.instantiate_zeros(t, p) for t, p in zip(tangents[:2], primals[:2])),
-            *primals[2:]))
+# scatter (set): overwritten entries of x get no gradient.
+ad.jvp_rules[scatter_p] = _scatter_jvp(scatter_p)
 
 
 def _scatter_winners(x: Any, u: Any, idx: Sequence[Any]) -> Any:
     # With repeated indices only one update per position lands in the output (the one the
     # impl writes last). Scatter each update's own id with the same impl and read the ids back:
     # an update wins where it reads its own id. Indices may be traced, so this stays in lax.
-    from funcgrad.lax.elementwise import eq
     u_shape = get_aval(u).shape
     b_shape = get_aval(idx[0]).shape if idx else ()
     n = int(np.prod(b_shape, dtype=np.int64))
@@ -149,7 +150,6 @@ def _scatter_winners(x: Any, u: Any, idx: Sequence[Any]) -> Any:
 
 
 def _scatter_updates_vjp(ct: Any, ans: Any, x: Any, u: Any, *idx: Any) -> Any:
-    from funcgrad.lax.elementwise import full_like, select
     ct_u = gather(ct, *idx)
     if not idx:
         return ct_u
@@ -174,20 +174,16 @@ def _batched_indices(indices: Sequence[Any], dims: Sequence[Any], size: int) -> 
 
 
 def _gather_batch(args: Sequence[Any], dims: Sequence[Any]) -> tuple[Any, int]:
-    x, xd, size = args[0], dims[0], _size(args, dims)
+    x, xd, size = args[0], dims[0], batching.batch_size(args, dims)
     idx = _batched_indices(args[1:], dims[1:], size)
     if xd is None:
         return gather(x, *idx[1:]), 0
     return gather(moveaxis(x, xd, 0), *idx), 0
 
 
-def _size(args: Sequence[Any], dims: Sequence[Any]) -> int:
-    return next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
-
-
 def _scatter_batch(prim: Primitive) -> Any:
     def rule(args: Sequence[Any], dims: Sequence[Any]) -> tuple[Any, int]:
-        size = _size(args, dims)
+        size = batching.batch_size(args, dims)
         x = batching.bdim_at_front(args[0], dims[0], size)
         u = batching.bdim_at_front(args[1], dims[1], size)
         idx = _batched_indices(args[2:], dims[2:], size)
@@ -429,17 +425,14 @@ class _IndexUpdateRef:
         return scatter(self.x, op(current, self._updates(values, idx)), *idx)
 
     def multiply(self, values: Any) -> Any:
-        from funcgrad.lax.elementwise import mul
         return self._combine(values, mul, "multiply")
 
     mul = multiply
 
     def min(self, values: Any) -> Any:
-        from funcgrad.lax.elementwise import min as lax_min
         return self._combine(values, lax_min, "min")
 
     def max(self, values: Any) -> Any:
-        from funcgrad.lax.elementwise import max as lax_max
         return self._combine(values, lax_max, "max")
 
 

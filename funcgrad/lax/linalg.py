@@ -121,7 +121,7 @@ def _solve_vjp(ct: Any, x: Any, primals: Sequence[Any], needs: Sequence[bool],
 
 
 def _solve_batch(args: Sequence[Any], dims: Sequence[Any]) -> tuple[Any, int]:
-    size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+    size = batching.batch_size(args, dims)
     a, b = (bdim_at_front(x, d, size) for x, d in zip(args, dims))
     return solve(a, b), 0
 

@@ -6,7 +6,7 @@ reshape in ``funcgrad.numpy``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,12 @@ def _canonical_axes(x: Any, axes: int | Sequence[int] | None) -> tuple[int, ...]
     return tuple(sorted(set(out)))
 
 
+def _reduce(prim: Primitive, x: Any, axes: int | Sequence[int] | None) -> Any:
+    # Reducing over no axes is the identity: no equation.
+    axes_t = _canonical_axes(x, axes)
+    return x if not axes_t else prim.bind(x, axes=axes_t)
+
+
 def expand_reduced(y: Any, x_shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
     """Broadcast a reduced value back to ``x_shape`` (the inverse of dropping ``axes``)."""
     kept = tuple(i for i in range(len(x_shape)) if i not in axes)
@@ -67,8 +73,7 @@ reduce_sum_p = _reducer("reduce_sum", np.sum)
 
 
 def reduce_sum(x: Any, axes: int | Sequence[int] | None = None) -> Any:
-    axes_t = _canonical_axes(x, axes)
-    return x if not axes_t else reduce_sum_p.bind(x, axes=axes_t)
+    return _reduce(reduce_sum_p, x, axes)
 
 
 ad.deflinear(reduce_sum_p, lambda ct, x, axes: [expand_reduced(ct, get_aval(x).shape, axes)])
@@ -81,13 +86,11 @@ reduce_min_p = _reducer("reduce_min", np.min)
 
 
 def reduce_max(x: Any, axes: int | Sequence[int] | None = None) -> Any:
-    axes_t = _canonical_axes(x, axes)
-    return x if not axes_t else reduce_max_p.bind(x, axes=axes_t)
+    return _reduce(reduce_max_p, x, axes)
 
 
 def reduce_min(x: Any, axes: int | Sequence[int] | None = None) -> Any:
-    axes_t = _canonical_axes(x, axes)
-    return x if not axes_t else reduce_min_p.bind(x, axes=axes_t)
+    return _reduce(reduce_min_p, x, axes)
 
 
 def _chooser_weights(ans: Any, x: Any, axes: tuple[int, ...]) -> Any:
@@ -99,11 +102,16 @@ def _chooser_weights(ans: Any, x: Any, axes: tuple[int, ...]) -> Any:
     return div(hits, expand_reduced(counts, shape, axes))
 
 
-for _p in (reduce_max_p, reduce_min_p):
-    ad.defjvp(_p, lambda t, ans, x, axes: reduce_sum(mul(t, _chooser_weights(ans, x, axes)),
-                                                     axes))
-    ad.defvjp(_p, lambda ct, ans, x, axes: mul(expand_reduced(ct, get_aval(x).shape, axes),
-                                               _chooser_weights(ans, x, axes)))
+def _defweighted(prim: Primitive, weights: Callable[[Any, Any, tuple[int, ...]], Any]) -> None:
+    """A reduction whose derivative is ``weights(ans, x, axes)``, one weight per element of
+    ``x``: the JVP is ``sum(t * w)`` over ``axes`` and the VJP ``expand(ct) * w``."""
+    ad.defjvp(prim, lambda t, ans, x, axes: reduce_sum(mul(t, weights(ans, x, axes)), axes))
+    ad.defvjp(prim, lambda ct, ans, x, axes: mul(expand_reduced(ct, get_aval(x).shape, axes),
+                                                 weights(ans, x, axes)))
+
+
+_defweighted(reduce_max_p, _chooser_weights)
+_defweighted(reduce_min_p, _chooser_weights)
 
 
 # == prod =====================================================================================
@@ -112,11 +120,10 @@ reduce_prod_p = _reducer("reduce_prod", np.prod)
 
 
 def reduce_prod(x: Any, axes: int | Sequence[int] | None = None) -> Any:
-    axes_t = _canonical_axes(x, axes)
-    return x if not axes_t else reduce_prod_p.bind(x, axes=axes_t)
+    return _reduce(reduce_prod_p, x, axes)
 
 
-def _prod_of_others(x: Any, axes: tuple[int, ...]) -> Any:
+def _prod_of_others(ans: Any, x: Any, axes: tuple[int, ...]) -> Any:
     # d prod / d x_i = prod_{j != i} x_j, computed exactly (zeros included) by taking the
     # product of an (n, n) matrix whose diagonal is 1. Costs n^2 memory along the axes.
     shape = get_aval(x).shape
@@ -131,10 +138,7 @@ def _prod_of_others(x: Any, axes: tuple[int, ...]) -> Any:
     return transpose(back, tuple(np.argsort((*kept, *axes))))
 
 
-ad.defjvp(reduce_prod_p, lambda t, ans, x, axes: reduce_sum(mul(t, _prod_of_others(x, axes)),
-                                                            axes))
-ad.defvjp(reduce_prod_p, lambda ct, ans, x, axes: mul(expand_reduced(ct, get_aval(x).shape, axes),
-                                                      _prod_of_others(x, axes)))
+_defweighted(reduce_prod_p, _prod_of_others)
 
 
 # == argmax / argmin ==========================================================================

@@ -404,7 +404,7 @@ def _concatenate_jvp(primals: Any, tangents: Any, dimension: int) -> tuple[Any, 
 
 def _concatenate_batch(args: Sequence[Any], dims: Sequence[Any], dimension: int
                        ) -> tuple[Any, int]:
-    size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+    size = batching.batch_size(args, dims)
     xs = [batching.bdim_at_front(x, d, size) for x, d in zip(args, dims)]
     return concatenate(xs, dimension + 1), 0
 

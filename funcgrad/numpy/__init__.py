@@ -334,8 +334,7 @@ def where(condition: ArrayLike, x: ArrayLike = None, y: ArrayLike = None) -> Any
     """``x`` where ``condition`` else ``y``, broadcasting all three."""
     if x is None and y is None:
         return nonzero(condition)
-    c = asarray(condition)
-    c = c if c.dtype == np.bool_ else not_equal(c, 0)
+    c = _as_bool(condition)
     a, b = _promote(x, y)
     shape = _broadcast_shapes(c.shape, a.shape)
     return lax.select(_broadcast(c, shape), _broadcast(a, shape), _broadcast(b, shape))
@@ -461,6 +460,11 @@ def _sum_dtype(dt: np.dtype) -> np.dtype:
     return dt
 
 
+def _cast_to_sum_dtype(x: Any, dtype: Any) -> Any:
+    """``x`` in the dtype NumPy's sum/prod/cumsum use: ``dtype`` if given, else ``_sum_dtype``."""
+    return _cast(x, np.dtype(dtype) if dtype is not None else _sum_dtype(x.dtype))
+
+
 def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
     """Sum over ``axis`` (all axes by default), as ``numpy.sum``.
 
@@ -468,14 +472,14 @@ def sum(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
     array([3., 3.])
     """
     x = asarray(a)
-    x = _cast(x, np.dtype(dtype) if dtype is not None else _sum_dtype(x.dtype))
+    x = _cast_to_sum_dtype(x, dtype)
     axes = _axes(x, axis)
     return _keepdims(lax.reduce_sum(x, axes), x.shape, axes, keepdims)
 
 
 def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
     x = asarray(a)
-    x = _cast(x, np.dtype(dtype) if dtype is not None else _sum_dtype(x.dtype))
+    x = _cast_to_sum_dtype(x, dtype)
     axes = _axes(x, axis)
     return _keepdims(lax.reduce_prod(x, axes), x.shape, axes, keepdims)
 
@@ -581,7 +585,7 @@ def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
-    x = _cast(x, np.dtype(dtype) if dtype is not None else _sum_dtype(x.dtype))
+    x = _cast_to_sum_dtype(x, dtype)
     return lax.cumsum(x, _axes(x, axis)[0])
 
 
@@ -591,7 +595,7 @@ def cumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
-    x = _cast(x, np.dtype(dtype) if dtype is not None else _sum_dtype(x.dtype))
+    x = _cast_to_sum_dtype(x, dtype)
     (ax,) = _axes(x, axis)
     moved = moveaxis(x, ax, -1)
     n = moved.shape[-1]

@@ -115,15 +115,14 @@ defjvp(add_any_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 defvjp(add_any_p, lambda ct, ans, x, y: ct, lambda ct, ans, x, y: ct)
 
 
-# == forward mode =============================================================================
+# == the tracers of both modes ================================================================
 
-class JVPTracer(Tracer):
-    __slots__ = ("primal", "tangent")
+class PrimalTracer(Tracer):
+    """A tracer holding its primal value: the array interface reads the primal directly
+    (faster than building an aval), and it is concrete wherever the primal is."""
 
-    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
-        self._trace = trace
-        self.primal = primal
-        self.tangent = tangent
+    __slots__ = ("primal",)
+    primal: Any
 
     @property
     def aval(self) -> ShapedArray:
@@ -144,6 +143,17 @@ class JVPTracer(Tracer):
     @property
     def ndim(self) -> int:
         return self.primal.ndim
+
+
+# == forward mode =============================================================================
+
+class JVPTracer(PrimalTracer):
+    __slots__ = ("tangent",)
+
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
 
 
 class JVPTrace(Trace):
@@ -191,6 +201,11 @@ class JVPTrace(Trace):
         return fun(*args)
 
 
+def _jvp_primals(tree: Any) -> Any:
+    """``tree`` with forward-mode tracers replaced by their primals (a ``has_aux`` output)."""
+    return pytree.tree_map(lambda x: x.primal if isinstance(x, JVPTracer) else x, tree)
+
+
 def _unwrap_jvp(trace: JVPTrace, x: Any) -> tuple[Any, Any]:
     if isinstance(x, JVPTracer) and x._trace is trace:
         return x.primal, instantiate_zeros(x.tangent, x.primal)
@@ -213,33 +228,13 @@ def jvp_flat(fun: Callable[..., Sequence[Any]], primals: Sequence[Any],
 
 # == reverse mode =============================================================================
 
-class VJPTracer(Tracer):
-    __slots__ = ("primal", "slot")
+class VJPTracer(PrimalTracer):
+    __slots__ = ("slot",)
 
     def __init__(self, trace: VJPTrace, primal: Any, slot: int):
         self._trace = trace
         self.primal = primal
         self.slot = slot
-
-    @property
-    def aval(self) -> ShapedArray:
-        return get_aval(self.primal)
-
-    def to_concrete(self) -> Any:
-        p = self.primal
-        return p.to_concrete() if isinstance(p, Tracer) else p
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.primal.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.primal.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self.primal.ndim
 
 
 class VJPTrace(Trace):
@@ -538,8 +533,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     primal_out = pytree.tree_unflatten(out_tree[0], outs)
     tangent_out = pytree.tree_unflatten(out_tree[0], t_outs)
     if has_aux:
-        aux = pytree.tree_map(lambda x: x.primal if isinstance(x, JVPTracer) else x, aux_box[0])
-        return primal_out, tangent_out, aux
+        return primal_out, tangent_out, _jvp_primals(aux_box[0])
     return primal_out, tangent_out
 
 
@@ -556,19 +550,17 @@ def linearize(fun: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[...
     p_leaves, p_tree, names = api_util.flatten_args(primals, "linearize",
                                                     tuple(range(len(primals))))
     api_util.check_differentiable(p_leaves, names, "linearize")
+    out_trees: list[pytree.PyTreeDef] = []
+    flat_fun = api_util.flatten_fun(fun, p_tree, out_trees)
     holder: dict[str, Any] = {}
 
     def tangent_fun(*t_leaves: Any) -> list[Any]:
-        def flat_fun(*flat: Any) -> list[Any]:
-            leaves, tree = pytree.tree_flatten(fun(*pytree.tree_unflatten(p_tree, flat)))
-            holder["tree"] = tree
-            return leaves
         outs, t_outs = jvp_flat(flat_fun, p_leaves, list(t_leaves))
         holder["primals"] = outs
         return t_outs
 
     closed = trace_to_jaxpr(tangent_fun, [get_aval(x) for x in p_leaves], fold_constants=True)
-    out_tree = holder["tree"]
+    out_tree = out_trees[-1]
 
     def f_jvp(*tangents: Any) -> Any:
         t_leaves, t_tree = pytree.tree_flatten(tangents)
@@ -596,16 +588,6 @@ def _std_basis(leaves: Sequence[Any]) -> tuple[list[Any], int]:
         basis.append(eye[:, start:start + size].reshape((total, *aval.shape)).astype(aval.dtype))
         start += size
     return basis, total
-
-
-def _jac_reshape(batched: Any, out_shape: tuple[int, ...], in_shape: tuple[int, ...],
-                 batch_first: bool) -> Any:
-    from funcgrad import lax
-    if batch_first:  # (in_size, *out_shape) -> (*out_shape, *in_shape)
-        n_out = len(out_shape)
-        moved = lax.transpose(batched, (*range(1, n_out + 1), 0))
-        return lax.reshape(moved, (*out_shape, *in_shape))
-    return lax.reshape(batched, (*out_shape, *in_shape))
 
 
 def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
@@ -715,11 +697,7 @@ def _assemble_jac(jac_cols: Sequence[Any], holder: dict[str, Any], leaves: Seque
             start += size
         per_out.append(row)
     jac = _nest(per_out, holder["tree"], in_tree, argnums)
-    if has_aux:
-        aux = pytree.tree_map(lambda x: x.primal if isinstance(x, JVPTracer) else x,
-                              holder["aux"])
-        return jac, aux
-    return jac
+    return (jac, _jvp_primals(holder["aux"])) if has_aux else jac
 
 
 def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,

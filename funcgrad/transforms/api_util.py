@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,3 +69,14 @@ def replace_args(args: Sequence[Any], argnums: Sequence[int], new: Sequence[Any]
     for i, v in zip(argnums, new):
         full[i] = v
     return full
+
+
+def flatten_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
+                out_trees: list[pytree.PyTreeDef]) -> Callable[..., list[Any]]:
+    """``fun`` of pytree arguments (structure ``in_tree``) as a function of their leaves that
+    returns its output's leaves; each call appends the output's structure to ``out_trees``."""
+    def flat(*leaves: Any) -> list[Any]:
+        out_leaves, tree = pytree.tree_flatten(fun(*pytree.tree_unflatten(in_tree, leaves)))
+        out_trees.append(tree)
+        return out_leaves
+    return flat

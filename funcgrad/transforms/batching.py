@@ -43,6 +43,11 @@ def moveaxis(x: Any, src: int, dst: int) -> Any:
     return _lax().transpose(x, tuple(perm))
 
 
+def batch_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
+    """The length of the batch axis (that of the first batched argument)."""
+    return next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+
+
 def bdim_at_front(x: Any, bdim: int | None, size: int) -> Any:
     """``x`` with its batch axis first; an unbatched ``x`` is broadcast to ``size``."""
     if bdim is None:
@@ -64,7 +69,7 @@ def defbroadcasting(prim: Primitive) -> None:
         first = next(d for d in dims if d is not None)
         if all(d == first for d in dims):
             return prim.bind(*args, **params), first
-        size = next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+        size = batch_size(args, dims)
         return prim.bind(*(bdim_at_front(x, d, size) for x, d in zip(args, dims)),
                          **params), 0
     batch_rules[prim] = rule
@@ -170,7 +175,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
         axes = pytree.broadcast_prefix(spec if isinstance(spec, tuple) else (spec,) * len(args),
                                        args, "vmap in_axes")
         paths = pytree.tree_key_paths(args)
-        size = _batch_size(leaves, axes, paths, axis_size)
+        size = _mapped_axis_size(leaves, axes, paths, axis_size)
         trace = BatchTrace(current_trace(), size)
         try:
             ins = []
@@ -195,8 +200,8 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
     return batched_fun
 
 
-def _batch_size(leaves: Sequence[Any], axes: Sequence[Any], paths: Sequence[str],
-                axis_size: int | None) -> int:
+def _mapped_axis_size(leaves: Sequence[Any], axes: Sequence[Any], paths: Sequence[str],
+                      axis_size: int | None) -> int:
     sizes = {}
     for x, ax, path in zip(leaves, axes, paths):
         if ax is None:

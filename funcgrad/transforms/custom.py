@@ -20,7 +20,7 @@ from funcgrad.core.avals import get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.tracing import current_trace, set_current_trace
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, api_util, batching
 
 # == stop_gradient ============================================================================
 
@@ -44,14 +44,18 @@ def stop_gradient(x: Any) -> Any:
 
 # == custom_jvp ===============================================================================
 
-def _flat_call(fun: Callable[..., Any], in_tree: Any, out_trees: list[Any]
-               ) -> Callable[..., list[Any]]:
-    def flat(*leaves: Any) -> list[Any]:
-        out = fun(*pytree.tree_unflatten(in_tree, leaves))
-        out_leaves, tree = pytree.tree_flatten(out)
-        out_trees.append(tree)
-        return out_leaves
-    return flat
+def _split_nondiff(args: Sequence[Any], nondiff_argnums: tuple[int, ...]
+                   ) -> tuple[list[Any], list[Any], Callable[[Sequence[Any]], list[Any]]]:
+    """``(differentiable args, nondiff args in nondiff_argnums order, full_args)``, where
+    ``full_args(dyn)`` puts new differentiable args back among the nondiff ones."""
+    static = {i: args[i] for i in nondiff_argnums}
+    dyn = [a for i, a in enumerate(args) if i not in static]
+
+    def full_args(dyn_args: Sequence[Any]) -> list[Any]:
+        it = iter(dyn_args)
+        return [static[i] if i in static else next(it) for i in range(len(args))]
+
+    return dyn, [static[i] for i in nondiff_argnums], full_args
 
 
 class custom_jvp:  # noqa: N801 (JAX's name)
@@ -84,18 +88,11 @@ class custom_jvp:  # noqa: N801 (JAX's name)
         if self.jvp is None:
             raise FuncgradTypeError(f"custom_jvp function {self.fun.__name__} has no JVP rule: "
                                     f"call .defjvp(rule) first")
-        static = {i: args[i] for i in self.nondiff_argnums}
-        dyn = [a for i, a in enumerate(args) if i not in static]
+        dyn, nondiff, full_args = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = pytree.tree_flatten(tuple(dyn))
         out_trees: list[Any] = []
-
-        def full_args(dyn_args: Sequence[Any]) -> list[Any]:
-            it = iter(dyn_args)
-            return [static[i] if i in static else next(it) for i in range(len(args))]
-
-        fun_flat = _flat_call(lambda *d: self.fun(*full_args(d)), in_tree, out_trees)
+        fun_flat = api_util.flatten_fun(lambda *d: self.fun(*full_args(d)), in_tree, out_trees)
         jvp_rule = self.jvp
-        nondiff = [static[i] for i in self.nondiff_argnums]
 
         def jvp_flat(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[list, list]:
             p = pytree.tree_unflatten(in_tree, primals)
@@ -141,18 +138,11 @@ class custom_vjp:  # noqa: N801 (JAX's name)
         if self.fwd is None or self.bwd is None:
             raise FuncgradTypeError(f"custom_vjp function {self.fun.__name__} has no VJP rule: "
                                     f"call .defvjp(fwd, bwd) first")
-        static = {i: args[i] for i in self.nondiff_argnums}
-        dyn = [a for i, a in enumerate(args) if i not in static]
+        dyn, nondiff, full_args = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = pytree.tree_flatten(tuple(dyn))
-        nondiff = [static[i] for i in self.nondiff_argnums]
         out_trees: list[Any] = []
         fwd, bwd = self.fwd, self.bwd
-
-        def full_args(dyn_args: Sequence[Any]) -> list[Any]:
-            it = iter(dyn_args)
-            return [static[i] if i in static else next(it) for i in range(len(args))]
-
-        fun_flat = _flat_call(lambda *d: self.fun(*full_args(d)), in_tree, out_trees)
+        fun_flat = api_util.flatten_fun(lambda *d: self.fun(*full_args(d)), in_tree, out_trees)
 
         def fwd_flat(*primals: Any) -> tuple[list[Any], Any]:
             out, res = fwd(*full_args(pytree.tree_unflatten(in_tree, primals)))
@@ -167,8 +157,8 @@ class custom_vjp:  # noqa: N801 (JAX's name)
                 raise FuncgradValueError(at_user_line(
                     f"custom_vjp bwd of {self.fun.__name__} must return a tuple with one "
                     f"cotangent per differentiable argument ({len(dyn)}), got {in_cts!r}"))
-            ct_leaves, tree = pytree.tree_flatten(tuple(in_cts), is_leaf=lambda x: x is None)
-            return [None if c is None else c for c in ct_leaves]
+            # None marks a zero cotangent: it stays a leaf instead of an empty subtree.
+            return pytree.tree_leaves(tuple(in_cts), is_leaf=lambda x: x is None)
 
         outs = current_trace().process_custom_vjp(fun_flat, fwd_flat, bwd_flat, leaves,
                                                   out_trees)
