@@ -15,6 +15,10 @@ from typing import Any
 
 import numpy as np
 
+import funcgrad as fg
+from funcgrad.core import eval_jaxpr
+from funcgrad.core.pytree import tree_leaves, tree_unflatten
+
 
 @dataclass(frozen=True)
 class OpSpec:
@@ -36,6 +40,22 @@ class OpSpec:
             return self.make_args(rng)
         lo, hi = self.domain
         return tuple(rng.uniform(lo, hi, s).astype(dtype) for s in self.arg_shapes)
+
+
+def spec_id(s: OpSpec) -> str:
+    """The test id of a spec (for ``pytest.mark.parametrize(..., ids=spec_id)``)."""
+    return s.name
+
+
+def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """``fun`` traced with make_jaxpr at the arguments' types, then run with eval_jaxpr under
+    whatever transform is current: the staged primitives and their rules do all the work."""
+    def run(*args: Any) -> Any:
+        closed = fg.make_jaxpr(fun)(*args)
+        outs = eval_jaxpr(closed.jaxpr, closed.consts, *tree_leaves(args))
+        return tree_unflatten(closed.out_tree, outs)
+    run.__name__ = f"staged_{getattr(fun, '__name__', 'fun')}"
+    return run
 
 
 SPEC_MODULES = ("specs_core", "specs_nn", "specs_control")

@@ -20,13 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from op_specs import OpSpec
+from op_specs import OpSpec, staged
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import lax
-from funcgrad.core import eval_jaxpr
-from funcgrad.core.pytree import tree_leaves, tree_unflatten
 
 SPECS: list[OpSpec] = []
 F32_64 = (np.float64, np.float32)
@@ -44,22 +42,14 @@ def spec(name: str, fn: Callable[..., Any], make: Callable[[np.random.Generator]
                         extra={"numpy": numpy, "lax": lax_names}))
 
 
-def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
-    """``fun`` staged by make_jaxpr at the arguments' types and run by eval_jaxpr."""
-    def run(*args: Any) -> Any:
-        closed = fg.make_jaxpr(fun)(*args)
-        outs = eval_jaxpr(closed.jaxpr, closed.consts, *tree_leaves(args))
-        return tree_unflatten(closed.out_tree, outs)
-    run.__name__ = f"staged_{getattr(fun, '__name__', 'fun')}"
-    return run
-
-
 def sign(rng: np.random.Generator) -> np.ndarray:
     return np.array(rng.choice([-1.0, 1.0]))
 
 
 def well_conditioned(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    return rng.uniform(-1, 1, shape) + shape[-1] * np.eye(shape[-1])
+    """Random matrices ``(..., n, n)`` with a dominant diagonal (condition number ~ 3)."""
+    n = shape[-1]
+    return rng.uniform(-1, 1, shape) + n * np.eye(n)
 
 
 def spd(rng: np.random.Generator, *shape: int) -> np.ndarray:

@@ -9,24 +9,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from op_specs import staged
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import lax
 from funcgrad.core import eval_jaxpr
 from funcgrad.core.errors import ConcretizationTypeError
-from funcgrad.core.pytree import tree_leaves, tree_unflatten
+from funcgrad.core.pytree import tree_leaves
 from funcgrad.test_util import check_grads
-
-
-def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
-    """``fun`` traced with make_jaxpr at the arguments' types, then run with eval_jaxpr under
-    whatever transform is current: the staged primitives and their rules do all the work."""
-    def run(*args: Any) -> Any:
-        closed = fg.make_jaxpr(fun)(*args)
-        outs = eval_jaxpr(closed.jaxpr, closed.consts, *tree_leaves(args))
-        return tree_unflatten(closed.out_tree, outs)
-    return run
 
 
 def prims(fun: Callable[..., Any], *args: Any) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from op_specs import OpSpec, all_specs
+from op_specs import OpSpec, all_specs, spec_id
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -20,10 +20,6 @@ from funcgrad.transforms import ad
 SPECS = all_specs()
 DIFF_SPECS = [s for s in SPECS if s.grad_order > 0]
 NONDIFF_SPECS = [s for s in SPECS if s.grad_order == 0]
-
-
-def _spec_id(s: OpSpec) -> str:
-    return s.name
 
 
 def diff_problem(spec: OpSpec, rng: np.random.Generator
@@ -52,7 +48,7 @@ def test_tables_are_not_empty() -> None:
 
 # == finite differences =======================================================================
 
-@pytest.mark.parametrize("spec", DIFF_SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=spec_id)
 def test_check_grads(spec: OpSpec, rng: np.random.Generator) -> None:
     f, args = diff_problem(spec, rng)
     assert args, f"spec {spec.name} has grad_order > 0 but no differentiable argument"
@@ -73,7 +69,7 @@ def _inner(xs: list[Any], ys: list[Any]) -> tuple[float, float]:
     return total, scale
 
 
-@pytest.mark.parametrize("spec", DIFF_SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=spec_id)
 def test_adjoint(spec: OpSpec, rng: np.random.Generator) -> None:
     f, args = diff_problem(spec, rng)
     tangents = tuple(rng.standard_normal(np.shape(a)).astype(np.asarray(a).dtype) for a in args)
@@ -100,7 +96,7 @@ def test_adjoint(spec: OpSpec, rng: np.random.Generator) -> None:
 
 # == non-differentiable ops have zero derivatives =============================================
 
-@pytest.mark.parametrize("spec", NONDIFF_SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", NONDIFF_SPECS, ids=spec_id)
 def test_nondifferentiable_zero_derivative(spec: OpSpec, rng: np.random.Generator) -> None:
     f, args = diff_problem(spec, rng)
     if not args:
@@ -265,7 +261,7 @@ def _vjp_fn(f: Callable[..., Any], cts: Any) -> Callable[..., Any]:
     return pullback
 
 
-@pytest.mark.parametrize("spec", DIFF_SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=spec_id)
 def test_staged_derivatives_match_eager(spec: OpSpec, rng: np.random.Generator) -> None:
     # make_jaxpr of vjp/jvp runs every rule on abstract values: their shape rules must agree
     # with what the eager rules compute.
@@ -288,7 +284,7 @@ def test_staged_derivatives_match_eager(spec: OpSpec, rng: np.random.Generator) 
             assert (np.shape(e), np.asarray(e).dtype) == (aval.shape, aval.dtype)
 
 
-@pytest.mark.parametrize("spec", DIFF_SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=spec_id)
 def test_vmap_of_vjp_and_jvp(spec: OpSpec, rng: np.random.Generator) -> None:
     # Per-example derivatives: the rules' own primitives must batch (scatter_add with batched
     # indices, pad and slice transposes, ...).

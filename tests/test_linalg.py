@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from specs_control import well_conditioned
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -16,12 +17,6 @@ from funcgrad.core import eval_jaxpr
 from funcgrad.core.pytree import tree_leaves
 from funcgrad.lax import linalg as lax_linalg
 from funcgrad.test_util import check_grads
-
-
-def well_conditioned(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """Random matrices ``(..., n, n)`` with a dominant diagonal (condition number ~ 3)."""
-    n = shape[-1]
-    return rng.uniform(-1, 1, shape) + n * np.eye(n)
 
 
 def spd(rng: np.random.Generator, *shape: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from op_specs import OpSpec, all_specs
+from op_specs import OpSpec, all_specs, spec_id
 
 import funcgrad as fg  # noqa: F401  (importing funcgrad registers every primitive family)
 from funcgrad.core import ClosedJaxpr, Jaxpr, primitives
@@ -86,11 +86,7 @@ def _primitive_names(jaxpr: Jaxpr) -> set[str]:
     return names
 
 
-def _spec_id(s: OpSpec) -> str:
-    return s.name
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_spec_primitives_appear_in_jaxpr(spec: OpSpec) -> None:
     args = spec.args(np.random.default_rng(0))
     closed = fg.make_jaxpr(spec.fn)(*args)
@@ -119,7 +115,7 @@ def test_shape_rules_agree_with_impls(spec: OpSpec, dtype: np.dtype) -> None:
             f"output {i}: impl gives {o.dtype}{list(o.shape)}, shape rule {aval.str_short()}")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_eval_jaxpr_agrees_with_eager(spec: OpSpec) -> None:
     from funcgrad.core import eval_jaxpr
     args = spec.args(np.random.default_rng(0))

@@ -7,16 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from op_specs import OpSpec, all_specs
+from op_specs import OpSpec, all_specs, spec_id
 
 import funcgrad as fg
 from funcgrad.core.pytree import tree_flatten, tree_unflatten
 
 SPECS = [s for s in all_specs() if s.arg_shapes]
-
-
-def _spec_id(s: OpSpec) -> str:
-    return s.name
 
 
 def _stack(examples: list[Any], axis: int, template: Any) -> Any:
@@ -69,17 +65,17 @@ def _check(spec: OpSpec, rng: np.random.Generator, size: int, axis: int,
 
 
 @pytest.mark.parametrize("size", [1, 3])
-@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_vmap_axis0(spec: OpSpec, size: int, rng: np.random.Generator) -> None:
     _check(spec, rng, size, 0)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_vmap_last_axis(spec: OpSpec, rng: np.random.Generator) -> None:
     _check(spec, rng, 3, -1)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_vmap_size0(spec: OpSpec, rng: np.random.Generator) -> None:
     if not spec.extra.get("vmap_size0", True):
         pytest.skip("the op does not allow a batch of size 0")
@@ -87,7 +83,7 @@ def test_vmap_size0(spec: OpSpec, rng: np.random.Generator) -> None:
     _check(spec, rng, 0, -1)
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if len(s.arg_shapes) > 1], ids=_spec_id)
+@pytest.mark.parametrize("spec", [s for s in SPECS if len(s.arg_shapes) > 1], ids=spec_id)
 def test_vmap_in_axes_none(spec: OpSpec, rng: np.random.Generator) -> None:
     n = len(spec.arg_shapes)
     if spec.extra.get("vmap_none", True):
