@@ -431,11 +431,16 @@ def invert(x: ArrayLike) -> Any:
 
 # == reductions ===============================================================================
 
+def _as_tuple(x: Any) -> tuple[Any, ...]:
+    """One integer (an axis, a size, a shift) as a 1-tuple, a sequence of them as a tuple."""
+    return (x,) if isinstance(x, (int, np.integer)) else tuple(x)
+
+
 def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
     ndim = x.ndim
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = _as_tuple(axis)
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
@@ -612,7 +617,7 @@ def reshape(a: ArrayLike, newshape: Any = None, order: str = "C", *, shape: Any 
     if order != "C":
         raise NotImplementedError("only row-major (order='C') reshapes are supported")
     new = shape if shape is not None else newshape
-    new = (new,) if isinstance(new, (int, np.integer)) else tuple(new)
+    new = _as_tuple(new)
     return lax.reshape(asarray(a), new)
 
 
@@ -630,7 +635,7 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 
 
 def _axis_tuple(axis: Any) -> tuple[int, ...]:
-    return (int(axis),) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axis)
+    return tuple(int(a) for a in _as_tuple(axis))
 
 
 def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
@@ -829,8 +834,7 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
     x = asarray(a)
     if axis is None:
         return reshape(roll(ravel(x), shift, 0), x.shape)
-    shifts = (shift,) if isinstance(shift, (int, np.integer)) else tuple(shift)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    shifts, axes = _as_tuple(shift), _as_tuple(axis)
     try:
         pairs = np.broadcast(np.asarray(shifts), np.asarray(axes))
     except ValueError:
@@ -997,7 +1001,7 @@ def ones(shape: Any, dtype: Any = float) -> np.ndarray:
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
     if isinstance(fill_value, Tracer):
         # Traced (possibly differentiated) fill values stay traced: no full_lower here.
-        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        shape = _as_tuple(shape)
         return broadcast_to(asarray(fill_value, dtype), shape)
     return np.full(shape, fill_value, dtype)
 

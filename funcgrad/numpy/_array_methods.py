@@ -50,16 +50,19 @@ _METHODS = {
 }
 
 
+def _varargs(args: tuple[Any, ...]) -> Any:
+    """NumPy's method convention: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+    return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+
+
 def _reshape(self: Any, *shape: Any, order: str = "C") -> Any:
-    new = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
-    return fnp.reshape(self, new, order=order)
+    return fnp.reshape(self, _varargs(shape), order=order)
 
 
 def _transpose(self: Any, *axes: Any) -> Any:
     if not axes:
         return fnp.transpose(self)
-    return fnp.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int)
-                         else axes)
+    return fnp.transpose(self, _varargs(axes))
 
 
 def _iter(self: Any) -> Any:
