@@ -77,6 +77,16 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
                     window_strides: Sequence[int], padding: str) -> Pads:
     """``'SAME'`` / ``'SAME_LOWER'`` / ``'VALID'`` as explicit (lo, hi) pairs, as JAX.
 
+    Args:
+      in_shape: the input size per padded axis.
+      window_shape: the (dilated) window size per axis.
+      window_strides: the stride per axis.
+      padding: the padding name; ``'SAME'`` gives ``ceil(n / s)`` outputs with any odd
+        padding on the high side, ``'SAME_LOWER'`` on the low side.
+
+    Returns:
+      One ``(low, high)`` pair per axis.
+
     >>> padtype_to_pads((5,), (3,), (2,), 'SAME')
     ((1, 1),)
     """
@@ -209,9 +219,10 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
         dst = tuple(slice(off + lo - t * rd, off + lo - t * rd + (size - 1) * ld + 1, ld)
                     for off, (lo, _), t, rd, ld, size in zip(offsets, padding, tap, rhs_dilation,
                                                              lhs_dilation, in_sp))
-        buf[(Ellipsis, *dst)] += prods[(slice(None), *tap)]
-    crop = tuple(slice(off, off + m) for off, m in zip(offsets, out_sp))
-    out = buf[(Ellipsis, *crop)].transpose(2, 0, 1, *range(3, 3 + len(out_sp)))
+        where: tuple[Any, ...] = (Ellipsis, *dst)
+        buf[where] += prods[(slice(None),) + tap]
+    crop: tuple[Any, ...] = (Ellipsis, *(slice(off, off + m) for off, m in zip(offsets, out_sp)))
+    out = buf[crop].transpose(2, 0, 1, *range(3, 3 + len(out_sp)))
     return np.ascontiguousarray(out).reshape(n, o, *out_sp)
 
 
@@ -242,7 +253,7 @@ def _conv(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Sequence[S
           lhs_dilation: Sequence[int], rhs_dilation: Sequence[int], groups: int) -> Any:
     """Bind the primitive in its canonical layout, with params made hashable and checked
     (eager evaluation runs only the impl, so the shape rule is applied here)."""
-    params = dict(window_strides=tuple(int(s) for s in window_strides),
+    params: dict[str, Any] = dict(window_strides=tuple(int(s) for s in window_strides),
                   padding=tuple((int(lo), int(hi)) for lo, hi in padding),
                   lhs_dilation=tuple(int(d) for d in lhs_dilation),
                   rhs_dilation=tuple(int(d) for d in rhs_dilation),
@@ -257,6 +268,15 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
                            dimension_numbers: Any) -> ConvDimensionNumbers:
     """JAX's canonical form: None (NCHW/OIHW/NCHW), a ``ConvDimensionNumbers``, or a triple
     of strings such as ``('NHWC', 'HWIO', 'NHWC')``.
+
+    Args:
+      lhs_shape: the input's shape.
+      rhs_shape: the kernel's shape.
+      dimension_numbers: the layout, in any of the forms above.
+
+    Returns:
+      The axis positions of (batch, feature, *spatial) for lhs and output, and of
+      (out feature, in feature, *spatial) for the kernel.
 
     >>> conv_dimension_numbers((1, 5, 5, 3), (3, 3, 3, 8), ('NHWC', 'HWIO', 'NHWC'))
     ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
@@ -407,6 +427,20 @@ def conv_transpose(lhs: Any, rhs: Any, strides: Sequence[int], padding: str | Se
     As in JAX, the default layout is channels-last (``NHWC``/``HWIO`` and their 1-d and 3-d
     forms). With ``transpose_kernel=True`` the kernel is flipped and its in/out features
     swapped, which makes this the exact gradient of ``conv_general_dilated``.
+
+    Args:
+      lhs: the input.
+      rhs: the kernel.
+      strides: the upsampling factor per spatial axis (the ``lhs_dilation`` of the conv).
+      padding: ``'SAME'``, ``'VALID'`` (JAX's transposed-conv paddings) or (low, high) pairs.
+      rhs_dilation: kernel dilation per spatial axis.
+      dimension_numbers: the layout (channels-last by default, as JAX).
+      transpose_kernel: flip the kernel spatially and swap its in/out features.
+      precision: ignored.
+      preferred_element_type: if given, the inputs are cast to it first.
+
+    Returns:
+      The transposed convolution in the output layout of ``dimension_numbers``.
 
     >>> import numpy as np
     >>> conv_transpose(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1)), (2, 2), 'VALID').shape

@@ -104,12 +104,10 @@ def _reduce_taps(x: np.ndarray, window_dimensions: tuple[int, ...],
     if 0 in out_shape:
         return np.zeros(out_shape, x.dtype)
     xp = _pad_with(x, padding, init)
-    out = None
-    for _, sl in _taps(xp, window_dimensions, window_strides, out_shape):
-        if out is None:
-            out = xp[sl].copy()
-        else:
-            combine(out, xp[sl], out=out)
+    taps = _taps(xp, window_dimensions, window_strides, out_shape)
+    out = xp[next(taps)[1]].copy()
+    for _, sl in taps:
+        combine(out, xp[sl], out=out)
     return out
 
 
@@ -310,11 +308,12 @@ def _window_params(operand: Any, window_dimensions: Sequence[int],
     if isinstance(padding, str):
         pads = padtype_to_pads(shape, dims, strides, padding)
     else:
-        pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+        pads = tuple((int(p[0]), int(p[1])) for p in padding)
     if not len(dims) == len(strides) == len(pads) == len(shape):
         raise ShapeError(f"reduce_window: window_dimensions {dims}, window_strides {strides} "
                          f"and padding {pads} need one entry per axis of the operand {shape}")
-    params = {"window_dimensions": dims, "window_strides": strides, "padding": pads}
+    params: dict[str, Any] = {"window_dimensions": dims, "window_strides": strides,
+                              "padding": pads}
     _window_abstract_eval(get_aval(operand), **params)
     return params
 
@@ -323,6 +322,15 @@ def reduce_window_sum(operand: Any, window_dimensions: Sequence[int],
                       window_strides: Sequence[int] | None = None,
                       padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
     """Sum over sliding windows (padding counts as 0).
+
+    Args:
+      operand: the array to pool; windows run over every axis.
+      window_dimensions: window size per axis (1 on axes not pooled).
+      window_strides: stride per axis (default 1).
+      padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
+
+    Returns:
+      One value per window position.
 
     >>> import numpy as np
     >>> reduce_window_sum(np.arange(6.0).reshape(2, 3), (1, 2), (1, 1), 'VALID')
@@ -339,6 +347,15 @@ def reduce_window_max(operand: Any, window_dimensions: Sequence[int],
     """Maximum over sliding windows (padding counts as -inf); its gradient goes to each
     window's first maximum, whole.
 
+    Args:
+      operand: the array to pool; windows run over every axis.
+      window_dimensions: window size per axis (1 on axes not pooled).
+      window_strides: stride per axis (default 1).
+      padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
+
+    Returns:
+      One value per window position.
+
     >>> import numpy as np
     >>> reduce_window_max(np.array([1.0, 3.0, 2.0, 0.0]), (2,), (2,), 'VALID')
     array([3., 2.])
@@ -350,7 +367,21 @@ def reduce_window_max(operand: Any, window_dimensions: Sequence[int],
 def reduce_window_min(operand: Any, window_dimensions: Sequence[int],
                       window_strides: Sequence[int] | None = None,
                       padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
-    """Minimum over sliding windows: ``-reduce_window_max(-operand)`` (first minimum wins)."""
+    """Minimum over sliding windows: ``-reduce_window_max(-operand)`` (first minimum wins).
+
+    Args:
+      operand: the array to pool; windows run over every axis.
+      window_dimensions: window size per axis (1 on axes not pooled).
+      window_strides: stride per axis (default 1).
+      padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
+
+    Returns:
+      One value per window position.
+
+    >>> import numpy as np
+    >>> reduce_window_min(np.array([1.0, 3.0, 2.0, 0.0]), (2,), (2,), 'VALID')
+    array([1., 0.])
+    """
     from funcgrad.lax.elementwise import neg
     return neg(reduce_window_max(neg(operand), window_dimensions, window_strides, padding))
 
@@ -360,6 +391,16 @@ def select_and_scatter_add(source: Any, operand: Any, window_dimensions: Sequenc
                            padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
     """Add each window's ``source`` value at the window's first maximum of ``operand``
     (the gradient of max pooling).
+
+    Args:
+      source: one value per window (the shape of ``reduce_window_max(operand, ...)``).
+      operand: the pooled array, which decides where each window's maximum is.
+      window_dimensions: window size per axis.
+      window_strides: stride per axis (default 1).
+      padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
+
+    Returns:
+      An array shaped like ``operand``; overlapping windows accumulate.
 
     >>> import numpy as np
     >>> select_and_scatter_add(np.array([1.0, 1.0]), np.ones(3), (2,), (1,), 'VALID')
@@ -375,6 +416,16 @@ def select_and_gather_add(tangent: Any, operand: Any, window_dimensions: Sequenc
                           padding: str | Sequence[tuple[int, int]] = "VALID") -> Any:
     """Per window, ``tangent`` at the window's first maximum of ``operand`` (the JVP of max
     pooling; the transpose of ``select_and_scatter_add``).
+
+    Args:
+      tangent: an array shaped like ``operand``.
+      operand: the pooled array, which decides where each window's maximum is.
+      window_dimensions: window size per axis.
+      window_strides: stride per axis (default 1).
+      padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
+
+    Returns:
+      One value per window position.
 
     >>> import numpy as np
     >>> select_and_gather_add(np.array([10.0, 20.0, 30.0]), np.array([1.0, 3.0, 2.0]), (2,))
@@ -396,6 +447,19 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any]
     ``-inf``, or the dtype's minimum) or ``lax.min`` (``+inf`` / maximum): the monoids that
     have primitives. Dilations other than 1 are not supported.
 
+    Args:
+      operand: the array to reduce.
+      init_value: the identity of ``computation`` (also the padding value).
+      computation: ``lax.add``, ``lax.max`` or ``lax.min``.
+      window_dimensions: window size per axis.
+      window_strides: stride per axis.
+      padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
+      base_dilation: must be None or all 1.
+      window_dilation: must be None or all 1.
+
+    Returns:
+      One value per window position.
+
     >>> import numpy as np
     >>> from funcgrad import lax
     >>> lax.reduce_window(np.arange(4.0), -np.inf, lax.max, (2,), (1,), 'VALID')
@@ -408,6 +472,7 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any]
                                       f"(only 1s)")
     dtype = get_aval(operand).dtype
     init = np.asarray(init_value)
+    identity: Any
     if computation in (ew.add, np.add):
         wrapper, identity = reduce_window_sum, 0
     elif computation in (ew.max, np.maximum):

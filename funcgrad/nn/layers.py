@@ -42,7 +42,7 @@ def _pairs(padding: Padding, n: int, name: str = "padding") -> tuple[tuple[int, 
     """An int, one int per axis, or one (low, high) pair per axis -> pairs."""
     if isinstance(padding, (int, np.integer)):
         return ((int(padding), int(padding)),) * n
-    items = list(padding)  # type: ignore[arg-type]
+    items: list[Any] = list(padding)  # type: ignore[arg-type]
     if len(items) != n:
         raise ValueError(f"{name}={padding!r} needs {n} entries (one per spatial axis)")
     out = []
