@@ -133,3 +133,10 @@ def test_debug_nans_reports_first_primitive():
 def test_errors_are_standard_exception_types():
     for exc in (ConcretizationTypeError, TracerArrayConversionError, UnexpectedTracerError):
         assert issubclass(exc, TypeError)
+
+
+def test_python_scalars_stay_weak_in_two_argument_functions():
+    x = np.ones(2, np.float32)
+    for fn in (fnp.logaddexp, fnp.arctan2, fnp.maximum, fnp.power, fnp.add):
+        assert fn(x, 0.5).dtype == np.float32, fn.__name__
+        assert fn(0.5, x).dtype == np.float32, fn.__name__

@@ -253,8 +253,8 @@ def log10(x: ArrayLike) -> Any:
 
 
 def arctan2(x1: ArrayLike, x2: ArrayLike) -> Any:
-    a, b = _promote(_float(x1), _float(x2))
-    return lax.atan2(a, b)
+    a, b = _binary(x1, x2)  # promote first: a Python scalar stays weak (NEP 50)
+    return lax.atan2(_float(a), _float(b))
 
 
 def abs(x: ArrayLike) -> Any:
@@ -366,7 +366,8 @@ def isfinite(x: ArrayLike) -> Any:
 
 def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
     """``log(exp(x) + exp(y))`` without overflow."""
-    a, b = _promote(_float(x), _float(y))
+    a, b = _binary(x, y)  # promote first: a Python scalar stays weak (NEP 50)
+    a, b = _float(a), _float(b)
     m = lax.max(a, b)
     # The shift cancels mathematically, so it carries no gradient.
     m_safe = where(isfinite(m), lax.stop_gradient(m), 0)
