@@ -41,3 +41,14 @@ def _seed_legacy_numpy() -> None:
     # Code under test must not draw from the global NumPy state; if some does, at least
     # make it reproducible.
     np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _enable_checks() -> object:
+    # Every test runs with the shape rules checked against eager NumPy results and every staged
+    # jaxpr type-checked, so an impl that disagrees with its rule fails the suite.
+    import funcgrad as fg
+
+    fg.config.update("enable_checks", True)
+    yield
+    fg.config.update("enable_checks", False)

@@ -140,3 +140,16 @@ def test_python_scalars_stay_weak_in_two_argument_functions():
     for fn in (fnp.logaddexp, fnp.arctan2, fnp.maximum, fnp.power, fnp.add):
         assert fn(x, 0.5).dtype == np.float32, fn.__name__
         assert fn(0.5, x).dtype == np.float32, fn.__name__
+
+
+def test_enable_checks_runs_shape_rules_in_eager_mode():
+    from funcgrad import lax
+    fg.config.update("enable_checks", False)
+    np.testing.assert_allclose(lax.add(np.ones(3), np.ones((2, 3))), np.full((2, 3), 2.0))
+    fg.config.update("enable_checks", True)
+    try:
+        with pytest.raises(ValueError, match=r"\(3,\) and \(2, 3\)"):
+            lax.add(np.ones(3), np.ones((2, 3)))
+        fg.grad(lambda x: fnp.sum(fnp.tanh(x) @ x))(np.ones((2, 2)))  # valid programs pass
+    finally:
+        fg.config.update("enable_checks", False)

@@ -71,13 +71,28 @@ class EvalTrace(Trace):
 
 
 class CheckingEvalTrace(EvalTrace):
-    """EvalTrace that raises at the first primitive whose output has a NaN (or Inf)."""
+    """EvalTrace that also checks: each primitive's shape rule against its inputs and
+    output (``enable_checks``), and NaN/Inf in outputs (``debug_nans``/``debug_infs``)."""
 
+    check_shapes = False
     check_nans = True
     check_infs = False
 
     def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        if self.check_shapes:
+            from funcgrad.core.avals import get_aval
+            # Plain NumPy would broadcast or wrap silently where the rule says the types
+            # do not fit; the rule's error names the shapes.
+            expected = primitive.abstract_eval(*(get_aval(a) for a in args), **params)
         out = EvalTrace.process_primitive(self, primitive, args, params)
+        if self.check_shapes:
+            got = [get_aval(o) for o in (out if primitive.multiple_results else [out])]
+            want = expected if primitive.multiple_results else [expected]
+            if [(a.shape, a.dtype) for a in got] != [(a.shape, a.dtype) for a in want]:
+                raise TypeError(at_user_line(
+                    f"enable_checks: primitive {primitive.name!r} returned "
+                    f"{[a.str_short() for a in got]} but its shape rule says "
+                    f"{[a.str_short() for a in want]}"))
         for o in out if primitive.multiple_results else [out]:
             if o.dtype.kind in "fc":
                 bad = (self.check_nans and np.isnan(o).any()) or (
@@ -94,10 +109,11 @@ EVAL_TRACE = EvalTrace()
 EVAL_TRACE.parent = EVAL_TRACE
 
 
-def set_debug_checks(nans: bool, infs: bool) -> None:
-    """Switch the eval trace between the fast and the NaN/Inf-checking interpreter."""
+def set_debug_checks(nans: bool, infs: bool, shapes: bool = False) -> None:
+    """Switch the eval trace between the fast and the checking interpreter."""
     CheckingEvalTrace.check_nans, CheckingEvalTrace.check_infs = nans, infs
-    EVAL_TRACE.__class__ = CheckingEvalTrace if (nans or infs) else EvalTrace
+    CheckingEvalTrace.check_shapes = shapes
+    EVAL_TRACE.__class__ = CheckingEvalTrace if (nans or infs or shapes) else EvalTrace
 
 
 class _State(threading.local):

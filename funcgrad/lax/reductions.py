@@ -69,7 +69,8 @@ def expand_reduced(y: Any, x_shape: tuple[int, ...], axes: tuple[int, ...]) -> A
 
 # == sum ======================================================================================
 
-reduce_sum_p = _reducer("reduce_sum", np.sum)
+# dtype=x.dtype: NumPy would accumulate small integers in int64; the primitive keeps its type.
+reduce_sum_p = _reducer("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=x.dtype))
 
 
 def reduce_sum(x: Any, axes: int | Sequence[int] | None = None) -> Any:
@@ -116,7 +117,7 @@ _defweighted(reduce_min_p, _chooser_weights)
 
 # == prod =====================================================================================
 
-reduce_prod_p = _reducer("reduce_prod", np.prod)
+reduce_prod_p = _reducer("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=x.dtype))
 
 
 def reduce_prod(x: Any, axes: int | Sequence[int] | None = None) -> Any:

@@ -172,9 +172,16 @@ def true_divide(x: ArrayLike, y: ArrayLike) -> Any:
 divide = true_divide
 
 
+def _bool_as_int8(x: Any, y: Any) -> tuple[Any, Any]:
+    # NumPy's integer division and remainder of booleans compute in int8.
+    if x.dtype == np.bool_:
+        return _cast(x, np.int8), _cast(y, np.int8)
+    return x, y
+
+
 def floor_divide(x: ArrayLike, y: ArrayLike) -> Any:
-    x, y = _binary(x, y)
-    if x.dtype.kind in "iub":
+    x, y = _bool_as_int8(*_binary(x, y))
+    if x.dtype.kind in "iu":
         return lax.div(x, y)
     # NumPy's floor division is (x - remainder(x, y)) / y rounded to an integer, which is not
     # floor(x / y) when x / y rounds up to an integer (1.0 // 0.1 is 9.0, floor(1.0 / 0.1)
@@ -184,7 +191,7 @@ def floor_divide(x: ArrayLike, y: ArrayLike) -> Any:
 
 
 def remainder(x: ArrayLike, y: ArrayLike) -> Any:
-    return lax.rem(*_binary(x, y))
+    return lax.rem(*_bool_as_int8(*_binary(x, y)))
 
 
 mod = remainder

@@ -271,8 +271,8 @@ class VJPTrace(Trace):
                 in_slots.append(None)
                 needs.append(False)
         ans = self.parent.process_primitive(prim, primals, params)
-        if not traced:
-            return ans
+        if not traced or (not prim.multiple_results and ans.dtype.kind not in "fc"):
+            return ans  # integer and boolean values carry no cotangent: nothing to record
         rule = vjp_rules.get(prim)
         if rule is None:
             raise _missing("vjp", prim)
