@@ -41,7 +41,9 @@ def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimension
     k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
     x3 = x.transpose((*xb, *x_free, *xc)).reshape((*batch, m, k))
     y3 = y.transpose((*yb, *yc, *y_free)).reshape((*batch, k, n))
-    out = np.matmul(x3, y3)
+    # A batch of outer products (per-example weight gradients under vmap) is a broadcast
+    # multiply: np.matmul's batched k = 1 path is ~5x slower.
+    out = x3 * y3 if k == 1 else np.matmul(x3, y3)
     return out.reshape((*batch, *[x.shape[i] for i in x_free], *[y.shape[i] for i in y_free]))
 
 

@@ -33,6 +33,7 @@ from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.conv import padtype_to_pads
+from funcgrad.lax.elementwise import select_impl
 from funcgrad.lax.structural import pad, pad_p
 from funcgrad.transforms import ad, batching
 
@@ -123,8 +124,10 @@ def _first_argmax(xp: np.ndarray, window_dimensions: tuple[int, ...],
             best = v.copy()
             continue
         better = v > best   # strict: an equal later value never takes over (first max wins)
-        np.copyto(best, v, where=better)
-        np.copyto(idx, j, where=better)
+        # Branchless selects: a max pool's masks are random, where np.copyto(where=) and
+        # np.where mispredict on every other element.
+        best = select_impl(better, v, best)
+        idx = select_impl(better, np.broadcast_to(idx.dtype.type(j), idx.shape), idx)
     return idx
 
 
@@ -228,9 +231,9 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *,
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
     idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
     buf = np.zeros(xp.shape, source.dtype)
-    zero = np.zeros((), source.dtype)
+    zero = np.broadcast_to(np.zeros((), source.dtype), source.shape)
     for j, sl in _taps(xp, window_dimensions, window_strides, out_shape):
-        buf[sl] += np.where(idx == j, source, zero)
+        buf[sl] += select_impl(idx == j, source, zero)
     return _unpad(buf, padding)
 
 

@@ -92,18 +92,21 @@ defbroadcasting(add_any_p)
 # == the trace ================================================================================
 
 class BatchTracer(Tracer):
-    __slots__ = ("val", "bdim")
+    __slots__ = ("val", "bdim", "_aval")
 
     def __init__(self, trace: BatchTrace, val: Any, bdim: int):
         self._trace = trace
         self.val = val
         self.bdim = bdim
+        self._aval: ShapedArray | None = None
 
     @property
     def aval(self) -> ShapedArray:
-        aval = get_aval(self.val)
-        shape = aval.shape[:self.bdim] + aval.shape[self.bdim + 1:]
-        return ShapedArray(shape, aval.dtype, aval.weak_type)
+        if self._aval is None:  # computed once: rules ask for shapes many times
+            aval = get_aval(self.val)
+            shape = aval.shape[:self.bdim] + aval.shape[self.bdim + 1:]
+            self._aval = ShapedArray(shape, aval.dtype, aval.weak_type)
+        return self._aval
 
 
 class BatchTrace(Trace):
