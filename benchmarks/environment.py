@@ -14,6 +14,7 @@ import numpy as np
 from benchmarks.contenders import pin_threads, threads, versions
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS",
+               "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OPENBLAS_THREAD_TIMEOUT",
                "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "JAX_PLATFORMS")
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,11 +84,13 @@ def collect(imported: set[str]) -> dict[str, Any]:
         "cpu": _cpu_model(),
         "logical_cpus": os.cpu_count(),
         "threads_pinned": threads(),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "env": {v: os.environ.get(v) for v in THREAD_VARS},
         "versions": versions(),
         "numpy_blas": _numpy_blas(),
         "commit": _git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # Whether funcgrad's own sources differ from that commit (the benchmarks may).
+        "dirty": bool(_git("status", "--porcelain", "--", "funcgrad")),
     }
     if "torch" in imported:
         info["torch"] = _torch_info()
@@ -107,13 +110,14 @@ def summary(info: dict[str, Any]) -> list[str]:
         for p in info["blas_pools"] if "internal_api" in p)
     libs = ", ".join(f"{k} {v[k]}" for k in ("funcgrad", "numpy", "jax", "torch", "autograd")
                      if v.get(k))
-    dirty = " (with uncommitted changes)" if info.get("dirty") else ""
+    dirty = " (with uncommitted changes to funcgrad/)" if info.get("dirty") else ""
     load = info.get("load_average_1_5_15min")
     load_text = (f"; 1-min load average {load['before'][0]:.1f} before, {load['after'][0]:.1f} "
                  f"after" if load else "")
     return [
         f"- machine: {info['cpu']}, {info['logical_cpus']} logical CPUs; "
-        f"{info['threads_pinned']} threads for every library{load_text}",
+        f"{info['threads_pinned']} threads for every library, nice {info.get('nice', 0)}"
+        f"{load_text}",
         f"- thread pools: {pools or 'not inspected (threadpoolctl missing)'}",
         f"- libraries: Python {info['python']}, {libs}",
         f"- funcgrad commit {info['commit']}{dirty}, run on {info['date']}",

@@ -9,8 +9,9 @@ Before a contender is timed, its ``step()`` output is compared leaf by leaf with
 the hand-written NumPy builder (values, shapes, and float32 dtype). Then all contenders and the
 floor are timed in rounds: in each round every contender runs ``n_inner`` calls (calibrated so
 a sample takes about ``target`` seconds) and the round order rotates, so that machine noise,
-thermal drift and cache state hit every contender alike. The reported number is the median
-over rounds of the per-call time.
+thermal drift and cache state hit every contender alike. The reported time is the median over
+rounds of the per-call time; a ratio is the median over rounds of the two contenders' times in
+the same round (:meth:`RowResult.ratio`).
 """
 
 from __future__ import annotations
@@ -107,11 +108,25 @@ class RowResult:
     rounds: int
     seconds: float
 
+    def entry(self, name: str) -> Entry | None:
+        return self.floor if name == "floor" else self.entries.get(name)
+
     def median(self, name: str) -> float | None:
-        if name == "floor":
-            return self.floor.median if self.floor else None
-        entry = self.entries.get(name)
+        entry = self.entry(name)
         return entry.median if entry else None
+
+    def ratio(self, name: str, baseline: str) -> float | None:
+        """Median over rounds of ``name``'s time / ``baseline``'s time in the same round.
+
+        Samples of one round ran back to back, so a machine that slows down between rounds
+        slows both: the paired ratio cancels that drift, a ratio of two medians does not.
+        """
+        a, b = self.entry(name), self.entry(baseline)
+        if a is None or b is None or not a.samples or not b.samples:
+            return None
+        if len(a.samples) != len(b.samples):
+            return a.median / b.median if a.median and b.median else None
+        return float(np.median(np.asarray(a.samples) / np.asarray(b.samples)))
 
 
 # == correctness ==============================================================================

@@ -34,6 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-probes", action="store_true",
                    help="skip the first-call latency and peak memory measurements")
     p.add_argument("--threads", type=int, default=2, help="threads for every library")
+    p.add_argument("--nice", type=int, default=0,
+                   help="change the scheduling priority first (e.g. -10 on a shared machine, "
+                        "as root: 2-thread BLAS stalls whenever another process takes a core)")
     p.add_argument("--json", type=Path, help="JSON output (default results/latest.json)")
     p.add_argument("--markdown", type=Path,
                    help="markdown output (default benchmarks/results.md; quick: stdout only)")
@@ -86,7 +89,7 @@ def main(argv: list[str]) -> int:
         log(f"{workload.name}: {workload.title}")
         row = run_workload(workload, contenders, config, log)
         for name, entry in row.entries.items():
-            ratio = report.ratio(entry.median, row.median("numpy"))
+            ratio = row.ratio(name, "numpy")
             log(f"  {name:13s} {entry.status:11s} "
                 + (f"{entry.median * 1e3:10.3f} ms  x{report.fmt_ratio(ratio)} NumPy"
                    if entry.median else entry.reason))

@@ -5,7 +5,8 @@
     python benchmarks/run.py --only funcgrad,numpy --workloads chain60,mlp-train
 
 The thread counts of every BLAS/OpenMP/XLA pool are pinned here, before NumPy, JAX or PyTorch
-is imported, so that every contender gets the same number of threads.
+is imported, so that every contender gets the same number of threads; ``--nice`` (negative
+needs root) is applied here too, before any worker thread exists.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ def pin_thread_environment(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         os.environ[var] = str(threads)
+    # Several libraries' pools share 2 cores in one process. Workers that spin-wait after a
+    # call (OpenBLAS for ~2^28 cycles, libgomp, Intel OpenMP) steal the cores the next
+    # contender's threads need: measured 2-3x slower matmuls in every library. Make idle
+    # workers sleep at once.
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["KMP_BLOCKTIME"] = "0"
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
     xla = os.environ.get("XLA_FLAGS", "")
     if "intra_op_parallelism_threads" not in xla:
         xla = f"{xla} --xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
@@ -27,17 +35,30 @@ def pin_thread_environment(threads: int) -> None:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
-def _threads_from_argv(argv: list[str]) -> int:
+def raise_priority(increment: int) -> None:
+    """``os.nice(increment)`` before any thread pool exists: Linux priorities are per thread,
+    and BLAS/OpenMP worker threads inherit theirs when they are created, at import."""
+    try:
+        os.nice(increment)
+    except OSError as exc:
+        print(f"run.py: could not change priority by {increment}: {exc}", file=sys.stderr)
+
+
+def _int_option(argv: list[str], name: str, default: int) -> int:
     for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
+        if arg == name and i + 1 < len(argv):
             return int(argv[i + 1])
-        if arg.startswith("--threads="):
+        if arg.startswith(name + "="):
             return int(arg.split("=", 1)[1])
-    return 2
+    return default
 
 
 if __name__ == "__main__":
-    pin_thread_environment(_threads_from_argv(sys.argv))
+    if "--probe" not in sys.argv:  # probe children inherit the parent's priority
+        nice = _int_option(sys.argv, "--nice", 0)
+        if nice:
+            raise_priority(nice)
+    pin_thread_environment(_int_option(sys.argv, "--threads", 2))
     # Import `benchmarks` as a package from the repository root, and keep this script's own
     # directory off the path so that its modules cannot shadow a library's.
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
