@@ -108,11 +108,13 @@ def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primit
 def _defderiv(prim: Primitive, *derivs: Callable[..., Any]) -> None:
     """Real ``prim`` with partial derivatives ``derivs[i](ans, *args, **params)``, one per
     argument: JVP and VJP from one rule each (``t * d_i`` and ``ct * d_i``)."""
-    ad.defjvp(prim, *(_times_deriv(d) for d in derivs))
-    ad.defvjp(prim, *(_times_deriv(d) for d in derivs))
+    ad.defjvp(prim, *(_times_deriv(d, len(derivs) == 1) for d in derivs))
+    ad.defvjp(prim, *(_times_deriv(d, len(derivs) == 1) for d in derivs))
 
 
-def _times_deriv(deriv: Callable[..., Any]) -> Callable[..., Any]:
+def _times_deriv(deriv: Callable[..., Any], unary: bool) -> Callable[..., Any]:
+    if unary:  # no *args packing on eager grad's most common rule
+        return lambda t, ans, x, **p: mul(t, deriv(ans, x, **p))
     return lambda t, ans, *args, **p: mul(t, deriv(ans, *args, **p))
 
 
