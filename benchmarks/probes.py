@@ -125,8 +125,9 @@ def probe(kind: str, workload_name: str, contender: str, quick: bool) -> dict[st
 def _run_child(kind: str, workload: str, contender: str, quick: bool, timeout: float
                ) -> dict[str, Any]:
     env = dict(os.environ)
-    if kind == "memory":
+    if kind == "memory":  # large blocks go back to the OS when freed: RSS follows live memory
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+        env["MALLOC_TRIM_THRESHOLD_"] = "131072"
     cmd = [sys.executable, str(RUN_PY), "--probe", f"{kind}:{workload}:{contender}"]
     if quick:
         cmd.append("--quick")
