@@ -11,8 +11,7 @@ constant to it, so nested transforms never confuse their perturbations.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -127,14 +126,21 @@ def current_trace() -> Trace:
     return _state.trace
 
 
-@contextmanager
-def set_current_trace(trace: Trace) -> Iterator[None]:
-    previous = _state.trace
-    _state.trace = trace
-    try:
-        yield
-    finally:
-        _state.trace = previous
+class set_current_trace:  # noqa: N801 (used like a function: `with set_current_trace(t):`)
+    """Make ``trace`` current inside a ``with`` block. A class rather than a generator-based
+    context manager: the JVP and batching traces enter one per primitive."""
+
+    __slots__ = ("trace", "previous")
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __enter__(self) -> None:
+        self.previous = _state.trace
+        _state.trace = self.trace
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.trace = self.previous
 
 
 class Tracer:

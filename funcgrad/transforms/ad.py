@@ -381,21 +381,9 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     argnums = tuple(range(len(primals)))
     leaves, in_tree, names = api_util.flatten_args(primals, "vjp", argnums)
     api_util.check_differentiable(leaves, names, "vjp")
-    trace = VJPTrace(current_trace())
-    try:
-        tracers = [trace.new_tracer(x) for x in leaves]
-        with set_current_trace(trace):
-            out = fun(*pytree.tree_unflatten(in_tree, tracers))
-        if has_aux:
-            out, aux = _split_aux(out, "vjp")
-            aux = pytree.tree_map(lambda x: _primal_of(trace, x), aux)
-        out_leaves, out_tree = pytree.tree_flatten(out)
-        out_primals = [_primal_of(trace, o) for o in out_leaves]
-        out_slots = [o.slot if isinstance(o, VJPTracer) and o._trace is trace else None
-                     for o in out_leaves]
-    finally:
-        trace.is_alive = False
-    in_slots = [t.slot for t in tracers]
+    rec = _Recording(fun, leaves, in_tree, has_aux, "vjp")
+    trace, in_slots, out_slots, out_tree, out_primals = (
+        rec.trace, rec.in_slots, rec.out_slots, rec.out_tree, rec.out_primals)
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
         ct_leaves, ct_tree = pytree.tree_flatten(ct)
@@ -409,7 +397,30 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         return tuple(pytree.tree_unflatten(in_tree, in_cts))
 
     primal_out = pytree.tree_unflatten(out_tree, out_primals)
-    return (primal_out, vjp_fn, aux) if has_aux else (primal_out, vjp_fn)
+    return (primal_out, vjp_fn, rec.aux) if has_aux else (primal_out, vjp_fn)
+
+
+class _Recording:
+    """The forward pass of reverse mode: ``fun`` run on tape tracers of ``leaves``."""
+
+    def __init__(self, fun: Callable[..., Any], leaves: Sequence[Any], in_tree: Any,
+                 has_aux: bool, fname: str):
+        self.trace = trace = VJPTrace(current_trace())
+        self.aux: Any = None
+        try:
+            tracers = [trace.new_tracer(x) for x in leaves]
+            with set_current_trace(trace):
+                out = fun(*pytree.tree_unflatten(in_tree, tracers))
+            if has_aux:
+                out, aux = _split_aux(out, fname)
+                self.aux = pytree.tree_map(lambda x: _primal_of(trace, x), aux)
+            out_leaves, self.out_tree = pytree.tree_flatten(out)
+            self.out_primals = [_primal_of(trace, o) for o in out_leaves]
+            self.out_slots = [o.slot if isinstance(o, VJPTracer) and o._trace is trace
+                              else None for o in out_leaves]
+        finally:
+            trace.is_alive = False
+        self.in_slots = [t.slot for t in tracers]
 
 
 def _owned(x: Any, inputs: Sequence[Any]) -> Any:
@@ -447,11 +458,8 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         def f_of_diff(*diff: Any) -> Any:
             return fun(*api_util.replace_args(args, nums, diff), **kwargs)
 
-        diff_args = pytree.tree_unflatten(in_tree, leaves)
-        if has_aux:
-            value, f_vjp, aux = vjp(f_of_diff, *diff_args, has_aux=True)
-        else:
-            value, f_vjp = vjp(f_of_diff, *diff_args)
+        rec = _Recording(f_of_diff, leaves, in_tree, has_aux, "grad")
+        value = pytree.tree_unflatten(rec.out_tree, rec.out_primals)
         aval = get_aval(value) if isinstance(value, (np.ndarray, np.generic, Tracer)) else None
         if aval is None or aval.shape != ():
             got = f"shape {aval.shape}" if aval is not None else type(value).__name__
@@ -461,9 +469,12 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         if not np.issubdtype(aval.dtype, np.inexact):
             raise FuncgradTypeError(at_user_line(
                 f"grad requires a real- or complex-valued output, got dtype {aval.dtype}"))
-        grads = f_vjp(np.ones((), aval.dtype))
-        g = grads[0] if isinstance(argnums, int) else grads
-        return ((value, aux), g) if has_aux else (value, g)
+        # The cotangent is made here, so vjp_fn's structure and shape checks are not needed.
+        in_cts = rec.trace.backward(rec.out_slots, [np.ones((), aval.dtype)], rec.in_slots)
+        grads = pytree.tree_unflatten(in_tree, [_owned(instantiate_zeros(c, x), ())
+                                                for c, x in zip(in_cts, leaves)])
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((value, rec.aux), g) if has_aux else (value, g)
 
     value_and_grad_f.__name__ = f"value_and_grad({getattr(fun, '__name__', 'fun')})"
     value_and_grad_f.__wrapped__ = fun  # type: ignore[attr-defined]
