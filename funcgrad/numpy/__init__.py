@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad import lax
+from funcgrad.lax import elementwise as _ew
 from funcgrad.core.avals import get_aval, weak_stand_in
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
@@ -123,11 +124,13 @@ def _binary(x: Any, y: Any) -> tuple[Any, Any]:
     # Fast paths first: they are most of eager mode's dispatch cost.
     tx, ty = type(x), type(y)
     if ty in _PY_SCALARS and tx not in _PY_SCALARS and hasattr(x, "dtype"):
-        if ty in _WEAK_KEEPS.get(x.dtype.kind, ()):
-            return x, lax.constant(y, x.dtype, x.shape)
+        dtype = x.dtype
+        if ty in _WEAK_KEEPS.get(dtype.kind, ()):
+            return x, lax.constant(y, dtype, x.shape)
     elif tx in _PY_SCALARS and ty not in _PY_SCALARS and hasattr(y, "dtype"):
-        if tx in _WEAK_KEEPS.get(y.dtype.kind, ()):
-            return lax.constant(x, y.dtype, y.shape), y
+        dtype = y.dtype
+        if tx in _WEAK_KEEPS.get(dtype.kind, ()):
+            return lax.constant(x, dtype, y.shape), y
     elif (hasattr(x, "dtype") and hasattr(y, "dtype") and x.dtype == y.dtype
           and x.shape == y.shape):
         return x, y
@@ -151,15 +154,15 @@ def add(x: ArrayLike, y: ArrayLike) -> Any:
     >>> add(np.ones(2, np.float32), 1.0)
     array([2., 2.], dtype=float32)
     """
-    return lax.add(*_binary(x, y))
+    return _ew.add_p.bind(*_binary(x, y))  # operands are already arrays: bind directly
 
 
 def subtract(x: ArrayLike, y: ArrayLike) -> Any:
-    return lax.sub(*_binary(x, y))
+    return _ew.sub_p.bind(*_binary(x, y))
 
 
 def multiply(x: ArrayLike, y: ArrayLike) -> Any:
-    return lax.mul(*_binary(x, y))
+    return _ew.mul_p.bind(*_binary(x, y))
 
 
 def true_divide(x: ArrayLike, y: ArrayLike) -> Any:
@@ -320,11 +323,11 @@ around = round
 
 
 def maximum(x: ArrayLike, y: ArrayLike) -> Any:
-    return lax.max(*_binary(x, y))
+    return _ew.max_p.bind(*_binary(x, y))
 
 
 def minimum(x: ArrayLike, y: ArrayLike) -> Any:
-    return lax.min(*_binary(x, y))
+    return _ew.min_p.bind(*_binary(x, y))
 
 
 def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
