@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.contenders import funcgrad_jit, import_autograd, import_jax, import_torch
 from benchmarks.harness import Inputs, Step, Workload
+from benchmarks.workloads import scalar_loss
 
 REPEATS = 10  # x 6 ops
 
@@ -55,49 +55,6 @@ def numpy_step(inputs: Inputs) -> Step:
     return step
 
 
-def funcgrad_step(inputs: Inputs, jit: bool = False) -> Step:
-    import funcgrad as fg
-    import funcgrad.numpy as fnp
-
-    f = fg.value_and_grad(lambda x: chain_loss(fnp, x))
-    if jit:
-        f = funcgrad_jit()(f)
-    x = inputs["x"]
-    return lambda: f(x)
-
-
-def jax_step(inputs: Inputs, jit: bool = False) -> Step:
-    jax = import_jax()
-    import jax.numpy as jnp
-
-    f = jax.value_and_grad(lambda x: chain_loss(jnp, x))
-    if jit:
-        f = jax.jit(f)
-    x = jnp.asarray(inputs["x"])
-    return lambda: jax.block_until_ready(f(x))
-
-
-def torch_step(inputs: Inputs) -> Step:
-    torch = import_torch()
-    x0 = torch.tensor(inputs["x"])
-
-    def step() -> Any:
-        x = x0.detach().requires_grad_(True)
-        loss = chain_loss(torch, x)
-        (g,) = torch.autograd.grad(loss, (x,))
-        return loss.detach(), g
-    return step
-
-
-def autograd_step(inputs: Inputs) -> Step:
-    autograd = import_autograd()
-    import autograd.numpy as anp
-
-    f = autograd.value_and_grad(lambda x: chain_loss(anp, x))
-    x = inputs["x"]
-    return lambda: f(x)
-
-
 def workloads(quick: bool) -> list[Workload]:
     def make_inputs() -> Inputs:
         return {"x": np.linspace(-1.0, 1.0, 10, dtype=np.float32)}
@@ -107,14 +64,6 @@ def workloads(quick: bool) -> list[Workload]:
         title="grad, 60-op elementwise chain, 10-vector",
         bound="dispatch",
         make_inputs=make_inputs,
-        builders={
-            "funcgrad-jit": lambda i: funcgrad_step(i, jit=True),
-            "funcgrad": funcgrad_step,
-            "jax-jit": lambda i: jax_step(i, jit=True),
-            "jax": jax_step,
-            "torch": torch_step,
-            "autograd": autograd_step,
-            "numpy": numpy_step,
-        },
+        builders=scalar_loss.builders(chain_loss, numpy_step),
         floor=None,  # dispatch-bound: the arithmetic is nanoseconds; no meaningful floor
     )]
