@@ -41,27 +41,47 @@ def as_array_leaf(x: Any, where: str) -> Any:
         f"lists, dicts, registered classes) whose leaves are arrays or scalars"))
 
 
+class LeafNames(Sequence[str]):
+    """``"argument 0['w']"`` per leaf, computed only when read: names appear in error
+    messages, and walking the key paths on every ``grad`` call would be wasted work."""
+
+    def __init__(self, args: Sequence[Any], argnums: Sequence[int]):
+        self._args, self._argnums = args, argnums
+        self._names: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._names is None:
+            self._names = [f"argument {i}{p}" for i in self._argnums
+                           for p in pytree.tree_key_paths(self._args[i])]
+        return self._names
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def flatten_args(args: Sequence[Any], fname: str, argnums: Sequence[int]
-                 ) -> tuple[list[Any], pytree.PyTreeDef, list[str]]:
+                 ) -> tuple[list[Any], pytree.PyTreeDef, LeafNames]:
     """Leaves of the differentiated arguments, their structure and a readable name per leaf."""
-    chosen = tuple(args[i] for i in argnums)
-    leaves, tree = pytree.tree_flatten(chosen)
-    names: list[str] = []
-    for (i, sub) in zip(argnums, chosen):
-        names.extend(f"argument {i}{p}" for p in pytree.tree_key_paths(sub))
-    leaves = [as_array_leaf(x, f"{fname}: {n}") for x, n in zip(leaves, names)]
+    leaves, tree = pytree.tree_flatten(tuple(args[i] for i in argnums))
+    names = LeafNames(args, argnums)
+    for k, x in enumerate(leaves):
+        if not isinstance(x, (np.ndarray, Tracer)):
+            leaves[k] = as_array_leaf(x, f"{fname}: {names[k]}")
     return leaves, tree, names
 
 
 def check_differentiable(leaves: Sequence[Any], names: Sequence[str], fname: str) -> None:
     """Differentiation is defined for floating and complex inputs only (as JAX)."""
-    for x, name in zip(leaves, names):
+    for k, x in enumerate(leaves):
         dtype = get_aval(x).dtype
-        if not np.issubdtype(dtype, np.inexact):
+        if dtype.kind not in "fc":
             raise FuncgradTypeError(at_user_line(
                 f"{fname} requires real- or complex-valued inputs (input dtype that is a "
-                f"sub-dtype of np.inexact), but {name} has dtype {dtype}; pass a float array "
-                f"or leave that argument out of argnums"))
+                f"sub-dtype of np.inexact), but {names[k]} has dtype {dtype}; pass a float "
+                f"array or leave that argument out of argnums"))
 
 
 def replace_args(args: Sequence[Any], argnums: Sequence[int], new: Sequence[Any]) -> list[Any]:
