@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import reference as ref
+from oracles import oracle
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -334,7 +335,7 @@ def test_conv_matches_torch_forward_and_backward(x_shape: tuple[int, ...],
                                                  w_shape: tuple[int, ...],
                                                  kwargs: dict[str, Any],
                                                  rng: np.random.Generator) -> None:
-    torch = pytest.importorskip("torch")
+    torch = oracle("torch")
     tf = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
           3: torch.nn.functional.conv3d}[len(x_shape) - 2]
     x, w, b = (rng.standard_normal(x_shape), rng.standard_normal(w_shape),
@@ -350,7 +351,7 @@ def test_conv_matches_torch_forward_and_backward(x_shape: tuple[int, ...],
 
 
 def test_conv_transpose_matches_torch(rng: np.random.Generator) -> None:
-    torch = pytest.importorskip("torch")
+    torch = oracle("torch")
     x, w, b = rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((4, 3, 3, 2)), \
         rng.standard_normal(6)
     kwargs = {"stride": (2, 3), "padding": (1, 0), "output_padding": (1, 2), "groups": 2,
@@ -379,7 +380,7 @@ JAX_CASES = [
 
 @pytest.mark.parametrize("params", JAX_CASES)
 def test_lax_conv_matches_jax(params: dict[str, Any], rng: np.random.Generator) -> None:
-    jax = pytest.importorskip("jax")
+    jax = oracle("jax")
     jax.config.update("jax_enable_x64", True)
     dn = params["dimension_numbers"]
     nsp = len(dn[0]) - 2
@@ -400,7 +401,7 @@ def test_lax_conv_matches_jax(params: dict[str, Any], rng: np.random.Generator) 
 
 
 def test_lax_conv_transpose_matches_jax(rng: np.random.Generator) -> None:
-    jax = pytest.importorskip("jax")
+    jax = oracle("jax")
     jax.config.update("jax_enable_x64", True)
     x = rng.standard_normal((2, 5, 4, 3))                   # NHWC, 3 channels
     kernels = {False: rng.standard_normal((3, 2, 3, 4)),   # HWIO, I = 3

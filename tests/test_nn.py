@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import specs_nn
+from oracles import oracle
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -113,7 +114,7 @@ def test_activation_derivatives_at_the_kinks() -> None:
 
 
 def test_activations_match_torch(rng: np.random.Generator) -> None:
-    torch = pytest.importorskip("torch")
+    torch = oracle("torch")
     F = torch.nn.functional
     x = rng.uniform(-8, 8, 40)
     pairs = [(nn.relu6, F.relu6), (nn.elu, F.elu), (nn.silu, F.silu), (nn.softplus, F.softplus),
@@ -199,7 +200,7 @@ def test_cross_entropy_is_stable_at_1e4() -> None:
 
 
 def test_losses_match_torch(rng: np.random.Generator) -> None:
-    torch = pytest.importorskip("torch")
+    torch = oracle("torch")
     F = torch.nn.functional
     logits, labels = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)
     img_logits, img_labels = rng.standard_normal((2, 3, 4, 4)), rng.integers(0, 3, (2, 4, 4))
@@ -277,7 +278,7 @@ def test_one_hot() -> None:
 # == normalisation ============================================================================
 
 def test_batch_norm_matches_torch(rng: np.random.Generator) -> None:
-    torch = pytest.importorskip("torch")
+    torch = oracle("torch")
     x = rng.standard_normal((4, 3, 5, 5)) * 2 + 1
     scale, bias = rng.standard_normal(3), rng.standard_normal(3)
     rm, rv = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
@@ -326,7 +327,7 @@ def test_layer_norm(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(y_last.mean(axis=-1), 0, atol=1e-14)
     np.testing.assert_allclose(nn.layer_norm(x, axes=(0,)).mean(axis=0), 0, atol=1e-14)
     check_grads(nn.layer_norm, (x, s, b), order=2, modes=("rev", "fwd"))
-    torch = pytest.importorskip("torch")
+    torch = oracle("torch")
     want = torch.nn.functional.layer_norm(torch.tensor(x), (4, 5), torch.tensor(s),
                                           torch.tensor(b)).numpy()
     np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-12)
