@@ -226,3 +226,23 @@ spec("lax.linalg.cholesky_lower_triangle",
 spec("linalg.norm", lambda x: fnp.linalg.norm(x) + fnp.linalg.norm(x, axis=1),
      lambda r: (r.uniform(-2, 2, (2, 3)),), ("sqrt", "reduce_sum"),
      lambda x: np.linalg.norm(x) + np.linalg.norm(x, axis=1), numpy=("linalg.norm",))
+
+
+# -- custom rules and checkpoint, which stage as call equations -------------------------------
+
+@fg.custom_jvp
+def _softplus(x: Any) -> Any:
+    return fnp.log1p(fnp.exp(x))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals: Any, tangents: Any) -> Any:
+    (x,), (t,) = primals, tangents
+    return _softplus(x), t / (1.0 + fnp.exp(-x))
+
+
+_remat_body = fg.checkpoint(lambda x: fnp.sin(x) * x)
+spec("custom_jvp_call", _softplus, lambda r: (r.normal(size=(3,)),), ("custom_jvp_call",),
+     lambda x: np.log1p(np.exp(x)))
+spec("checkpoint_custom_vjp_call", _remat_body, lambda r: (r.normal(size=(3,)),),
+     ("custom_vjp_call",), lambda x: np.sin(x) * x)

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
+import keyword
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -116,10 +118,17 @@ class ClosedJaxpr:
 # -- printing ---------------------------------------------------------------------------------
 
 def _var_names() -> Iterator[str]:
+    # Never a Python keyword or builtin (the 45th name would be ``as``), so generated source
+    # can use the printed names as they are.
     letters = "abcdefghijklmnopqrstuvwxyz"
     for n in itertools.count(1):
         for combo in itertools.product(letters, repeat=n):
-            yield "".join(combo)
+            name = "".join(combo)
+            if not (keyword.iskeyword(name) or name in _BUILTINS):
+                yield name
+
+
+_BUILTINS = frozenset(dir(builtins))
 
 
 class _Namer:
@@ -144,6 +153,8 @@ def _pp_param(value: Any, namer: _Namer, indent: int) -> str:
         return _pp_jaxpr(inner, _Namer(), indent + 4)
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return np.dtype(value).name
+    if callable(value) and not isinstance(value, type):
+        return getattr(value, "__qualname__", repr(value))  # a custom rule: its name
     if isinstance(value, tuple) and any(isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value):
         return "(" + ", ".join(_pp_param(v, namer, indent) for v in value) + ")"
     return repr(value) if isinstance(value, str) else str(value)

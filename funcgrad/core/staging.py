@@ -90,12 +90,20 @@ class StagingTrace(Trace):
         outs = [StagingTracer(self, v.aval, v) for v in outvars]
         return outs if primitive.multiple_results else outs[0]
 
+    # Custom rules stage as equations holding the primal jaxpr and the rules; the primitives
+    # and their rules are the transforms layer's, so they are looked up when first needed.
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
-        return fun(*args)
+        if not any(isinstance(x, StagingTracer) and x._trace is self for x in args):
+            return self.parent.process_custom_jvp(fun, jvp, args)
+        from funcgrad.transforms.custom import stage_custom_jvp
+        return stage_custom_jvp(self, fun, jvp, args)
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
-                           out_tree: Any) -> Any:
-        return fun(*args)
+                           out_tree: Any, jvp_ok: bool = False) -> Any:
+        if not any(isinstance(x, StagingTracer) and x._trace is self for x in args):
+            return self.parent.process_custom_vjp(fun, fwd, bwd, args, out_tree, jvp_ok)
+        from funcgrad.transforms.custom import stage_custom_vjp
+        return stage_custom_vjp(self, fun, fwd, bwd, args, out_tree, jvp_ok)
 
     def to_jaxpr(self, outs: Sequence[Any]) -> ClosedJaxpr:
         outvars = [self.to_atom(o) for o in outs]

@@ -40,7 +40,7 @@ class Trace:
         raise NotImplementedError(f"{type(self).__name__} does not support custom_jvp")
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
-                           out_tree: Any) -> Any:
+                           out_tree: Any, jvp_ok: bool = False) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not support custom_vjp")
 
 
@@ -65,7 +65,7 @@ class EvalTrace(Trace):
         return fun(*args)
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
-                           out_tree: Any) -> Any:
+                           out_tree: Any, jvp_ok: bool = False) -> Any:
         return fun(*args)
 
 

@@ -196,9 +196,21 @@ class JVPTrace(Trace):
         return [JVPTracer(self, o, t) for o, t in zip(outs, t_outs)]
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
-                           out_tree: Any) -> Any:
-        # Forward mode through a custom_vjp function differentiates its primal definition.
-        return fun(*args)
+                           out_tree: Any, jvp_ok: bool = False) -> Any:
+        if any(x.__class__ is JVPTracer and x._trace is self and x.tangent is not None
+               for x in args):
+            if not jvp_ok:
+                # JAX refuses too: the user gave a reverse-mode rule only, and silently
+                # differentiating the primal would ignore it.
+                raise FuncgradTypeError(at_user_line(
+                    "can't apply forward-mode autodiff (jvp, jacfwd, linearize) to a "
+                    "custom_vjp function; use fg.custom_jvp for a forward-mode rule, or "
+                    "differentiate it in reverse mode (grad, vjp, jacrev; hessian works)"))
+            return fun(*args)  # checkpoint: forward mode differentiates the primal
+        primals = [x.primal if x.__class__ is JVPTracer and x._trace is self else x
+                   for x in args]
+        with set_current_trace(self.parent):
+            return self.parent.process_custom_vjp(fun, fwd, bwd, primals, out_tree, jvp_ok)
 
 
 def _jvp_primals(tree: Any) -> Any:
@@ -289,13 +301,35 @@ class VJPTrace(Trace):
         return VJPTracer(self, ans, slot)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
-        # Reverse mode through a custom_jvp function: record its primal definition.
-        return fun(*args)
+        # Reverse mode through a custom_jvp function: the transpose of its (linear) tangent
+        # rule, recorded as one tape entry.
+        return self._record_custom(_custom_jvp_vjp, args, lambda *p: (fun(*p), {}),
+                                   {"jvp": jvp})
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
-                           out_tree: Any) -> Any:
-        from funcgrad.transforms.custom import record_custom_vjp
-        return record_custom_vjp(self, fwd, bwd, args, out_tree)
+                           out_tree: Any, jvp_ok: bool = False) -> Any:
+        def run(*primals: Any) -> tuple[list[Any], dict[str, Any]]:
+            outs, res = fwd(*primals)
+            return outs, {"res": res}
+        return self._record_custom(_custom_vjp_vjp, args, run, {"bwd": bwd})
+
+    def _record_custom(self, rule: VJPRule, args: Sequence[Any], run: Callable[..., Any],
+                       params: dict[str, Any]) -> list[Any]:
+        """Run ``run`` on the primals one level down and record ``rule`` for its outputs."""
+        primals, in_slots, needs = [], [], []
+        for x in args:
+            own = isinstance(x, VJPTracer) and x._trace is self
+            primals.append(x.primal if own else x)
+            in_slots.append(x.slot if own else None)
+            needs.append(own)
+        with set_current_trace(self.parent):
+            outs, extra = run(*primals)
+        if all(s is None for s in in_slots):
+            return outs
+        tracers = [self.new_tracer(o) for o in outs]
+        self.tape.append((rule, {**params, **extra}, primals, in_slots, needs, outs,
+                          [t.slot for t in tracers]))
+        return tracers
 
     def residual_bytes(self) -> int:
         """Bytes of concrete arrays the tape keeps alive for the backward pass."""
@@ -333,6 +367,25 @@ class VJPTrace(Trace):
                     prev = cts[s]
                     cts[s] = c if prev is None else add_any_p.bind(prev, c)
         return [cts[s] for s in in_slots]
+
+
+def _custom_vjp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
+                    needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+    cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans)]
+    in_cts = params["bwd"](params["res"], cts)
+    return [c if need else None for c, need in zip(in_cts, needs)]
+
+
+def _custom_jvp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
+                    needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+    # The tangent output of a JVP rule is linear in the tangents, so reverse mode over it (at
+    # any tangent point, here zero) is its transpose.
+    jvp_rule = params["jvp"]
+    zeros = [zeros_like_aval(get_aval(p)) for p in primals]
+    cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans)]
+    _, pullback = vjp(lambda *ts: list(jvp_rule(list(primals), list(ts))[1]), *zeros)
+    in_cts = pullback(cts)
+    return [c if need else None for c, need in zip(in_cts, needs)]
 
 
 def _leaves_of(tree: Any) -> list[Any]:

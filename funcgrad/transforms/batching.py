@@ -143,12 +143,52 @@ class BatchTrace(Trace):
             return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return out if out_dim is None else BatchTracer(self, out, out_dim)
 
-    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
-        return fun(*args)
+    def _unbatch_args(self, args: Sequence[Any]) -> tuple[list, list]:
+        vals, dims = [], []
+        for x in args:
+            own = isinstance(x, BatchTracer) and x._trace is self
+            vals.append(x.val if own else x)
+            dims.append(x.bdim if own else None)
+        return vals, dims
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
-                           out_tree: Any) -> Any:
-        return fun(*args)
+                           out_tree: Any, jvp_ok: bool = False) -> Any:
+        """Batch the function and both rules; the parent trace sees one custom_vjp."""
+        vals, dims = self._unbatch_args(args)
+        if all(d is None for d in dims):
+            with set_current_trace(self.parent):
+                return self.parent.process_custom_vjp(fun, fwd, bwd, vals, out_tree, jvp_ok)
+        in_axes = tuple(dims)
+        fun_b = vmap(lambda *xs: fun(*xs), in_axes=in_axes)
+        fwd_b = vmap(lambda *xs: fwd(*xs), in_axes=in_axes)
+
+        def bwd_b(res: Any, cts: Sequence[Any]) -> list[Any]:
+            in_cts = vmap(lambda r, c: bwd(r, c))(res, list(cts))
+            # Arguments that were not batched get the sum of their per-example cotangents.
+            from funcgrad.lax import reduce_sum
+            return [c if d is not None or c is None else reduce_sum(c, 0)
+                    for c, d in zip(in_cts, dims)]
+
+        with set_current_trace(self.parent):
+            outs = self.parent.process_custom_vjp(fun_b, fwd_b, bwd_b, vals, out_tree, jvp_ok)
+        return [BatchTracer(self, o, 0) for o in outs]
+
+    def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+        """Batch the function and its JVP rule; the parent trace sees one custom_jvp."""
+        vals, dims = self._unbatch_args(args)
+        if all(d is None for d in dims):
+            with set_current_trace(self.parent):
+                return self.parent.process_custom_jvp(fun, jvp, vals)
+        in_axes = tuple(dims)
+        fun_b = vmap(lambda *xs: fun(*xs), in_axes=in_axes)
+
+        def jvp_b(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+            return tuple(vmap(lambda p, t: tuple(jvp(list(p), list(t))),
+                              in_axes=(in_axes, in_axes))(tuple(primals), tuple(tangents)))
+
+        with set_current_trace(self.parent):
+            outs = self.parent.process_custom_jvp(fun_b, jvp_b, vals)
+        return [BatchTracer(self, o, 0) for o in outs]
 
 
 # == vmap =====================================================================================

@@ -18,8 +18,10 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
+from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive
-from funcgrad.core.tracing import current_trace, set_current_trace
+from funcgrad.core.staging import eval_jaxpr, trace_to_jaxpr
+from funcgrad.core.tracing import Tracer, current_trace
 from funcgrad.transforms import ad, api_util, batching
 
 # == stop_gradient ============================================================================
@@ -103,8 +105,14 @@ class custom_jvp:  # noqa: N801 (JAX's name)
             t_leaves = pytree.tree_leaves(t_out)
             return out_leaves, t_leaves
 
+        _name_after(jvp_flat, jvp_rule)
         outs = current_trace().process_custom_jvp(fun_flat, jvp_flat, leaves)
         return pytree.tree_unflatten(out_trees[-1], outs)
+
+
+def _name_after(flat: Callable[..., Any], rule: Callable[..., Any]) -> None:
+    """Give a flattened rule its user's name, which printed jaxprs show."""
+    flat.__qualname__ = getattr(rule, "__qualname__", flat.__qualname__)
 
 
 # == custom_vjp ===============================================================================
@@ -129,6 +137,7 @@ class custom_vjp:  # noqa: N801 (JAX's name)
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
+        self._jvp_ok = False  # checkpoint's custom_vjp: forward mode differentiates the primal
         functools.update_wrapper(self, fun)
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
@@ -160,124 +169,101 @@ class custom_vjp:  # noqa: N801 (JAX's name)
             # None marks a zero cotangent: it stays a leaf instead of an empty subtree.
             return pytree.tree_leaves(tuple(in_cts), is_leaf=lambda x: x is None)
 
+        _name_after(fwd_flat, fwd)
+        _name_after(bwd_flat, bwd)
         outs = current_trace().process_custom_vjp(fun_flat, fwd_flat, bwd_flat, leaves,
-                                                  out_trees)
+                                                  out_trees, self._jvp_ok)
         return pytree.tree_unflatten(out_trees[-1], outs)
 
 
-# == how the traces process them ==============================================================
+# == staged custom rules: equations that keep the rules =========================================
+# A staged custom_jvp/custom_vjp call is one equation holding the primal as a closed jaxpr and
+# the user's rules as callables (as JAX keeps its bwd). Its ``bind`` hands the call back to the
+# current trace's custom-rule method, so evaluating a staged program under grad, jvp or vmap
+# uses the custom rules exactly as the eager program does.
 
-custom_vjp_call_p = Primitive("custom_vjp_call", multiple_results=True, register=False)
-custom_jvp_call_p = Primitive("custom_jvp_call", multiple_results=True, register=False)
+class CustomCallPrimitive(Primitive):
+    """A call primitive whose ``bind`` dispatches to ``process_custom_jvp``/``_vjp``."""
+
+    __slots__ = ()
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        closed = params["call_jaxpr"]
+
+        def fun(*xs: Any) -> list[Any]:
+            return eval_jaxpr(closed.jaxpr, closed.consts, *xs)
+
+        trace = current_trace()
+        if self is custom_vjp_call_p:
+            return trace.process_custom_vjp(fun, params["fwd"], params["bwd"], args,
+                                            params["out_trees"], params["jvp_ok"])
+        return trace.process_custom_jvp(fun, params["jvp"], args)
 
 
-def _custom_vjp_call_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
-                         needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
-    cts = [ad.instantiate_zeros(c, a) for c, a in zip(cts, ans)]
-    in_cts = params["bwd"](params["res"], cts)
+custom_vjp_call_p = CustomCallPrimitive("custom_vjp_call", multiple_results=True)
+custom_jvp_call_p = CustomCallPrimitive("custom_jvp_call", multiple_results=True)
+
+
+def _call_impl(*args: Any, call_jaxpr: ClosedJaxpr, **_: Any) -> list[Any]:
+    return eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
+
+
+def _call_abstract_eval(*avals: Any, call_jaxpr: ClosedJaxpr, **_: Any) -> list[Any]:
+    return call_jaxpr.out_avals
+
+
+# The table rules restate what the trace methods do, for code that walks the tables directly.
+def _custom_call_jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any
+                     ) -> tuple[Any, Any]:
+    prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
+    ts = [ad.instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+    return ad.jvp_flat(lambda *xs: prim.bind(*xs, **params), primals, ts)
+
+
+def _custom_call_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
+                     needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+    prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
+    _, pullback = ad.vjp(lambda *xs: prim.bind(*xs, **params), *primals)
+    in_cts = pullback([ad.instantiate_zeros(c, a) for c, a in zip(cts, ans)])
     return [c if need else None for c, need in zip(in_cts, needs)]
 
 
-def _custom_jvp_call_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
-                         needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
-    # The tangent output of a JVP rule is linear in the tangents, so reverse mode over it (at
-    # any tangent point, here zero) is its transpose.
-    jvp_rule = params["jvp"]
-    zeros = [np.zeros(get_aval(p).shape, get_aval(p).dtype) for p in primals]
-    cts = [ad.instantiate_zeros(c, a) for c, a in zip(cts, ans)]
-    _, pullback = ad.vjp(lambda *ts: list(jvp_rule(list(primals), list(ts))[1]), *zeros)
-    in_cts = pullback(cts)
-    return [c if need else None for c, need in zip(in_cts, needs)]
+def _custom_call_batch(args: Sequence[Any], dims: Sequence[Any], **params: Any
+                       ) -> tuple[list[Any], list[int]]:
+    prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
+    outs = batching.vmap(lambda *xs: prim.bind(*xs, **params), in_axes=tuple(dims))(*args)
+    return outs, [0] * len(outs)
 
 
-ad.vjp_rules[custom_vjp_call_p] = _custom_vjp_call_vjp
-ad.vjp_rules[custom_jvp_call_p] = _custom_jvp_call_vjp
+for _prim in (custom_vjp_call_p, custom_jvp_call_p):
+    _prim.def_impl(_call_impl)
+    _prim.def_abstract_eval(_call_abstract_eval)
+    ad.jvp_rules[_prim] = _custom_call_jvp
+    ad.vjp_rules[_prim] = _custom_call_vjp
+    batching.batch_rules[_prim] = _custom_call_batch
 
 
-def _record(trace: ad.VJPTrace, prim: Primitive, args: Sequence[Any], run: Callable[..., Any],
-            params: dict[str, Any]) -> list[Any]:
-    primals, in_slots, needs = [], [], []
-    for x in args:
-        own = isinstance(x, ad.VJPTracer) and x._trace is trace
-        primals.append(x.primal if own else x)
-        in_slots.append(x.slot if own else None)
-        needs.append(own)
-    with set_current_trace(trace.parent):
-        outs, extra = run(*primals)
-    params = {**params, **extra}
-    if all(s is None for s in in_slots):
-        return outs
-    tracers = [trace.new_tracer(o) for o in outs]
-    trace.tape.append((ad.vjp_rules[prim], params, primals, in_slots, needs, outs,
-                       [t.slot for t in tracers]))
-    return tracers
+def _stage_primal(trace: Any, fun: Callable[..., Any], args: Sequence[Any]) -> ClosedJaxpr:
+    closed = trace_to_jaxpr(fun, [get_aval(x) for x in args])
+    if any(isinstance(c, Tracer) for c in closed.consts):
+        raise FuncgradTypeError(at_user_line(
+            "a custom_jvp/custom_vjp function closes over a traced value; pass it as an "
+            "argument instead (or use nondiff_argnums for non-array values)"))
+    return closed
 
 
-def record_custom_vjp(trace: ad.VJPTrace, fwd: Any, bwd: Any, args: Sequence[Any],
-                      out_tree: Any) -> list[Any]:
-    def run(*primals: Any) -> tuple[list[Any], dict[str, Any]]:
-        outs, res = fwd(*primals)
-        return outs, {"res": res}
-    return _record(trace, custom_vjp_call_p, args, run, {"bwd": bwd})
+def stage_custom_vjp(trace: Any, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
+                     out_trees: Any, jvp_ok: bool) -> Any:
+    """How a staging trace records a custom_vjp call: one ``custom_vjp_call`` equation."""
+    closed = _stage_primal(trace, fun, args)
+    return trace.process_primitive(custom_vjp_call_p, args, dict(
+        call_jaxpr=closed, fwd=fwd, bwd=bwd, out_trees=out_trees, jvp_ok=jvp_ok))
 
 
-def record_custom_jvp(trace: ad.VJPTrace, fun: Any, jvp: Any, args: Sequence[Any]
-                      ) -> list[Any]:
-    return _record(trace, custom_jvp_call_p, args, lambda *p: (fun(*p), {}), {"jvp": jvp})
-
-
-def _batch_custom_vjp(trace: batching.BatchTrace, fun: Any, fwd: Any, bwd: Any,
-                      args: Sequence[Any], out_tree: Any) -> list[Any]:
-    vals, dims = _unbatch_args(trace, args)
-    if all(d is None for d in dims):
-        with set_current_trace(trace.parent):
-            return trace.parent.process_custom_vjp(fun, fwd, bwd, vals, out_tree)
-    in_axes = tuple(dims)
-    fun_b = batching.vmap(lambda *xs: fun(*xs), in_axes=in_axes)
-    fwd_b = batching.vmap(lambda *xs: fwd(*xs), in_axes=in_axes)
-
-    def bwd_b(res: Any, cts: Sequence[Any]) -> list[Any]:
-        in_cts = batching.vmap(lambda r, c: bwd(r, c))(res, list(cts))
-        # Arguments that were not batched get the sum of their per-example cotangents.
-        from funcgrad.lax import reduce_sum
-        return [c if d is not None or c is None else reduce_sum(c, 0)
-                for c, d in zip(in_cts, dims)]
-
-    with set_current_trace(trace.parent):
-        outs = trace.parent.process_custom_vjp(fun_b, fwd_b, bwd_b, vals, out_tree)
-    return [batching.BatchTracer(trace, o, 0) for o in outs]
-
-
-def _batch_custom_jvp(trace: batching.BatchTrace, fun: Any, jvp: Any, args: Sequence[Any]
-                      ) -> list[Any]:
-    vals, dims = _unbatch_args(trace, args)
-    if all(d is None for d in dims):
-        with set_current_trace(trace.parent):
-            return trace.parent.process_custom_jvp(fun, jvp, vals)
-    in_axes = tuple(dims)
-    fun_b = batching.vmap(lambda *xs: fun(*xs), in_axes=in_axes)
-
-    def jvp_b(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-        return tuple(batching.vmap(lambda p, t: tuple(jvp(list(p), list(t))),
-                                   in_axes=(in_axes, in_axes))(tuple(primals), tuple(tangents)))
-
-    with set_current_trace(trace.parent):
-        outs = trace.parent.process_custom_jvp(fun_b, jvp_b, vals)
-    return [batching.BatchTracer(trace, o, 0) for o in outs]
-
-
-def _unbatch_args(trace: batching.BatchTrace, args: Sequence[Any]) -> tuple[list, list]:
-    vals, dims = [], []
-    for x in args:
-        own = isinstance(x, batching.BatchTracer) and x._trace is trace
-        vals.append(x.val if own else x)
-        dims.append(x.bdim if own else None)
-    return vals, dims
-
-
-ad.VJPTrace.process_custom_jvp = record_custom_jvp  # type: ignore[method-assign,assignment]
-batching.BatchTrace.process_custom_vjp = _batch_custom_vjp  # type: ignore[method-assign,assignment]
-batching.BatchTrace.process_custom_jvp = _batch_custom_jvp  # type: ignore[method-assign,assignment]
+def stage_custom_jvp(trace: Any, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
+    """How a staging trace records a custom_jvp call: one ``custom_jvp_call`` equation."""
+    closed = _stage_primal(trace, fun, args)
+    return trace.process_primitive(custom_jvp_call_p, args, dict(call_jaxpr=closed, jvp=jvp))
 
 
 # == checkpoint ===============================================================================
@@ -303,6 +289,7 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
         return pullback(ct)
 
     remat_fun.defvjp(fwd, bwd)
+    remat_fun._jvp_ok = True
     functools.update_wrapper(remat_fun, fun)
     return remat_fun
 

@@ -1,0 +1,122 @@
+"""Custom rules and checkpoint stay in the staged program: eval_jaxpr of a make_jaxpr result
+means exactly what the eager program means, under grad, jvp, vmap and their nestings."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad.core.ir import _var_names
+from funcgrad.core.staging import eval_jaxpr
+
+
+def _scaled_identity() -> fg.custom_vjp:
+    @fg.custom_vjp
+    def f(x):
+        return x
+
+    def scale_fwd(x):
+        return x, None
+
+    def scale_bwd(res, g):
+        return (100.0 * g,)
+
+    f.defvjp(scale_fwd, scale_bwd)
+    return f
+
+
+def _staged(fun, *args):
+    closed = fg.make_jaxpr(fun)(*args)
+    return closed, lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs)[0]
+
+
+def test_staged_custom_vjp_keeps_its_rule_under_grad_and_vmap():
+    f = _scaled_identity()
+    loss = lambda x: fnp.sum(f(x))  # noqa: E731
+    closed, run = _staged(loss, np.ones(2))
+    assert [e.primitive.name for e in closed.eqns] == ["custom_vjp_call", "reduce_sum"]
+    np.testing.assert_array_equal(fg.grad(loss)(np.ones(2)), [100.0, 100.0])
+    np.testing.assert_array_equal(fg.grad(run)(np.ones(2)), [100.0, 100.0])
+    np.testing.assert_array_equal(fg.vmap(fg.grad(run))(np.ones((3, 2))),
+                                  np.full((3, 2), 100.0))
+    np.testing.assert_array_equal(run(np.arange(2.0)), 1.0)
+
+
+def test_printed_jaxpr_shows_the_sub_jaxpr_and_the_rules_by_name():
+    text = str(fg.make_jaxpr(lambda x: fnp.sum(_scaled_identity()(x)))(np.ones(2)))
+    assert "custom_vjp_call[" in text
+    assert "fwd=_scaled_identity.<locals>.scale_fwd" in text
+    assert "bwd=_scaled_identity.<locals>.scale_bwd" in text
+    assert "call_jaxpr={ lambda ; a:f64[2]." in text
+
+
+def test_forward_mode_of_custom_vjp_is_refused_as_in_jax():
+    f = _scaled_identity()
+    for attempt in (lambda: fg.jvp(f, (np.ones(2),), (np.ones(2),)),
+                    lambda: fg.jacfwd(f)(np.ones(2)),
+                    lambda: fg.linearize(f, np.ones(2))):
+        with pytest.raises(TypeError, match="forward-mode autodiff.*custom_vjp"):
+            attempt()
+    _, run = _staged(lambda x: f(x), np.ones(2))
+    with pytest.raises(TypeError, match="custom_vjp"):
+        fg.jvp(run, (np.ones(2),), (np.ones(2),))
+
+
+def test_what_works_in_jax_keeps_working():
+    f = _scaled_identity()
+    # hessian is forward over reverse: the custom rule is only ever seen by reverse mode.
+    np.testing.assert_allclose(fg.hessian(lambda x: fnp.sum(f(x) ** 3))(np.ones(2)),
+                               np.diag([600.0, 600.0]))
+    g = fg.checkpoint(lambda x: fnp.sin(x) ** 2)
+    x = np.array([0.3, -1.2])
+    _, t = fg.jvp(g, (x,), (np.ones(2),))
+    np.testing.assert_allclose(t, 2 * np.sin(x) * np.cos(x))
+    np.testing.assert_allclose(fg.jacfwd(g)(x), np.diag(2 * np.sin(x) * np.cos(x)))
+    np.testing.assert_allclose(fg.hessian(lambda v: fnp.sum(g(v)))(x),
+                               np.diag(2 * np.cos(2 * x)))
+
+
+def test_staged_custom_jvp_keeps_its_rule_in_both_modes():
+    @fg.custom_jvp
+    def h(x):
+        return fnp.sin(x)
+
+    h.defjvp(lambda p, t: (h(p[0]), 2.0 * t[0]))  # a deliberately different derivative
+    closed, run = _staged(lambda x: fnp.sum(h(x)), np.ones(2))
+    assert closed.eqns[0].primitive.name == "custom_jvp_call"
+    np.testing.assert_array_equal(fg.grad(run)(np.ones(2)), [2.0, 2.0])
+    np.testing.assert_array_equal(fg.jvp(run, (np.ones(2),), (np.ones(2),))[1], 4.0)
+    np.testing.assert_array_equal(fg.vmap(fg.grad(run))(np.ones((3, 2))), np.full((3, 2), 2.0))
+
+
+def test_staged_checkpoint_recomputes_and_matches_eager():
+    g = fg.checkpoint(lambda x: fnp.sin(fnp.sin(x)))
+    closed, run = _staged(lambda x: fnp.sum(g(x)), np.ones(3))
+    assert closed.eqns[0].primitive.name == "custom_vjp_call"
+    x = np.array([0.1, 0.5, -0.7])
+    np.testing.assert_allclose(fg.grad(run)(x), np.cos(np.sin(x)) * np.cos(x))
+    np.testing.assert_allclose(fg.grad(run)(x), fg.grad(lambda v: fnp.sum(g(v)))(x))
+
+
+def test_custom_rule_closing_over_a_traced_value_is_refused():
+    def outer(y):
+        @fg.custom_vjp
+        def f(x):
+            return x * y
+        f.defvjp(lambda x: (x * y, None), lambda r, g: (g,))
+        return f(y)
+
+    with pytest.raises(TypeError, match="closes over a traced value"):
+        fg.make_jaxpr(outer)(np.ones(2))
+
+
+def test_printed_names_are_never_keywords_or_builtins():
+    import builtins
+    import keyword
+    names = list(itertools.islice(_var_names(), 2000))
+    assert not [n for n in names if keyword.iskeyword(n) or n in dir(builtins)]
+    assert "as" not in names and "id" not in names and len(set(names)) == len(names)
