@@ -120,3 +120,38 @@ def test_printed_names_are_never_keywords_or_builtins():
     names = list(itertools.islice(_var_names(), 2000))
     assert not [n for n in names if keyword.iskeyword(n) or n in dir(builtins)]
     assert "as" not in names and "id" not in names and len(set(names)) == len(names)
+
+
+def test_custom_vjp_bwd_results_are_checked_as_jax_checks_them():
+    def make(bwd):
+        @fg.custom_vjp
+        def f(x):
+            return x
+        f.defvjp(lambda x: (x, None), bwd)
+        return lambda x: fnp.sum(f(x))
+
+    def wrong_shape(r, g):
+        return (g[:2],)
+
+    with pytest.raises(ValueError, match=r"wrong_shape.*shape \(2,\).*primal has shape \(3,\)"):
+        fg.grad(make(wrong_shape))(np.ones(3))
+    with pytest.raises(TypeError, match="dtype float32"):
+        fg.grad(make(lambda r, g: (g.astype(np.float32),)))(np.ones(3))
+    with pytest.raises(ValueError, match="one cotangent per differentiable argument"):
+        fg.grad(make(lambda r, g: (g, g)))(np.ones(3))
+    np.testing.assert_array_equal(fg.grad(make(lambda r, g: (None,)))(np.ones(3)), 0.0)
+
+
+def test_staged_equations_record_the_users_line_and_function():
+    def model(x):
+        h = fnp.tanh(x)
+        return fnp.sum(h * h)
+
+    closed = fg.make_jaxpr(model)(np.ones(3))
+    first_line = model.__code__.co_firstlineno
+    infos = [e.source_info for e in closed.eqns]
+    assert [i[1] for i in infos] == [first_line + 1, first_line + 2, first_line + 2]
+    assert all(i[2] == "model" and i[0] == __file__ for i in infos)
+    text = closed.pretty_print(source_info=True)
+    assert f"tanh a  # test_staged_custom.py:{first_line + 1} (model)" in text
+    assert "#" not in str(closed)

@@ -24,6 +24,27 @@ def user_frame() -> str:
     return ""
 
 
+class SourceInfo(tuple):
+    """Where a staged equation came from: ``(file, line, function)`` of the user's frame."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        file, line, function = self
+        return f"{os.path.basename(file)}:{line} ({function})"
+
+
+def user_source_info() -> SourceInfo | None:
+    """The innermost frame outside funcgrad as a ``SourceInfo`` (None if there is none)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if not code.co_filename.startswith(_PACKAGE_DIR):
+            return SourceInfo((code.co_filename, frame.f_lineno, code.co_name))
+        frame = frame.f_back
+    return None
+
+
 def at_user_line(message: str) -> str:
     """Append the user's line to ``message``."""
     where = user_frame()

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.avals import ShapedArray
-from funcgrad.core.errors import FuncgradTypeError
+from funcgrad.core.errors import FuncgradTypeError, SourceInfo
 
 
 class Var:
@@ -54,14 +54,15 @@ Atom = Var | Literal
 class Eqn:
     """``outvars = primitive[params] invars``."""
 
-    __slots__ = ("primitive", "invars", "outvars", "params")
+    __slots__ = ("primitive", "invars", "outvars", "params", "source_info")
 
     def __init__(self, primitive: Any, invars: Sequence[Atom], outvars: Sequence[Var],
-                 params: dict[str, Any]):
+                 params: dict[str, Any], source_info: SourceInfo | None = None):
         self.primitive = primitive
         self.invars = list(invars)
         self.outvars = list(outvars)
         self.params = params
+        self.source_info = source_info  # the user's file, line and function
 
     def __repr__(self) -> str:
         return f"Eqn({self.primitive.name})"
@@ -84,6 +85,10 @@ class Jaxpr:
 
     def __repr__(self) -> str:
         return pp_jaxpr(self)
+
+    def pretty_print(self, source_info: bool = False) -> str:
+        """The text format; with ``source_info``, each equation ends with the user's line."""
+        return pp_jaxpr(self, source_info)
 
 
 class ClosedJaxpr:
@@ -114,6 +119,9 @@ class ClosedJaxpr:
 
     __repr__ = __str__
 
+    def pretty_print(self, source_info: bool = False) -> str:
+        return pp_jaxpr(self.jaxpr, source_info)
+
 
 # -- printing ---------------------------------------------------------------------------------
 
@@ -132,9 +140,10 @@ _BUILTINS = frozenset(dir(builtins))
 
 
 class _Namer:
-    def __init__(self) -> None:
+    def __init__(self, source_info: bool = False) -> None:
         self.names: dict[Var, str] = {}
         self.fresh = _var_names()
+        self.source_info = source_info
 
     def __call__(self, atom: Atom) -> str:
         if isinstance(atom, Literal):
@@ -150,7 +159,7 @@ class _Namer:
 def _pp_param(value: Any, namer: _Namer, indent: int) -> str:
     if isinstance(value, (Jaxpr, ClosedJaxpr)):
         inner = value.jaxpr if isinstance(value, ClosedJaxpr) else value
-        return _pp_jaxpr(inner, _Namer(), indent + 4)
+        return _pp_jaxpr(inner, _Namer(namer.source_info), indent + 4)
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return np.dtype(value).name
     if callable(value) and not isinstance(value, type):
@@ -173,7 +182,10 @@ def _pp_jaxpr(jaxpr: Jaxpr, namer: _Namer, indent: int) -> str:
                               for k, v in sorted(eqn.params.items()))
             params = f"[{items}]"
         rhs = " ".join(namer(a) for a in eqn.invars)
-        lines.append(f"{pad}    {lhs} = {eqn.primitive.name}{params} {rhs}".rstrip())
+        line = f"{pad}    {lhs} = {eqn.primitive.name}{params} {rhs}".rstrip()
+        if namer.source_info and eqn.source_info is not None:
+            line = f"{line}  # {eqn.source_info}"
+        lines.append(line)
     outs = ", ".join(namer(v) for v in jaxpr.outvars)
     outs = f"({outs},)" if len(jaxpr.outvars) == 1 else f"({outs})"
     head = f"{{ lambda {consts}; {ins}. let"
@@ -182,9 +194,9 @@ def _pp_jaxpr(jaxpr: Jaxpr, namer: _Namer, indent: int) -> str:
     return "\n".join([head, *lines, f"{pad}  in {outs} }}"])
 
 
-def pp_jaxpr(jaxpr: Jaxpr) -> str:
-    """JAX's text format: one equation a line."""
-    return _pp_jaxpr(jaxpr, _Namer(), 0)
+def pp_jaxpr(jaxpr: Jaxpr, source_info: bool = False) -> str:
+    """JAX's text format: one equation a line (with ``source_info``, the user's line)."""
+    return _pp_jaxpr(jaxpr, _Namer(source_info), 0)
 
 
 # -- checking ---------------------------------------------------------------------------------

@@ -110,6 +110,41 @@ class custom_jvp:  # noqa: N801 (JAX's name)
         return pytree.tree_unflatten(out_trees[-1], outs)
 
 
+def _checked_cotangents(in_cts: Sequence[Any], primals: Sequence[Any], bwd_name: str
+                        ) -> list[Any]:
+    """The flat cotangents a custom_vjp bwd returned, checked as JAX checks them: per
+    differentiable argument ``None`` or the argument's structure, each leaf ``None`` or of
+    the primal leaf's shape and dtype. A wrong shape would otherwise broadcast into a
+    silently wrong gradient."""
+    flat: list[Any] = []
+    for i, (ct, primal) in enumerate(zip(in_cts, primals)):
+        p_leaves, p_tree = pytree.tree_flatten(primal)
+        if ct is None:
+            flat.extend([None] * len(p_leaves))
+            continue
+        # None marks a zero cotangent: it stays a leaf instead of an empty subtree.
+        c_leaves, c_tree = pytree.tree_flatten(ct, is_leaf=lambda x: x is None)
+        if c_tree != p_tree:
+            raise FuncgradTypeError(at_user_line(
+                f"custom_vjp bwd {bwd_name} returned a cotangent for argument {i} with "
+                f"structure {c_tree}, but the primal argument has structure {p_tree}"))
+        for c, p in zip(c_leaves, p_leaves):
+            if c is not None:
+                c_aval, p_aval = get_aval(c), get_aval(p)
+                if c_aval.shape != p_aval.shape:
+                    raise FuncgradValueError(at_user_line(
+                        f"custom_vjp bwd {bwd_name} returned a cotangent of shape "
+                        f"{c_aval.shape} for argument {i}, whose primal has shape "
+                        f"{p_aval.shape}"))
+                if c_aval.dtype != p_aval.dtype and not c_aval.weak_type:
+                    raise FuncgradTypeError(at_user_line(
+                        f"custom_vjp bwd {bwd_name} returned a cotangent of dtype "
+                        f"{c_aval.dtype} for argument {i}, whose primal has dtype "
+                        f"{p_aval.dtype}"))
+            flat.append(c)
+    return flat
+
+
 def _name_after(flat: Callable[..., Any], rule: Callable[..., Any]) -> None:
     """Give a flattened rule its user's name, which printed jaxprs show."""
     flat.__qualname__ = getattr(rule, "__qualname__", flat.__qualname__)
@@ -166,8 +201,7 @@ class custom_vjp:  # noqa: N801 (JAX's name)
                 raise FuncgradValueError(at_user_line(
                     f"custom_vjp bwd of {self.fun.__name__} must return a tuple with one "
                     f"cotangent per differentiable argument ({len(dyn)}), got {in_cts!r}"))
-            # None marks a zero cotangent: it stays a leaf instead of an empty subtree.
-            return pytree.tree_leaves(tuple(in_cts), is_leaf=lambda x: x is None)
+            return _checked_cotangents(in_cts, dyn, getattr(bwd, "__qualname__", "bwd"))
 
         _name_after(fwd_flat, fwd)
         _name_after(bwd_flat, bwd)
