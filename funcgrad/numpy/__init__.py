@@ -19,10 +19,10 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from funcgrad import lax
-from funcgrad.lax import elementwise as _ew
 from funcgrad.core.avals import get_aval, weak_stand_in
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
+from funcgrad.lax import elementwise as _ew
 from funcgrad.lax.indexing import getitem as _getitem
 
 ndarray = np.ndarray
@@ -1037,7 +1037,11 @@ def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
 
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> np.ndarray:
-    return np.arange(*(v for v in (start, stop, step) if v is not None), dtype=dtype)
+    # NumPy's semantics: arange(stop), arange(start, stop), and step given by keyword with
+    # or without stop; a None is "not given", never dropped so later arguments shift left.
+    if stop is None:
+        start, stop = 0, start
+    return np.arange(start, stop, 1 if step is None else step, dtype=dtype)
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
