@@ -3,7 +3,9 @@
 import os
 
 import numpy as np
+import pytest
 
+import funcgrad as fg
 import funcgrad.numpy as fnp
 
 THIS_FILE = os.path.basename(__file__)
@@ -18,3 +20,19 @@ def test_arange_step_keyword_without_stop():
     np.testing.assert_array_equal(fnp.arange(1, 5), np.arange(1, 5))
     np.testing.assert_array_equal(fnp.arange(1.0, 2.0, 0.25), np.arange(1.0, 2.0, 0.25))
     assert fnp.arange(3, dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("ax", [2, 3, -4])
+def test_vmap_out_axes_out_of_range_names_axis_and_rank(ax):
+    with pytest.raises(ValueError, match=rf"out_axes={ax}.*rank 1") as e:
+        fg.vmap(lambda a: a, out_axes=ax)(np.ones((2, 3)))
+    assert THIS_FILE in str(e.value)
+    with pytest.raises(ValueError, match=rf"out_axes={ax}.*rank 1"):
+        fg.vmap(lambda a: np.ones(3), out_axes=ax)(np.ones((2, 3)))
+
+
+def test_vmap_out_axes_in_range_still_work():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(fg.vmap(lambda a: a, out_axes=1)(x), x.T)
+    np.testing.assert_array_equal(fg.vmap(lambda a: a, out_axes=-1)(x), x.T)
+    np.testing.assert_array_equal(fg.vmap(lambda a: a, out_axes=-2)(x), x)

@@ -275,6 +275,15 @@ def _unbatch(trace: BatchTrace, out: Any, out_axis: int | None, size: int) -> An
             raise FuncgradValueError(at_user_line(
                 "vmap: out_axes is None for an output that depends on the mapped inputs"))
         return out
+    if not isinstance(out_axis, int):
+        raise FuncgradValueError(f"vmap: out_axes entries must be ints or None, got {out_axis!r}")
+    # The batched output has one more axis than each example's output: out_axis ranges over it.
+    rank = get_aval(out.val if batched else out).ndim - (1 if batched else 0)
+    if not -(rank + 1) <= out_axis < rank + 1:
+        raise FuncgradValueError(at_user_line(
+            f"vmap: out_axes={out_axis} is out of range for an output of rank {rank} "
+            f"(the batched output has rank {rank + 1}, so out_axes must be in "
+            f"[{-(rank + 1)}, {rank}])"))
     if batched:
         return moveaxis(out.val, out.bdim, out_axis)
     out = out if isinstance(out, (np.ndarray, Tracer)) else np.asarray(out)
