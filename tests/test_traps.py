@@ -36,3 +36,29 @@ def test_vmap_out_axes_in_range_still_work():
     np.testing.assert_array_equal(fg.vmap(lambda a: a, out_axes=1)(x), x.T)
     np.testing.assert_array_equal(fg.vmap(lambda a: a, out_axes=-1)(x), x.T)
     np.testing.assert_array_equal(fg.vmap(lambda a: a, out_axes=-2)(x), x)
+
+
+@pytest.mark.parametrize("pred", [True, False, np.array(True), np.array(0.0)])
+def test_cond_concrete_predicate_still_checks_branch_types(pred):
+    with pytest.raises(TypeError, match=r"f64\[2\].*f64\[3\]|f64\[3\].*f64\[2\]") as e:
+        fg.lax.cond(pred, lambda x: x, lambda x: x[:2], np.ones(3))
+    assert THIS_FILE in str(e.value)
+    with pytest.raises(TypeError, match=r"f32\[3\]"):
+        fg.lax.cond(pred, lambda x: x, lambda x: x.astype(np.float32), np.ones(3))
+    with pytest.raises(TypeError, match=r"pytree structure"):
+        fg.lax.cond(pred, lambda x: (x, x), lambda x: [x, x], np.ones(3))
+
+
+@pytest.mark.parametrize("index", [0, 1, 5, -1])
+def test_switch_concrete_index_still_checks_branch_types(index):
+    branches = [lambda x: x, lambda x: x * 2, lambda x: x.sum()]
+    with pytest.raises(TypeError, match=r"f64\[\]") as e:
+        fg.lax.switch(index, branches, np.ones(3))
+    assert THIS_FILE in str(e.value)
+
+
+def test_cond_concrete_predicate_matching_branches_work_under_grad():
+    f = lambda x: fg.lax.cond(True, lambda y: y * 3.0, lambda y: 1.0, x)  # noqa: E731
+    assert fg.grad(f)(2.0) == 3.0
+    out = fg.lax.cond(False, lambda y: y, lambda y: 1.0, np.float32(2.0))
+    assert out.dtype == np.float32 and out == 1.0

@@ -403,13 +403,13 @@ def _cast_outputs(closed: ClosedJaxpr, dtypes: Sequence[np.dtype]) -> ClosedJaxp
     return _stage_rule(fun, closed.in_avals)
 
 
-def _unify_branch_outputs(jaxprs: list[ClosedJaxpr], what: str) -> list[ClosedJaxpr]:
-    """Make every branch return the same types; weakly typed outputs (Python scalars) give way
-    to the strongly typed dtype of the other branches, as JAX. Else a TypeError."""
-    avals0 = jaxprs[0].out_avals
+def _branch_targets(out_avals: Sequence[Sequence[ShapedArray]], what: str) -> list[np.dtype]:
+    """The common output dtypes of branches returning ``out_avals`` (one list per branch);
+    weakly typed outputs (Python scalars) give way to the strongly typed dtype of the other
+    branches, as JAX. Else a TypeError naming every branch's output types."""
     targets = []
-    for j in range(len(avals0)):
-        column = [br.out_avals[j] for br in jaxprs]
+    for j in range(len(out_avals[0])):
+        column = [avals[j] for avals in out_avals]
         strong = {a.dtype for a in column if not a.weak_type}
         shapes = {a.shape for a in column}
         if len(shapes) == 1 and len({a.dtype for a in column}) == 1:
@@ -419,9 +419,49 @@ def _unify_branch_outputs(jaxprs: list[ClosedJaxpr], what: str) -> list[ClosedJa
         else:
             raise FuncgradTypeError(at_user_line(
                 f"{what} must return identical types: the branches return "
-                + "; ".join(_types_str(br.out_avals) for br in jaxprs)))
+                + "; ".join(_types_str(avals) for avals in out_avals)))
+    return targets
+
+
+def _unify_branch_outputs(jaxprs: list[ClosedJaxpr], what: str) -> list[ClosedJaxpr]:
+    """Make every branch return the same types (see ``_branch_targets``)."""
+    targets = _branch_targets([br.out_avals for br in jaxprs], what)
     return [br if all(a.dtype == d for a, d in zip(br.out_avals, targets))
             else _cast_outputs(br, targets) for br in jaxprs]
+
+
+def _check_branches_concrete(chosen: int, out: Any, branches: Sequence[Callable[..., Any]],
+                             operands: Sequence[Any], what: str) -> Any:
+    """With a concrete predicate only ``branches[chosen]`` ran (giving ``out``), but every
+    branch must still return the same types, as when staged: the others are staged on abstract
+    operands (their jaxprs are discarded) and compared. Returns ``out`` with leaves as arrays,
+    weakly typed ones cast to the common dtype."""
+    out_leaves, out_tree = pytree.tree_flatten(out)
+    out_avals = [get_aval(x) for x in out_leaves]
+    leaves, in_tree = pytree.tree_flatten(tuple(operands))
+    in_avals = [get_aval(x) for x in leaves]
+    trees: list[Any] = []
+    all_avals: list[Sequence[ShapedArray]] = []
+    for k, br in enumerate(branches):
+        if k == chosen:
+            trees.append(out_tree)
+            all_avals.append(out_avals)
+        else:
+            closed, _, tree = _trace_user_fun(br, in_tree, in_avals)
+            trees.append(tree)
+            all_avals.append(closed.out_avals)
+    if any(t != out_tree for t in trees):
+        raise FuncgradTypeError(at_user_line(
+            f"{what} must return the same pytree structure, got "
+            + " and ".join(str(t) for t in trees)))
+    targets = _branch_targets(all_avals, what)
+
+    def cast(x: Any, dtype: np.dtype) -> Any:
+        x = _as_operand(x)
+        if get_aval(x).dtype == dtype:
+            return x
+        return convert_element_type(x, dtype) if isinstance(x, Tracer) else np.asarray(x, dtype)
+    return pytree.tree_unflatten(out_tree, [cast(x, d) for x, d in zip(out_leaves, targets)])
 
 
 def _stage_switch(index: Any, branches: Sequence[Callable[..., Any]], operands: Sequence[Any],
@@ -497,7 +537,10 @@ def cond(pred: Any, true_fun: Callable[..., Any], false_fun: Callable[..., Any],
         raise FuncgradTypeError(at_user_line("cond: true_fun and false_fun must be callable"))
     p = full_lower(pred)
     if not isinstance(p, Tracer):
-        return _to_arrays(true_fun(*operands) if bool(p) else false_fun(*operands))
+        chosen = 1 if bool(p) else 0
+        out = (true_fun if chosen else false_fun)(*operands)
+        return _check_branches_concrete(chosen, out, (false_fun, true_fun), operands,
+                                        "cond: true_fun and false_fun")
     if aval.dtype != np.bool_:
         pred = ne(pred, np.zeros((), aval.dtype))
     index = convert_element_type(pred, np.int32)
@@ -532,7 +575,9 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
             f"switch: the index must be an integer, got dtype {aval.dtype}"))
     i = full_lower(index)
     if not isinstance(i, Tracer):
-        return _to_arrays(branches[_clamp_index(int(i), len(branches))](*operands))
+        chosen = _clamp_index(int(i), len(branches))
+        return _check_branches_concrete(chosen, branches[chosen](*operands), branches,
+                                        operands, "switch: the branches")
     if len(branches) == 1:
         return _to_arrays(branches[0](*operands))
     index = convert_element_type(index, np.int32)
