@@ -182,7 +182,8 @@ _ACTIVATIONS: list[tuple[str, Callable[..., Any], Callable[..., Any], Any, tuple
      ("select", "mul")),
     ("elu", nn.elu, lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))), AWAY((3, 4)),
      ("expm1", "select")),
-    ("gelu", nn.gelu, lambda x: x * 0.5 * (1.0 + _erf(x / math.sqrt(2))), U((3, 4)),
+    ("gelu", lambda x: nn.gelu(x, approximate=False),
+     lambda x: x * 0.5 * (1.0 + _erf(x / math.sqrt(2))), U((3, 4)),
      ("erf", "mul")),
     ("sigmoid", nn.sigmoid, lambda x: 1 / (1 + np.exp(-x)), U((3, 4)), ("logistic",)),
     ("silu", nn.silu, lambda x: x / (1 + np.exp(-x)), U((3, 4)), ("logistic", "mul")),
@@ -192,7 +193,7 @@ _ACTIVATIONS: list[tuple[str, Callable[..., Any], Callable[..., Any], Any, tuple
 for _name, _fn, _ref, _gen, _prims in _ACTIVATIONS:
     spec(f"nn.{_name}", _fn, [_gen], _prims, _ref, covers=(_name,), dtypes=F32_64)
 
-spec("nn.gelu_tanh", lambda x: nn.gelu(x, approximate=True), [U((3, 4))], ("tanh", "mul"),
+spec("nn.gelu_tanh", nn.gelu, [U((3, 4))], ("tanh", "mul"),
      lambda x: 0.5 * x * (1.0 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
      covers=("gelu",), dtypes=F32_64)
 

@@ -52,8 +52,9 @@ ACTIVATIONS: dict[str, tuple[Any, Any]] = {
     "relu6": (nn.relu6, lambda x: np.clip(x, 0, 6)),
     "leaky_relu": (nn.leaky_relu, lambda x: np.where(x >= 0, x, 0.01 * x)),
     "elu": (nn.elu, lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
-    "gelu": (nn.gelu, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2)))),
-    "gelu_tanh": (lambda x: nn.gelu(x, approximate=True),
+    "gelu": (lambda x: nn.gelu(x, approximate=False),
+             lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2)))),
+    "gelu_tanh": (nn.gelu,
                   lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
                                                    * (x + 0.044715 * x ** 3)))),
     "silu": (nn.silu, lambda x: x * 0.5 * (1 + np.tanh(x / 2))),
@@ -118,7 +119,7 @@ def test_activations_match_torch(rng: np.random.Generator) -> None:
     F = torch.nn.functional
     x = rng.uniform(-8, 8, 40)
     pairs = [(nn.relu6, F.relu6), (nn.elu, F.elu), (nn.silu, F.silu), (nn.softplus, F.softplus),
-             (nn.gelu, F.gelu), (lambda x: nn.gelu(x, approximate=True),
+             (lambda x: nn.gelu(x, approximate=False), F.gelu), (nn.gelu,
                                  lambda t: F.gelu(t, approximate="tanh")),
              (lambda x: nn.leaky_relu(x, 0.1), lambda t: F.leaky_relu(t, 0.1))]
     for ours, theirs in pairs:

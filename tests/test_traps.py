@@ -62,3 +62,18 @@ def test_cond_concrete_predicate_matching_branches_work_under_grad():
     assert fg.grad(f)(2.0) == 3.0
     out = fg.lax.cond(False, lambda y: y, lambda y: 1.0, np.float32(2.0))
     assert out.dtype == np.float32 and out == 1.0
+
+
+def test_gelu_of_0d_array_and_jax_default():
+    import math
+    x = 0.5
+    tanh_form = 0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    exact = 0.5 * x * (1 + math.erf(x / math.sqrt(2)))
+    out = fg.nn.gelu(np.array(x))
+    assert out.shape == ()
+    np.testing.assert_allclose(out, tanh_form, rtol=1e-12)        # approximate=True, as JAX
+    np.testing.assert_allclose(fg.nn.gelu(np.array(x), approximate=False), exact, rtol=1e-12)
+    np.testing.assert_allclose(fg.lax.erf(np.array(x)), math.erf(x), rtol=1e-15)
+    np.testing.assert_allclose(fg.grad(lambda v: fg.nn.gelu(v, approximate=False))(x),
+                               0.5 * (1 + math.erf(x / math.sqrt(2)))
+                               + x * math.exp(-x * x / 2) / math.sqrt(2 * math.pi))

@@ -267,7 +267,8 @@ _math_erf = np.frompyfunc(math.erf, 1, 1)
 
 def _erf_impl(x: np.ndarray) -> np.ndarray:
     # NumPy has no erf; math.erf is exact to the last bit, at ~50 ns an element.
-    return _math_erf(x).astype(x.dtype)
+    # (on a 0-d array frompyfunc returns a Python float, not an array)
+    return np.asarray(_math_erf(x)).astype(x.dtype)
 
 
 def _integer_pow_impl(x: np.ndarray, y: int) -> np.ndarray:

@@ -104,12 +104,12 @@ def elu(x: Array, alpha: float = 1.0) -> Array:
     return fnp.where(positive, x, fnp.expm1(safe) * float(alpha))
 
 
-def gelu(x: Array, approximate: bool = False) -> Array:
+def gelu(x: Array, approximate: bool = True) -> Array:
     """Gaussian error linear unit.
 
-    ``approximate=False`` (the default, as PyTorch; JAX defaults to True) is the exact
-    ``x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2))``; ``approximate=True`` is the tanh form
-    ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))``.
+    ``approximate=True`` (the default, as ``jax.nn.gelu``; PyTorch defaults to exact) is the
+    tanh form ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))``; ``approximate=False``
+    is the exact ``x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2))``.
 
     Args:
       x: input array.
@@ -120,6 +120,8 @@ def gelu(x: Array, approximate: bool = False) -> Array:
 
     >>> import numpy as np
     >>> gelu(np.array([0.0, 1.0])).round(4)
+    array([0.    , 0.8412])
+    >>> gelu(np.array([0.0, 1.0]), approximate=False).round(4)
     array([0.    , 0.8413])
     """
     x = _float(x)
