@@ -77,3 +77,14 @@ def test_gelu_of_0d_array_and_jax_default():
     np.testing.assert_allclose(fg.grad(lambda v: fg.nn.gelu(v, approximate=False))(x),
                                0.5 * (1 + math.erf(x / math.sqrt(2)))
                                + x * math.exp(-x * x / 2) / math.sqrt(2 * math.pi))
+
+
+def test_grad_abs_at_zero_is_one_as_jax():
+    assert fg.grad(fnp.abs)(0.0) == 1.0
+    assert fg.grad(fnp.abs)(-0.0) == 1.0
+    assert fg.grad(fnp.abs)(-2.0) == -1.0
+    assert fg.grad(fnp.abs)(np.float32(0.0)).dtype == np.float32
+    np.testing.assert_array_equal(fg.vmap(fg.grad(fnp.abs))(np.array([-1.0, 0.0, 3.0])),
+                                  [-1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(fg.grad(lambda x: fnp.sum(fnp.abs(x)))(np.zeros(3)), np.ones(3))
+    assert fg.jvp(fnp.abs, (0.0,), (2.0,))[1] == 2.0

@@ -395,7 +395,16 @@ _defderiv(tanh_p, lambda ans, x: _one_minus_sq(ans))
 _defderiv(asinh_p, lambda ans, x: div(full_like(x, 1), sqrt(add(mul(x, x), 1))))
 _defderiv(acosh_p, lambda ans, x: div(full_like(x, 1), sqrt(sub(mul(x, x), 1))))
 _defderiv(atanh_p, lambda ans, x: div(full_like(x, 1), _one_minus_sq(x)))
-_defderiv(abs_p, lambda ans, x: sign(x))
+
+
+def _abs_deriv(ans: Any, x: Any) -> Any:
+    # As JAX: the slope at 0 is 1 (select(x >= 0, 1, -1)), so grad(abs)(0.0) == 1.0.
+    if x.dtype.kind == "c":
+        return sign(x)
+    return select(ge(x, full_like(x, 0)), full_like(x, 1), full_like(x, -1))
+
+
+_defderiv(abs_p, _abs_deriv)
 _defderiv(logistic_p, lambda ans, x: mul(ans, sub(full_like(ans, 1), ans)))
 _defderiv(erf_p, lambda ans, x: mul(exp(neg(mul(x, x))), float(2 / np.sqrt(np.pi))))
 
