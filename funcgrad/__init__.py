@@ -5,6 +5,8 @@
 array([0., 0., 0.])
 """
 
+from funcgrad import ad_checkpoint as ad_checkpoint
+from funcgrad import checkpoint_policies as checkpoint_policies
 from funcgrad import lax as lax
 from funcgrad import nn as nn
 from funcgrad import numpy as numpy
@@ -32,7 +34,8 @@ tree = tree_util
 __version__ = "0.1.0"
 
 __all__ = [
-    "checkpoint", "config", "custom_jvp", "custom_vjp", "grad", "hessian", "jacfwd", "jacrev",
+    "ad_checkpoint", "checkpoint", "checkpoint_policies", "config", "custom_jvp", "custom_vjp",
+    "grad", "hessian", "jacfwd", "jacrev",
     "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "remat", "stop_gradient",
     "test_util", "tree", "tree_util", "value_and_grad", "vjp", "vmap",
 ]

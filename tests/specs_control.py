@@ -246,3 +246,5 @@ spec("custom_jvp_call", _softplus, lambda r: (r.normal(size=(3,)),), ("custom_jv
      lambda x: np.log1p(np.exp(x)))
 spec("checkpoint_custom_vjp_call", _remat_body, lambda r: (r.normal(size=(3,)),),
      ("custom_vjp_call",), lambda x: np.sin(x) * x)
+spec("checkpoint_name", lambda x: fg.ad_checkpoint.checkpoint_name(fnp.sin(x), "h"),
+     lambda r: (r.normal(size=(3,)),), ("name",), np.sin)

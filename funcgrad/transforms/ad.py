@@ -300,6 +300,32 @@ class VJPTrace(Trace):
         self.tape.append((rule, params, primals, in_slots, needs, ans, slot))
         return VJPTracer(self, ans, slot)
 
+    def record_known(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any],
+                     ans: Any) -> Any:
+        """Record ``prim`` on the tape with an answer computed earlier instead of running it:
+        how checkpoint replays an equation whose output its policy saved."""
+        primals, in_slots, needs = [], [], []
+        for x in args:
+            own = x.__class__ is VJPTracer and x._trace is self
+            primals.append(x.primal if own else x)
+            in_slots.append(x.slot if own else None)
+            needs.append(own)
+        if not any(needs):
+            return ans
+        rule = vjp_rules.get(prim)
+        if rule is None:
+            raise _missing("vjp", prim)
+        if prim.multiple_results:
+            outs = [self.new_tracer(a) for a in ans]
+            self.tape.append((rule, params, primals, in_slots, needs, ans,
+                              [o.slot for o in outs]))
+            return outs
+        if ans.dtype.kind not in "fc":
+            return ans
+        out = self.new_tracer(ans)
+        self.tape.append((rule, params, primals, in_slots, needs, ans, out.slot))
+        return out
+
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         # Reverse mode through a custom_jvp function: the transpose of its (linear) tangent
         # rule, recorded as one tape entry.

@@ -18,7 +18,7 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
-from funcgrad.core.ir import ClosedJaxpr
+from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.staging import eval_jaxpr, trace_to_jaxpr
 from funcgrad.core.tracing import Tracer, current_trace
@@ -302,30 +302,139 @@ def stage_custom_jvp(trace: Any, fun: Any, jvp: Any, args: Sequence[Any]) -> Any
 
 # == checkpoint ===============================================================================
 
-def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+# ``checkpoint_name(x, name)``: the identity, marking ``x`` for ``save_only_these_names``.
+name_p = Primitive("name")
+name_p.def_impl(lambda x, *, name: x)
+name_p.def_abstract_eval(lambda x, *, name: x)
+ad.deflinear(name_p, lambda ct, x, *, name: [name_p.bind(ct, name=name)])
+batching.defvectorized(name_p)
+
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """Name ``x`` for a checkpoint policy (``jax.ad_checkpoint.checkpoint_name``).
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.ad_checkpoint.checkpoint_name(np.ones(2), "h")
+    array([1., 1.])
+    """
+    return pytree.tree_map(lambda leaf: name_p.bind(
+        leaf if hasattr(leaf, "dtype") else np.asarray(leaf), name=name), x)
+
+
+Policy = Callable[..., bool]
+
+
+def checkpoint(fun: Callable[..., Any], *, prevent_cse: bool = True,
+               policy: Policy | None = None,
+               static_argnums: int | Sequence[int] = ()) -> Callable[..., Any]:
     """Recompute ``fun``'s forward pass inside the backward pass instead of storing its
-    intermediates (``fg.remat`` is the same function): only the inputs are kept.
+    intermediates (``fg.remat`` is the same function), as ``jax.checkpoint``.
+
+    Without a ``policy`` only the inputs are kept. A policy (see ``fg.checkpoint_policies``),
+    called as ``policy(primitive, *input_avals, **params)``, names the equations whose outputs
+    are saved: the backward pass replays the staged body with those outputs substituted, so
+    only the rest is recomputed. ``prevent_cse`` is accepted for JAX compatibility
+    (funcgrad's passes never merge a recomputation with the forward).
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
     >>> f = fg.checkpoint(lambda x: fnp.sin(fnp.sin(x)))
     >>> float(fg.grad(f)(np.array(0.0)))
     1.0
     """
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    if static:
+        def with_static(*args: Any) -> Any:
+            dyn = [a for i, a in enumerate(args) if i not in static]
+
+            def inner(*d: Any) -> Any:
+                it = iter(d)
+                return fun(*[args[i] if i in static else next(it) for i in range(len(args))])
+            return checkpoint(inner, prevent_cse=prevent_cse, policy=policy)(*dyn)
+        functools.update_wrapper(with_static, fun)
+        return with_static
+
     @custom_vjp
     def remat_fun(*args: Any) -> Any:
         return fun(*args)
 
-    def fwd(*args: Any) -> tuple[Any, Any]:
-        return fun(*args), args
+    if policy is None:
+        def fwd(*args: Any) -> tuple[Any, Any]:
+            return fun(*args), args
 
-    def bwd(res: Any, ct: Any) -> Any:
-        _, pullback = ad.vjp(fun, *res)
-        return pullback(ct)
+        def bwd(res: Any, ct: Any) -> Any:
+            _, pullback = ad.vjp(fun, *res)
+            return pullback(ct)
+    else:
+        fwd, bwd = _policy_rules(fun, policy)
 
     remat_fun.defvjp(fwd, bwd)
     remat_fun._jvp_ok = True
     functools.update_wrapper(remat_fun, fun)
     return remat_fun
+
+
+def _policy_rules(fun: Callable[..., Any], policy: Policy
+                  ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """fwd/bwd of a checkpoint with a policy: the body is staged once per input signature;
+    the forward saves the outputs of the equations the policy names, the backward replays
+    the body on the tape with those outputs substituted."""
+    staged: dict[Any, tuple[ClosedJaxpr, Any, frozenset[int]]] = {}
+
+    def stage(args: Sequence[Any]) -> tuple[list[Any], ClosedJaxpr, Any, frozenset[int]]:
+        leaves, in_tree = pytree.tree_flatten(tuple(args))
+        key = (in_tree, tuple(get_aval(x) for x in leaves))
+        if key not in staged:
+            out_trees: list[Any] = []
+            flat = api_util.flatten_fun(fun, in_tree, out_trees)
+            closed = trace_to_jaxpr(flat, [get_aval(x) for x in leaves])
+            saved = {i for i, e in enumerate(closed.eqns) if policy(
+                e.primitive, *(a.aval for a in e.invars), **e.params)}
+            # A saved name is the value of the equation that produced it: save that one, so
+            # the replay records it with its known output instead of recomputing it.
+            producer = {v: i for i, e in enumerate(closed.eqns) for v in e.outvars}
+            for i in sorted(saved):
+                eqn = closed.eqns[i]
+                if eqn.primitive is name_p and eqn.invars[0] in producer:
+                    saved.add(producer[eqn.invars[0]])
+            staged[key] = (closed, out_trees[-1], frozenset(saved))
+        return [leaves, *staged[key]]  # type: ignore[return-value]
+
+    def run(closed: ClosedJaxpr, leaves: Sequence[Any], saved: frozenset[int],
+            known: dict[int, Any] | None) -> tuple[list[Any], dict[int, Any]]:
+        env: dict[Any, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
+        env.update(zip(closed.jaxpr.invars, leaves))
+        read = lambda a: a.val if isinstance(a, Literal) else env[a]  # noqa: E731
+        keep: dict[int, Any] = {}
+        for i, eqn in enumerate(closed.eqns):
+            ins = [read(a) for a in eqn.invars]
+            if known is not None and i in known:
+                trace = current_trace()
+                out = (trace.record_known(eqn.primitive, ins, eqn.params, known[i])
+                       if isinstance(trace, ad.VJPTrace) else known[i])
+            else:
+                out = eqn.primitive.bind(*ins, **eqn.params)
+                if i in saved:
+                    keep[i] = out
+            env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out]))
+        return [read(a) for a in closed.jaxpr.outvars], keep
+
+    def fwd(*args: Any) -> tuple[Any, Any]:
+        leaves, closed, out_tree, saved = stage(args)
+        outs, keep = run(closed, leaves, saved, None)
+        return pytree.tree_unflatten(out_tree, outs), (args, keep)
+
+    def bwd(res: Any, ct: Any) -> Any:
+        args, keep = res
+        leaves, closed, out_tree, saved = stage(args)
+        _, in_tree = pytree.tree_flatten(tuple(args))
+
+        def replay(*flat: Any) -> Any:
+            return pytree.tree_unflatten(out_tree, run(closed, flat, saved, keep)[0])
+
+        _, pullback = ad.vjp(replay, *leaves)
+        return tuple(pytree.tree_unflatten(in_tree, list(pullback(ct))))
+
+    return fwd, bwd
 
 
 remat = checkpoint
