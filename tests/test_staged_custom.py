@@ -155,3 +155,20 @@ def test_staged_equations_record_the_users_line_and_function():
     text = closed.pretty_print(source_info=True)
     assert f"tanh a  # test_staged_custom.py:{first_line + 1} (model)" in text
     assert "#" not in str(closed)
+
+
+def test_backward_equations_name_the_rule_and_the_forward_line():
+    def model(x):
+        h = fnp.tanh(x)
+        return fnp.sum(h * h)
+
+    closed = fg.make_jaxpr(fg.grad(model))(np.ones(3))
+    line = model.__code__.co_firstlineno
+    forward = [str(e.source_info) for e in closed.eqns[:3]]
+    backward = [str(e.source_info) for e in closed.eqns[3:]]
+    assert forward[0] == f"test_staged_custom.py:{line + 1} (model)"
+    assert backward[0] == f"backward of reduce_sum at test_staged_custom.py:{line + 2} (model)"
+    assert backward[-1] == f"backward of tanh at test_staged_custom.py:{line + 1} (model)"
+    assert all(s.startswith("backward of ") for s in backward)
+    assert closed.eqns[-1].source_info.backward_of == "tanh"
+    assert closed.eqns[-1].source_info[1] == line + 1

@@ -34,6 +34,16 @@ class SourceInfo(tuple):
         return f"{os.path.basename(file)}:{line} ({function})"
 
 
+class BackwardSourceInfo(SourceInfo):
+    """The source of an equation the backward pass emitted: the forward equation's user line,
+    and the primitive whose VJP rule emitted it (``backward of tanh at model.py:12``)."""
+
+    backward_of: str
+
+    def __str__(self) -> str:
+        return f"backward of {self.backward_of} at {SourceInfo.__str__(self)}"
+
+
 def user_source_info() -> SourceInfo | None:
     """The innermost frame outside funcgrad as a ``SourceInfo`` (None if there is none)."""
     frame: FrameType | None = sys._getframe(1)

@@ -27,9 +27,9 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.config import config
-from funcgrad.core.errors import user_source_info
+from funcgrad.core.errors import BackwardSourceInfo, SourceInfo, user_source_info
 from funcgrad.core.ir import Atom, ClosedJaxpr, Eqn, Jaxpr, Literal, Var, typecheck_jaxpr
-from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trace
+from funcgrad.core.tracing import Trace, Tracer, _state, current_trace, set_current_trace
 
 
 class StagingTracer(Tracer):
@@ -58,6 +58,19 @@ class StagingTrace(Trace):
         self.invars: list[Var] = []
         self.eqns: list[Eqn] = []
         self.constvars: dict[int, tuple[Var, Any]] = {}
+        self.producers: dict[Var, Eqn] = {}  # for the source of backward equations
+
+    def _source_info(self) -> SourceInfo | None:
+        fwd = _state.backward_of
+        if isinstance(fwd, list):
+            fwd = fwd[0] if fwd else None
+        if isinstance(fwd, StagingTracer):
+            fwd_eqn = fwd._trace.producers.get(fwd.var)
+            if fwd_eqn is not None and fwd_eqn.source_info is not None:
+                info = BackwardSourceInfo(fwd_eqn.source_info[:3])
+                info.backward_of = fwd_eqn.primitive.name
+                return info
+        return user_source_info()
 
     def new_arg(self, aval: ShapedArray) -> StagingTracer:
         var = Var(aval)
@@ -88,7 +101,10 @@ class StagingTrace(Trace):
         out_avals = out_aval if primitive.multiple_results else [out_aval]
         outvars = [Var(a) for a in out_avals]
         # Staging pays about a microsecond per equation for the user's line; eager never does.
-        self.eqns.append(Eqn(primitive, atoms, outvars, params, user_source_info()))
+        eqn = Eqn(primitive, atoms, outvars, params, self._source_info())
+        self.eqns.append(eqn)
+        for v in outvars:
+            self.producers[v] = eqn
         outs = [StagingTracer(self, v.aval, v) for v in outvars]
         return outs if primitive.multiple_results else outs[0]
 

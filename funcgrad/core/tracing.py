@@ -117,6 +117,9 @@ def set_debug_checks(nans: bool, infs: bool, shapes: bool = False) -> None:
 
 class _State(threading.local):
     trace: Trace = EVAL_TRACE
+    # While the backward pass runs a VJP rule: the forward output it differentiates, so a
+    # staging trace can attribute the rule's equations to the forward equation.
+    backward_of: Any = None
 
 
 _state = _State()

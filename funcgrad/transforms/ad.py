@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from funcgrad.core import pytree
+from funcgrad.core import pytree, tracing
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.primitive import Primitive, add_any_p, zeros_like_aval
@@ -376,6 +376,15 @@ class VJPTrace(Trace):
             if slot is not None and ct is not None:
                 cts[slot] = add_tangents(cts[slot], ct)
         lowest_needed = min(in_slots, default=0)
+        state = tracing._state
+        outer_backward_of = state.backward_of
+        try:
+            self._walk_back(cts, lowest_needed, state)
+        finally:
+            state.backward_of = outer_backward_of
+        return [cts[s] for s in in_slots]
+
+    def _walk_back(self, cts: list[Any], lowest_needed: int, state: Any) -> None:
         for rule, params, primals, node_in_slots, needs, ans, out_slot in reversed(self.tape):
             if out_slot.__class__ is int:
                 ct = cts[out_slot]
@@ -388,11 +397,11 @@ class VJPTrace(Trace):
                 ct = [cts[s] for s in out_slot]
                 if all(c is None for c in ct):
                     continue
+            state.backward_of = ans
             for s, c in zip(node_in_slots, rule(ct, ans, primals, needs, params)):
                 if s is not None and c is not None:
                     prev = cts[s]
                     cts[s] = c if prev is None else add_any_p.bind(prev, c)
-        return [cts[s] for s in in_slots]
 
 
 def _custom_vjp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
