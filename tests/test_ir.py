@@ -114,3 +114,35 @@ def test_params_are_hashable():
     jaxpr = fg.make_jaxpr(lambda x: fnp.pad(x[::-1][1:], 1).reshape(1, -1).sum(0))(np.ones(4))
     for eqn in jaxpr.eqns:
         hash(tuple(sorted(eqn.params.items())))
+
+
+def test_typecheck_recurses_into_sub_jaxprs():
+    import funcgrad as fg
+    import funcgrad.numpy as fnp
+    from funcgrad.core.avals import ShapedArray
+    from funcgrad.core.errors import FuncgradTypeError
+    from funcgrad.core.ir import Eqn, Var, typecheck_jaxpr
+
+    closed = fg.make_jaxpr(lambda x: fg.lax.cond(x.sum() > 0, fnp.sin, fnp.cos, x))(np.ones(3))
+    typecheck_jaxpr(closed.jaxpr)
+    cond = next(e for e in closed.eqns if e.primitive.name == "cond")
+    branch = next(v for v in cond.params.values() if isinstance(v, tuple))[0]
+    inner = branch.jaxpr if hasattr(branch, "jaxpr") else branch
+    eqn = inner.eqns[0]
+    # a dead, mistyped equation: only a check that walks into the branch can see it
+    inner.eqns.insert(0, Eqn(eqn.primitive, eqn.invars,
+                             [Var(ShapedArray((4,), np.float64))], {}))
+    with pytest.raises(FuncgradTypeError, match="in a sub-jaxpr of cond.*cos produces"):
+        typecheck_jaxpr(closed.jaxpr)
+
+
+def test_jaxpr_replace_builds_a_new_jaxpr():
+    import funcgrad as fg
+    import funcgrad.numpy as fnp
+    closed = fg.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(np.ones(3))
+    shorter = closed.jaxpr.replace(eqns=closed.jaxpr.eqns[:1],
+                                   outvars=closed.jaxpr.eqns[0].outvars)
+    assert len(shorter.eqns) == 1 and len(closed.jaxpr.eqns) == 2
+    assert shorter.invars == closed.jaxpr.invars
+    with pytest.raises(TypeError, match="unknown fields"):
+        closed.jaxpr.replace(body=[])

@@ -90,6 +90,16 @@ class Jaxpr:
         """The text format; with ``source_info``, each equation ends with the user's line."""
         return pp_jaxpr(self, source_info)
 
+    def replace(self, **changes: Any) -> Jaxpr:
+        """A new jaxpr with some of ``constvars``, ``invars``, ``outvars``, ``eqns`` replaced
+        (the way passes build their results)."""
+        fields = {k: getattr(self, k) for k in self.__slots__}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise FuncgradTypeError(f"Jaxpr.replace: unknown fields {sorted(unknown)}")
+        fields.update(changes)
+        return Jaxpr(**fields)
+
 
 class ClosedJaxpr:
     """A jaxpr with the values of its constvars: what ``make_jaxpr`` returns."""
@@ -215,7 +225,23 @@ def typecheck_jaxpr(jaxpr: Jaxpr) -> None:
             raise FuncgradTypeError(
                 f"jaxpr: {eqn.primitive.name} produces {[a.str_short() for a in outs]} "
                 f"but its outvars are typed {[a.str_short() for a in got]}")
+        for sub in _sub_jaxprs(eqn.params):
+            try:
+                typecheck_jaxpr(sub)
+            except FuncgradTypeError as e:
+                raise FuncgradTypeError(f"jaxpr: in a sub-jaxpr of {eqn.primitive.name}: {e}"
+                                        ) from None
         defined.update(eqn.outvars)
     for atom in jaxpr.outvars:
         if isinstance(atom, Var) and atom not in defined:
             raise FuncgradTypeError(f"jaxpr: output {atom} is never defined")
+
+
+def _sub_jaxprs(params: dict[str, Any]) -> Iterator[Jaxpr]:
+    """The jaxprs an equation holds in its params (call bodies, branches, loop bodies)."""
+    for value in params.values():
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, ClosedJaxpr):
+                yield v.jaxpr
+            elif isinstance(v, Jaxpr):
+                yield v
