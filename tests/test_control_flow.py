@@ -535,3 +535,38 @@ def test_scan_float32_stays_float32() -> None:
     x = np.ones(2, np.float32)
     assert f(x).dtype == np.float32 and staged(f)(x).dtype == np.float32
     np.testing.assert_array_equal(staged(f)(x), f(x))
+
+
+def _step(c, x):
+    return c * fnp.tanh(x) + x, c * x
+
+
+def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
+    from funcgrad.core import staging
+    from funcgrad.lax import control_flow
+
+    staged = []
+    real = staging.trace_to_jaxpr
+
+    def counting(*args, **kwargs):
+        staged.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(control_flow, "trace_to_jaxpr", counting)
+
+    def loss(c0, xs):
+        c, ys = fg.lax.scan(_step, c0, xs)
+        return fnp.sum(ys) + c
+
+    g = fg.grad(loss, argnums=(0, 1))
+    c0, xs = np.array(0.5), np.linspace(-1.0, 1.0, 5)
+    first = g(c0, xs)
+    assert len(staged) == 3  # the body, the forward-carries rule and the backward body
+    staged.clear()
+    again = g(c0, xs)
+    assert staged == []
+    np.testing.assert_array_equal(first[1], again[1])
+    fg.jvp(lambda c: loss(c, xs), (c0,), (np.array(1.0),))
+    staged.clear()
+    fg.jvp(lambda c: loss(c, xs), (c0,), (np.array(1.0),))
+    assert staged == []

@@ -104,7 +104,7 @@ class Jaxpr:
 class ClosedJaxpr:
     """A jaxpr with the values of its constvars: what ``make_jaxpr`` returns."""
 
-    __slots__ = ("jaxpr", "consts", "out_tree")
+    __slots__ = ("jaxpr", "consts", "out_tree", "__weakref__")  # weakly keyed rule caches
 
     def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any], out_tree: Any = None):
         self.jaxpr = jaxpr

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -142,6 +143,42 @@ def _trace_user_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
     return closed, hoisted, out_trees[0]
 
 
+# Staged bodies are cached as JAX's ``_initial_style_jaxpr`` is: a user function on (its
+# identity, input tree, input avals), when it captured no tracer; rule jaxprs on the body
+# jaxpr they are built from. Repeated grads of a scan then stage nothing.
+_user_cache: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+_rule_cache: weakref.WeakKeyDictionary[ClosedJaxpr, dict[Any, ClosedJaxpr]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _cached_user_fun(user_fun: Callable[..., Any], fun: Callable[..., Any],
+                     in_tree: pytree.PyTreeDef, in_avals: Sequence[ShapedArray]
+                     ) -> tuple[ClosedJaxpr, list[Any], pytree.PyTreeDef]:
+    """``_trace_user_fun(fun, ...)`` where ``fun`` wraps ``user_fun``, cached on
+    ``user_fun``."""
+    key = (in_tree, tuple(in_avals))
+    try:
+        per_fun = _user_cache.setdefault(user_fun, {})
+    except TypeError:  # not weakly referenceable: stage every time
+        return _trace_user_fun(fun, in_tree, in_avals)
+    hit = per_fun.get(key)
+    if hit is not None:
+        return hit[0], [], hit[1]
+    closed, hoisted, out_tree = _trace_user_fun(fun, in_tree, in_avals)
+    if not hoisted:  # captured tracers differ per call: only tracer-free bodies are reused
+        per_fun[key] = (closed, out_tree)
+    return closed, hoisted, out_tree
+
+
+def _cached_rule(body: ClosedJaxpr, key: Any, build: Callable[[], ClosedJaxpr]
+                 ) -> ClosedJaxpr:
+    """The rule jaxpr ``build()`` for ``body`` and ``key``, staged once per body."""
+    per_body = _rule_cache.setdefault(body, {})
+    if key not in per_body:
+        per_body[key] = build()
+    return per_body[key]
+
+
 def _with_invars(closed: ClosedJaxpr, order: Sequence[int], extra: Sequence[ShapedArray] = ()
                  ) -> ClosedJaxpr:
     """Reorder a jaxpr's inputs: position ``i`` of the new input list is old input
@@ -192,7 +229,7 @@ def _jvp_jaxpr(closed: ClosedJaxpr, nonzero: Sequence[bool]) -> ClosedJaxpr:
         outs, out_dots = ad.jvp_flat(lambda *xs: _eval_closed(closed, *xs), args[:n], tangents)
         return [*outs, *(t for t, f in zip(out_dots, out_float) if f)]
 
-    return _stage_rule(fun, in_avals)
+    return _cached_rule(closed, ("jvp", tuple(nonzero)), lambda: _stage_rule(fun, in_avals))
 
 
 def _vjp_call(fun: Callable[..., Sequence[Any]], primals: Sequence[Any], needs: Sequence[bool],
@@ -941,7 +978,8 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
     def carries_body(*args: Any) -> list[Any]:
         return [*_eval_closed(jaxpr, *args)[:nc], *args[nk:nk + nc]]
 
-    fwd = _stage_rule(carries_body, jaxpr.in_avals)
+    fwd = _cached_rule(jaxpr, ("carries", nk, nc),
+                       lambda: _stage_rule(carries_body, jaxpr.in_avals))
     stacked = scan_p.bind(*consts, *init, *xs, jaxpr=fwd, length=length, reverse=reverse,
                           num_consts=nk, num_carry=nc)[nc:]
 
@@ -966,8 +1004,9 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
         new_acc = [ad.add_tangents(a, g) for a, g in zip(acc, (g for g in g_k if g is not None))]
         return [*new_acc, *(g for g in g_c if g is not None), *(g for g in g_x if g is not None)]
 
-    bwd = _stage_rule(bwd_body, [*jaxpr.in_avals[:nk], *k_avals, *cf_avals, *c_avals, *x_avals,
-                                 *cty_avals])
+    bwd = _cached_rule(jaxpr, ("bwd", nk, nc, tuple(k_need), tuple(x_need), tuple(y_nz)),
+                       lambda: _stage_rule(bwd_body, [*jaxpr.in_avals[:nk], *k_avals, *cf_avals,
+                                                      *c_avals, *x_avals, *cty_avals]))
     acc0 = [np.zeros(a.shape, a.dtype) for a in k_avals]
     ct_c0 = [ad.instantiate_zeros(c, x) for c, x, f in zip(ct_carry, init, carry_f) if f]
     res = scan_p.bind(*consts, *acc0, *ct_c0, *stacked, *xs,
@@ -1060,7 +1099,8 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
 
     nc = len(init_leaves)
     for _ in range(2):
-        closed, consts, out_tree = _trace_user_fun(body, in_tree, [*carry_avals, *slice_avals])
+        closed, consts, out_tree = _cached_user_fun(f, body, in_tree,
+                                                    [*carry_avals, *slice_avals])
         carry_tree, y_tree = pytree.treedef_children(out_tree)
         if carry_tree != init_tree:
             raise FuncgradTypeError(at_user_line(
