@@ -172,3 +172,16 @@ def test_backward_equations_name_the_rule_and_the_forward_line():
     assert all(s.startswith("backward of ") for s in backward)
     assert closed.eqns[-1].source_info.backward_of == "tanh"
     assert closed.eqns[-1].source_info[1] == line + 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fg.lax.reshape(np.ones(6), (4,)),
+    lambda: fg.make_jaxpr(lambda x: fg.lax.reshape(x, (4,)))(np.ones(6)),
+    lambda: fg.nn.conv(np.ones((1, 3, 5, 5)), np.ones((2, 4, 3, 3))),
+    lambda: fg.tree_util.tree_map(lambda a, b: a + b, (1, 2), (1,)),
+], ids=["reshape", "reshape_staged", "conv", "tree_map"])
+def test_shape_rule_and_layer_errors_name_the_users_line(call):
+    with pytest.raises((TypeError, ValueError)) as info:
+        call()
+    assert f"(at {__file__}:" in str(info.value)
+    assert str(info.value).count("(at ") == 1

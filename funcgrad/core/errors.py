@@ -61,11 +61,21 @@ def at_user_line(message: str) -> str:
     return f"{message}\n  (at {where})" if where else message
 
 
-class FuncgradTypeError(TypeError):
+class _AtUserLine:
+    """Every funcgrad error names the user's line: a message raised without one (a shape
+    rule, a layer, a pytree helper) gets it appended where the error is made."""
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str) and "\n  (at " not in args[0]:
+            args = (at_user_line(args[0]),)
+        super().__init__(*args)
+
+
+class FuncgradTypeError(_AtUserLine, TypeError):
     """A value of the wrong kind was given to a funcgrad function."""
 
 
-class FuncgradValueError(ValueError):
+class FuncgradValueError(_AtUserLine, ValueError):
     """A value of the right kind but the wrong shape or content was given."""
 
 
