@@ -88,3 +88,13 @@ def test_grad_abs_at_zero_is_one_as_jax():
                                   [-1.0, 1.0, 1.0])
     np.testing.assert_array_equal(fg.grad(lambda x: fnp.sum(fnp.abs(x)))(np.zeros(3)), np.ones(3))
     assert fg.jvp(fnp.abs, (0.0,), (2.0,))[1] == 2.0
+
+
+def test_result_type_accepts_dtypes_and_scalar_types():
+    assert fnp.result_type(fnp.float32, fnp.int8) == np.float32
+    assert fnp.result_type(np.dtype("float32"), np.dtype("int8")) == np.float32
+    assert fnp.result_type("int8", fnp.uint8) == np.int16
+    assert fnp.result_type(fnp.int32, float) == np.result_type(np.int32, float)
+    assert fnp.result_type(np.ones(2, np.float32), fnp.float64) == np.float64
+    assert fnp.result_type(np.ones(2, np.float32), 1.0) == np.float32      # weak scalar
+    assert fnp.result_type(fnp.bool_, fnp.int8) == np.int8

@@ -69,10 +69,18 @@ def _dtype_of(x: Any) -> Any:
     return x.dtype
 
 
+def _result_type_arg(a: Any) -> Any:
+    # Dtypes, scalar types (fnp.float32, float) and dtype names pass through as NumPy takes them.
+    if isinstance(a, (np.dtype, type, str)):
+        return a
+    if isinstance(a, (list, tuple)):
+        return np.asarray(a).dtype
+    return _dtype_of(a)
+
+
 def result_type(*args: Any) -> np.dtype:
-    """NEP 50 promotion: Python scalars are weak."""
-    return np.result_type(*(_dtype_of(a) if not isinstance(a, (list, tuple)) else
-                            np.asarray(a).dtype for a in args))
+    """NEP 50 promotion: Python scalars are weak; dtypes and scalar types are accepted."""
+    return np.result_type(*(_result_type_arg(a) for a in args))
 
 
 def _cast(x: Any, dtype: DTypeLike) -> Any:
