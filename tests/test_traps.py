@@ -98,3 +98,18 @@ def test_result_type_accepts_dtypes_and_scalar_types():
     assert fnp.result_type(np.ones(2, np.float32), fnp.float64) == np.float64
     assert fnp.result_type(np.ones(2, np.float32), 1.0) == np.float32      # weak scalar
     assert fnp.result_type(fnp.bool_, fnp.int8) == np.int8
+
+
+def test_einsum_interleaved_form():
+    rng = np.random.default_rng(0)
+    A, B, v = rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=3)
+    np.testing.assert_allclose(fnp.einsum(A, [0, 1], B, [1, 2], [0, 2]), A @ B)
+    np.testing.assert_allclose(fnp.einsum(A, [0, 1], B, [1, 2]),
+                               np.einsum(A, [0, 1], B, [1, 2]))
+    np.testing.assert_allclose(fnp.einsum(A, [0, 1], v, [1]), A @ v)
+    np.testing.assert_allclose(fnp.einsum(A, [0, 1], [1, 0]), A.T)
+    np.testing.assert_allclose(fnp.einsum(A, [Ellipsis, 1], v, [1], [Ellipsis]), A @ v)
+    g = fg.grad(lambda a: fnp.sum(fnp.einsum(a, [0, 1], B, [1, 2], [0, 2])))(A)
+    np.testing.assert_allclose(g, np.ones((2, 4)) @ B.T)
+    with pytest.raises(ValueError, match="sublist"):
+        fnp.einsum(A, [0, "j"], [0])

@@ -1001,8 +1001,9 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     return moveaxis(d, 0, -1)
 
 
-def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = "greedy") -> Any:
-    """Einstein summation, contracted pairwise in the order ``numpy.einsum_path`` picks."""
+def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> Any:
+    """Einstein summation, contracted pairwise in the order ``numpy.einsum_path`` picks; the
+    subscripts-string form or NumPy's interleaved ``(op0, sublist0, op1, sublist1, ...)``."""
     from funcgrad.numpy._einsum import einsum as _einsum
     return _einsum(subscripts, *operands, optimize=optimize)
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import FuncgradValueError, ShapeError, at_user_line
 
 
 def _parse(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
@@ -92,14 +92,48 @@ def _contract(x: Any, lx: str, y: Any, ly: str, keep: set[str]) -> tuple[Any, st
     return out, "".join(batch + free_x + free_y)
 
 
-def einsum(subscripts: str, *operands: Any, optimize: Any = "greedy") -> Any:
-    """``numpy.einsum`` on funcgrad primitives.
+_LETTERS = string.ascii_letters  # NumPy's sublist integers 0..51 name these labels
+
+
+def _sublist_str(sub: Any) -> str:
+    out = []
+    for s in sub:
+        if s is Ellipsis:
+            out.append("...")
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 52:
+            out.append(_LETTERS[s])
+        else:
+            raise FuncgradValueError(at_user_line(
+                f"einsum: subscripts in a sublist must be integers in [0, 52) or Ellipsis, "
+                f"got {s!r}"))
+    return "".join(out)
+
+
+def _interleaved(args: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """NumPy's ``einsum(op0, sublist0, op1, sublist1, ..., [sublistout])`` as a subscripts
+    string and the operands."""
+    pairs = len(args) // 2
+    operands = [args[2 * k] for k in range(pairs)]
+    subs = [_sublist_str(args[2 * k + 1]) for k in range(pairs)]
+    spec = ",".join(subs)
+    if len(args) % 2:
+        spec += "->" + _sublist_str(args[-1])
+    return spec, operands
+
+
+def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> Any:
+    """``numpy.einsum`` on funcgrad primitives, in the subscripts-string form or NumPy's
+    interleaved form ``einsum(op0, sublist0, op1, sublist1, ..., [sublistout])``.
 
     >>> import numpy as np
     >>> einsum("ij,jk->ik", np.eye(2), np.ones((2, 3))).shape
     (2, 3)
+    >>> einsum(np.eye(2), [0, 1], np.ones((2, 3)), [1, 2], [0, 2]).shape
+    (2, 3)
     """
     from funcgrad import numpy as fnp
+    if not isinstance(subscripts, str):
+        subscripts, operands = _interleaved((subscripts, *operands))  # type: ignore[assignment]
     arrays = [fnp.asarray(o) for o in operands]
     dt = np.result_type(*(a.dtype for a in arrays))
     arrays = [fnp.astype(a, dt) for a in arrays]
