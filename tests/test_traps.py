@@ -113,3 +113,20 @@ def test_einsum_interleaved_form():
     np.testing.assert_allclose(g, np.ones((2, 4)) @ B.T)
     with pytest.raises(ValueError, match="sublist"):
         fnp.einsum(A, [0, "j"], [0])
+
+
+def test_cross_entropy_float_labels_of_index_shape_raise():
+    logits = np.random.default_rng(0).normal(size=(3, 4))
+    with pytest.raises(TypeError, match=r"\(3,\).*\(3, 4\)") as e:
+        fg.nn.cross_entropy(logits, np.array([0., 2., 1.]))
+    assert THIS_FILE in str(e.value)
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3, 4\)"):
+        fg.nn.cross_entropy(logits, np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        fg.nn.cross_entropy(logits, np.array([0, 1]))
+    with pytest.raises(TypeError, match=r"\(2, 4\).*\(2, 3, 4\)"):
+        fg.nn.cross_entropy(np.ones((2, 3, 4)), np.zeros((2, 4)), axis=1)
+    labels = np.array([0, 2, 1])
+    want = fg.nn.cross_entropy(logits, labels)
+    np.testing.assert_allclose(fg.nn.cross_entropy(logits, np.eye(4)[labels]), want)
+    np.testing.assert_allclose(fg.nn.cross_entropy(logits, labels.astype(np.int32)), want)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import funcgrad.numpy as fnp
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.nn.activations import log_softmax, one_hot, softplus
 
 Array = Any
@@ -47,10 +48,25 @@ def cross_entropy(logits: Array, labels: Array, *, axis: int = -1,
     logits = fnp.asarray(logits)
     logp = log_softmax(logits, axis=axis)
     labels = fnp.asarray(labels)
+    ax = axis % logits.ndim if logits.ndim else axis
+    index_shape = logits.shape[:ax] + logits.shape[ax + 1:]
     if labels.dtype.kind in "iub":
+        if labels.shape != index_shape:
+            raise FuncgradValueError(at_user_line(
+                f"cross_entropy: integer labels (class indices) must have shape {index_shape} "
+                f"(logits shape {logits.shape} without the class axis), got {labels.shape}"))
         targets = one_hot(labels, logits.shape[axis], dtype=logp.dtype, axis=axis)
-    else:
+    elif labels.shape == logits.shape:
         targets = labels
+    elif labels.shape == index_shape:
+        raise FuncgradTypeError(at_user_line(
+            f"cross_entropy: labels of shape {labels.shape} are class indices for logits of "
+            f"shape {logits.shape}, but have dtype {labels.dtype}: cast them to an integer "
+            f"dtype (floating labels must be probabilities shaped like the logits)"))
+    else:
+        raise FuncgradValueError(at_user_line(
+            f"cross_entropy: labels of shape {labels.shape} fit neither logits of shape "
+            f"{logits.shape} (probabilities) nor {index_shape} (integer class indices)"))
     return _reduce(-fnp.sum(targets * logp, axis=axis), reduction)
 
 
