@@ -61,14 +61,14 @@ def saved_residuals(fun: Callable[..., Any], *args: Any) -> list[Residual]:
         trace.is_alive = False
     found: dict[int, Residual] = {}
     for _, params, primals, _, _, ans, _ in trace.tape:
-        saved = params.get("res")
-        kept = [] if saved is None else pytree.tree_leaves(saved)
+        kept = [leaf for key in ("res", "residuals") if params.get(key) is not None
+                for leaf in pytree.tree_leaves(params[key])]
         for x in (*primals, *(ans if isinstance(ans, list) else [ans]), *kept):
             if isinstance(x, np.ndarray) and x.ndim >= 0:
                 base = x.base if isinstance(x.base, np.ndarray) else x
                 if id(base) not in found:
                     what = origin.get(id(x), origin.get(id(base), "saved by a checkpoint "
-                                                                  "policy or a custom rule"))
+                                                                  "policy or a rule"))
                     found[id(base)] = Residual(get_aval(x), base.nbytes, what)
     return list(found.values())
 

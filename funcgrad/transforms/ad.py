@@ -3,7 +3,9 @@
 Both modes keep a rule table keyed by primitive:
 
 - ``jvp_rules[p](primals, tangents, **params) -> (primal_out, tangent_out)``;
-- ``vjp_rules[p](ct, ans, primals, needs, params) -> cotangent per primal (None = zero)``.
+- ``vjp_rules[p](ct, ans, primals, needs, params) -> cotangent per primal (None = zero)``;
+- optionally ``residual_rules[p](*primals, **params) -> (ans, residuals)``, whose residuals the
+  VJP rule reads from ``params["residuals"]``.
 
 Tangents and cotangents that are symbolically zero are ``None`` and never materialised. Rules
 are written in funcgrad's own primitives, so they are themselves differentiable: ``grad`` of
@@ -31,6 +33,11 @@ VJPRule = Callable[[Any, Any, Sequence[Any], Sequence[bool], dict[str, Any]], Se
 
 jvp_rules: dict[Primitive, JVPRule] = {}
 vjp_rules: dict[Primitive, VJPRule] = {}
+# The residual channel: ``residual_rules[p](*primals, **params) -> (ans, residuals)`` computes
+# the output together with values its VJP rule wants (a conv's column matrix, a max pool's
+# mask), written in primitives so they are differentiable, batchable and stageable; the VJP
+# rule then finds them in ``params["residuals"]``. Only reverse mode runs it.
+residual_rules: dict[Primitive, Callable[..., tuple[Any, Any]]] = {}
 
 
 # == rule helpers =============================================================================
@@ -282,7 +289,14 @@ class VJPTrace(Trace):
                 primals.append(x)
                 in_slots.append(None)
                 needs.append(False)
-        ans = self.parent.process_primitive(prim, primals, params)
+        if traced and prim in residual_rules:
+            # The residual channel: the forward saves values (in primitives, one level down)
+            # that the VJP rule reads as params["residuals"].
+            with set_current_trace(self.parent):
+                ans, residuals = residual_rules[prim](*primals, **params)
+            params = {**params, "residuals": residuals}
+        else:
+            ans = self.parent.process_primitive(prim, primals, params)
         if not traced or (not prim.multiple_results and ans.dtype.kind not in "fc"):
             return ans  # integer and boolean values carry no cotangent: nothing to record
         rule = vjp_rules.get(prim)
@@ -362,7 +376,7 @@ class VJPTrace(Trace):
         seen: dict[int, int] = {}
         for _, params, primals, _, _, ans, _ in self.tape:
             for x in (*primals, *(ans if isinstance(ans, list) else [ans]),
-                      *_leaves_of(params.get("res"))):
+                      *_leaves_of(params.get("res")), *_leaves_of(params.get("residuals"))):
                 if isinstance(x, np.ndarray):
                     base = x.base if x.base is not None else x
                     seen[id(base)] = base.nbytes
