@@ -29,8 +29,9 @@ def _free(ndim: int, *used: Sequence[int]) -> list[int]:
     return [i for i in range(ndim) if i not in taken]
 
 
-def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers
-                      ) -> np.ndarray:
+def _dot_general_tensordot(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers
+                           ) -> np.ndarray:
+    """The general path (and the reference the matmul fast paths are tested against)."""
     (xc, yc), (xb, yb) = dimension_numbers
     if not xb:
         return np.tensordot(x, y, (xc, yc))  # BLAS, via one reshape + dot
@@ -45,6 +46,37 @@ def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimension
     # multiply: np.matmul's batched k = 1 path is ~5x slower.
     out = x3 * y3 if k == 1 else np.matmul(x3, y3)
     return out.reshape((*batch, *[x.shape[i] for i in x_free], *[y.shape[i] for i in y_free]))
+
+
+def _dot_general_matmul(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers
+                        ) -> np.ndarray | None:
+    """One ``np.matmul`` on (transposed) views, or None when the case is not covered.
+
+    Covered: batch dims leading (and in order) on both sides, then at most one free and
+    exactly one contracting axis per side: the 2-d products of dense layers and their VJPs
+    (``x@w``, ``ct@w.T``, ``x.T@ct``) and batched matmuls. BLAS reads transposed views as
+    they are, so nothing is copied.
+    """
+    (xc, yc), (xb, yb) = dimension_numbers
+    nb = len(xb)
+    if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+        return None
+    if len(xc) != 1 or tuple(xb) != tuple(range(nb)) or tuple(yb) != tuple(range(nb)):
+        return None
+    xr, yr = x.ndim - nb, y.ndim - nb
+    if not (1 <= xr <= 2 and 1 <= yr <= 2) or xr + yr < 3 or x.dtype != y.dtype:
+        return None
+    if nb and (x.shape[xc[0]] == 1 or xr == 1 or yr == 1):
+        return None  # the general path's outer-product multiply, and vector batches
+    a = x if xc[0] == x.ndim - 1 else x.swapaxes(-1, -2)   # (..., m, k) or (k,)
+    b = y if yc[0] == nb else y.swapaxes(-1, -2)            # (..., k, n) or (k,)
+    return np.matmul(a, b)
+
+
+def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers
+                      ) -> np.ndarray:
+    out = _dot_general_matmul(x, y, dimension_numbers)
+    return _dot_general_tensordot(x, y, dimension_numbers) if out is None else out
 
 
 def _dot_general_abstract_eval(x: ShapedArray, y: ShapedArray,
@@ -104,9 +136,17 @@ def _transpose_lhs(ct: Any, x_ndim: int, y: Any, dimension_numbers: DimensionNum
 
 
 def _transpose_rhs(ct: Any, x: Any, y_ndim: int, dimension_numbers: DimensionNumbers) -> Any:
+    # dY = X . ct contracted over X's free axes. With X as the lhs the result comes out as
+    # (batch, X's contracting axes, Y's free axes), which is already Y's order in the common
+    # cases (a dense layer's dW = x^T ct): no transposed view of a transposed product.
     (xc, yc), (xb, yb) = dimension_numbers
-    swapped = ((yc, xc), (yb, xb))
-    return _transpose_lhs(ct, y_ndim, x, swapped, swap_ans=True)
+    x_kept = _free(get_aval(x).ndim, xc, xb)
+    y_kept = _free(y_ndim, yc, yb)
+    ans_batch, ans_x, _ = _ranges_like(xb, x_kept, y_kept)
+    dims = ((tuple(x_kept), tuple(ans_x)), (tuple(xb), tuple(ans_batch)))
+    yc_sorted_by_x = [yc[i] for i in np.argsort(xc)]
+    out_axes = np.argsort([*yb, *yc_sorted_by_x, *y_kept])
+    return transpose(dot_general(x, ct, dims), tuple(int(a) for a in out_axes))
 
 
 # Bilinear: d(x.y) = dx.y + x.dy; the VJPs are the two transposes (a dense layer's
