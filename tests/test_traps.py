@@ -130,3 +130,14 @@ def test_cross_entropy_float_labels_of_index_shape_raise():
     want = fg.nn.cross_entropy(logits, labels)
     np.testing.assert_allclose(fg.nn.cross_entropy(logits, np.eye(4)[labels]), want)
     np.testing.assert_allclose(fg.nn.cross_entropy(logits, labels.astype(np.int32)), want)
+
+
+@pytest.mark.parametrize("pool", [fg.nn.max_pool, fg.nn.avg_pool])
+def test_pool_window_larger_than_padded_input_raises(pool):
+    with pytest.raises(ValueError, match=r"window \(5, 5\).*size 4.*= 4 < 5") as e:
+        pool(np.ones((1, 1, 4, 4)), 5)
+    assert THIS_FILE in str(e.value)
+    with pytest.raises(ValueError, match=r"axis 1"):
+        pool(np.ones((1, 1, 6, 4)), (2, 5))
+    assert pool(np.ones((1, 1, 4, 4)), 5, padding=1).shape == (1, 1, 1, 1)
+    assert pool(np.ones((1, 1, 4, 4)), 4).shape == (1, 1, 1, 1)

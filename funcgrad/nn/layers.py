@@ -178,7 +178,15 @@ def _pool_params(x: Array, window: IntOrSeq, stride: IntOrSeq | None, padding: P
     nsp = _check_rank(x, name)
     win = _per_axis(window, nsp, "window")
     strides = win if stride is None else _per_axis(stride, nsp, "stride")
-    pads = _spatial_pads(padding, fnp.shape(x)[2:], win, strides)
+    in_sp = fnp.shape(x)[2:]
+    pads = _spatial_pads(padding, in_sp, win, strides)
+    for a, (n, w, (lo, hi)) in enumerate(zip(in_sp, win, pads)):
+        if w > n + lo + hi:  # no window fits: the result would silently be empty
+            from funcgrad.core.errors import FuncgradValueError, at_user_line
+            raise FuncgradValueError(at_user_line(
+                f"{name}: window {tuple(win)} is larger than the padded input along spatial "
+                f"axis {a}: size {n} + padding ({lo}, {hi}) = {n + lo + hi} < {w} (input shape "
+                f"{fnp.shape(x)})"))
     return (1, 1, *win), (1, 1, *strides), ((0, 0), (0, 0), *pads)
 
 
