@@ -141,3 +141,40 @@ def test_pool_window_larger_than_padded_input_raises(pool):
         pool(np.ones((1, 1, 6, 4)), (2, 5))
     assert pool(np.ones((1, 1, 4, 4)), 5, padding=1).shape == (1, 1, 1, 1)
     assert pool(np.ones((1, 1, 4, 4)), 4).shape == (1, 1, 1, 1)
+
+
+def test_register_dataclass_honours_static_field_metadata():
+    import dataclasses
+
+    @fg.tree_util.register_dataclass
+    @dataclasses.dataclass
+    class Layer:
+        w: np.ndarray
+        act: str = dataclasses.field(default="relu", metadata=dict(static=True))
+
+    layer = Layer(np.ones(2), "tanh")
+    leaves, tree = fg.tree_util.tree_flatten(layer)
+    assert len(leaves) == 1 and leaves[0] is layer.w
+    back = fg.tree_util.tree_unflatten(tree, [np.zeros(2)])
+    assert back.act == "tanh"
+    assert tree != fg.tree_util.tree_structure(Layer(np.ones(2), "relu"))
+    g = fg.grad(lambda p: fnp.sum(p.w * 3.0))(layer)
+    assert g.act == "tanh"
+    np.testing.assert_array_equal(g.w, [3.0, 3.0])
+
+
+def test_register_static():
+    @fg.tree_util.register_static
+    class Cfg:
+        def __init__(self, n):
+            self.n = n
+
+        def __eq__(self, other):
+            return isinstance(other, Cfg) and other.n == self.n
+
+        def __hash__(self):
+            return hash(self.n)
+
+    leaves, tree = fg.tree_util.tree_flatten({"c": Cfg(3), "x": np.ones(2)})
+    assert len(leaves) == 1
+    assert fg.tree_util.tree_unflatten(tree, leaves)["c"].n == 3

@@ -50,10 +50,18 @@ def register_pytree_node_class(cls: type[T]) -> type[T]:
 
 def register_dataclass(cls: type[T], data_fields: list[str] | None = None,
                        meta_fields: list[str] | None = None) -> type[T]:
-    """Register a dataclass: ``data_fields`` are children, ``meta_fields`` static aux data."""
+    """Register a dataclass: ``data_fields`` are children, ``meta_fields`` static aux data.
+
+    Either list, when omitted, is inferred as JAX infers it: fields declared with
+    ``dataclasses.field(metadata=dict(static=True))`` are meta fields, the others data.
+    """
+    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    static = [f.name for f in fields if f.metadata.get("static", False)]
+    if meta_fields is None:
+        meta_fields = [n for n in static if data_fields is None or n not in data_fields]
     if data_fields is None:
-        data_fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    meta = list(meta_fields or [])
+        data_fields = [f.name for f in fields if f.name not in meta_fields]
+    meta = list(meta_fields)
     data = list(data_fields)
 
     def flatten(x: Any) -> tuple[list[Any], tuple[Any, ...]]:
@@ -63,6 +71,13 @@ def register_dataclass(cls: type[T], data_fields: list[str] | None = None,
         return cls(**dict(zip(data, children)), **dict(zip(meta, aux)))
 
     _REGISTRY[cls] = _NodeType(flatten, unflatten, lambda x, aux: [f".{n}" for n in data])
+    return cls
+
+
+def register_static(cls: type[T]) -> type[T]:
+    """Register ``cls`` as a pytree with no leaves: each instance is static aux data (so it
+    must be hashable and compare by value), as ``jax.tree_util.register_static``."""
+    _REGISTRY[cls] = _NodeType(lambda x: ((), x), lambda aux, _: aux, lambda x, aux: [])
     return cls
 
 
