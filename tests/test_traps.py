@@ -178,3 +178,21 @@ def test_register_static():
     leaves, tree = fg.tree_util.tree_flatten({"c": Cfg(3), "x": np.ones(2)})
     assert len(leaves) == 1
     assert fg.tree_util.tree_unflatten(tree, leaves)["c"].n == 3
+
+
+def test_item_assignment_on_tracer_says_to_use_at_set():
+    def f(x):
+        x[0] = 1.0
+        return fnp.sum(x)
+    with pytest.raises(TypeError, match=r"x = x\.at\[0\]\.set\(1\.0\)") as e:
+        fg.grad(f)(np.ones(3))
+    assert THIS_FILE in str(e.value)
+
+    def g(x):
+        x[1:, ..., None] = x[0]
+        return x
+    with pytest.raises(TypeError, match=r"x\.at\[1:, \.\.\., None\]\.set\(value\)"):
+        fg.vmap(g)(np.ones((2, 3, 2)))
+    # the suggested fix works
+    np.testing.assert_array_equal(fg.grad(lambda x: fnp.sum(x.at[0].set(1.0)))(np.ones(3)),
+                                  [0.0, 1.0, 1.0])

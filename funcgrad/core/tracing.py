@@ -19,10 +19,27 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray
 from funcgrad.core.errors import (
     ConcretizationTypeError,
+    FuncgradTypeError,
     TracerArrayConversionError,
     UnexpectedTracerError,
     at_user_line,
 )
+
+
+def _index_str(key: Any) -> str:
+    """``key`` as it was written inside ``x[...]`` (arrays and tracers as ``idx``)."""
+    def one(k: Any) -> str:
+        if k is Ellipsis:
+            return "..."
+        if isinstance(k, slice):
+            s = ("" if k.start is None else one(k.start)) + ":" + (
+                "" if k.stop is None else one(k.stop))
+            return s + ("" if k.step is None else ":" + one(k.step))
+        if k is None or isinstance(k, (int, np.integer, bool)):
+            return repr(k if not isinstance(k, np.integer) else int(k))
+        return "idx"
+    keys = key if isinstance(key, tuple) else (key,)
+    return ", ".join(one(k) for k in keys) if keys else "()"
 
 
 class Trace:
@@ -225,6 +242,13 @@ class Tracer:
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         return self.__array__()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        v = repr(value) if type(value) in (bool, int, float, complex) else "value"
+        raise FuncgradTypeError(at_user_line(
+            f"traced arrays ({self.aval.str_short()}) are immutable, so they do not support item "
+            f"assignment; instead of `x[{_index_str(key)}] = {v}` write "
+            f"`x = x.at[{_index_str(key)}].set({v})` (or .add, .multiply, .min, .max)"))
 
     __hash__ = None  # type: ignore[assignment]
 
