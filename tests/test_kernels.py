@@ -100,3 +100,88 @@ def test_dot_general_dispatch():
     fast = [D._dot_general_matmul(np.ones(xs), np.ones(ys), dn) is not None
             for xs, ys, dn in DOT_CASES]
     assert fast == [True] * 13 + [False] * (len(DOT_CASES) - 13)
+
+
+# == pooling: first-max masks vs the argmax path ===============================================
+
+from funcgrad.lax import windowed as W  # noqa: E402
+
+POOL_CASES = [   # (spatial shape, window, stride, padding per spatial axis)
+    ((8, 8), (2, 2), (2, 2), ((0, 0), (0, 0))),      # non-overlapping, covers everything
+    ((9, 7), (2, 2), (2, 2), ((0, 0), (0, 0))),      # non-overlapping, leftover rows/cols
+    ((9, 9), (3, 3), (3, 3), ((1, 1), (0, 2))),      # non-overlapping, padded
+    ((8, 8), (2, 2), (3, 3), ((0, 0), (0, 0))),      # gaps between windows
+    ((8, 8), (3, 3), (2, 2), ((1, 1), (1, 1))),      # overlapping, padded
+    ((7, 8), (2, 2), (1, 1), ((0, 0), (0, 0))),      # overlapping, stride 1
+    ((8, 8), (2, 3), (2, 1), ((-1, 0), (1, -1))),    # negative padding crops
+    ((8, 8), (4, 4), (4, 4), ((0, 0), (0, 0))),      # 16 taps: still masks
+    ((10, 10), (5, 5), (5, 5), ((0, 0), (0, 0))),    # 25 taps: argmax
+    ((8,), (2,), (2,), ((0, 0),)),
+]
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.view(f"u{a.dtype.itemsize}") if a.dtype.kind in "fiu" else a
+
+
+def _pool_operands(rng, spatial, dtype, special):
+    shape = (2, 3, *spatial)
+    x = rng.integers(-2, 3, shape).astype(dtype)        # many ties
+    if special and np.dtype(dtype).kind == "f":
+        x.flat[::7] = -0.0
+        x.flat[3::11] = np.inf
+        x.flat[5::13] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("special", [False, True])
+@pytest.mark.parametrize("contiguous", [True, False])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_pool_gradient_masks_match_argmax(case, dtype, special, contiguous, monkeypatch):
+    spatial, win, stride, pads = case
+    rng = np.random.default_rng(3)
+    x = _pool_operands(rng, spatial, dtype, special)
+    if not contiguous:
+        x = np.repeat(x, 2, axis=-1)[..., ::2]
+    p = dict(window_dimensions=(1, 1, *win), window_strides=(1, 1, *stride),
+             padding=((0, 0), (0, 0), *pads))
+    out_shape = W._window_out_shape(x.shape, p["window_dimensions"], p["window_strides"],
+                                    p["padding"])
+    src = rng.standard_normal(out_shape).astype(dtype)
+    tan = rng.standard_normal(x.shape).astype(dtype)
+    if special and np.dtype(dtype).kind == "f":
+        src.flat[::5] = -0.0
+        src.flat[1::9] = np.nan
+        src.flat[2::9] = -np.inf
+        tan.flat[::4] = -0.0
+    fast_sc = W._select_and_scatter_add_impl(src, x, **p)
+    fast_ga = W._select_and_gather_add_impl(tan, x, **p)
+    fast_max = W._reduce_window_max_impl(x, **p)
+    monkeypatch.setattr(W, "_MASK_TAPS", 0)   # the general (argmax) path
+    want_sc = W._select_and_scatter_add_impl(src, x, **p)
+    want_ga = W._select_and_gather_add_impl(tan, x, **p)
+    assert fast_sc.shape == want_sc.shape == x.shape and fast_sc.dtype == want_sc.dtype
+    assert fast_ga.shape == want_ga.shape == fast_max.shape and fast_ga.dtype == want_ga.dtype
+    np.testing.assert_array_equal(_bits(fast_sc), _bits(want_sc))
+    np.testing.assert_array_equal(_bits(fast_ga), _bits(want_ga))
+
+
+def test_pool_gradient_nan_operand_uses_argmax(monkeypatch):
+    x = np.array([[[[1.0, np.nan, 2.0, 3.0], [0.0, 5.0, np.nan, 1.0]]]])
+    p = dict(window_dimensions=(1, 1, 2, 2), window_strides=(1, 1, 2, 2),
+             padding=((0, 0),) * 4)
+    src = np.array([[[[10.0, 20.0]]]])
+    got = W._select_and_scatter_add_impl(src, x, **p)
+    monkeypatch.setattr(W, "_MASK_TAPS", 0)
+    np.testing.assert_array_equal(got, W._select_and_scatter_add_impl(src, x, **p))
+    # the argmax never lets a later NaN take over: first window -> 5.0, second -> 3.0
+    np.testing.assert_array_equal(got, [[[[0, 0, 0, 20.0], [0, 10.0, 0, 0]]]])
+
+
+def test_max_pool_first_max_routing_by_masks():
+    x = np.ones((1, 1, 4, 4), np.float32)                # every tap ties
+    out, f = fg.vjp(lambda a: fg.nn.max_pool(a, 2), x)
+    (dx,) = f(np.ones_like(out))
+    np.testing.assert_array_equal(dx[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0]] * 2)

@@ -33,7 +33,7 @@ from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.conv import padtype_to_pads
-from funcgrad.lax.elementwise import select_impl
+from funcgrad.lax.elementwise import _UINT_OF_SIZE, select_impl
 from funcgrad.lax.structural import pad, pad_p
 from funcgrad.transforms import ad, batching
 
@@ -129,6 +129,44 @@ def _first_argmax(xp: np.ndarray, window_dimensions: tuple[int, ...],
         best = select_impl(better, v, best)
         idx = select_impl(better, np.broadcast_to(idx.dtype.type(j), idx.shape), idx)
     return idx
+
+
+_MASK_TAPS = 16   # windows up to this many taps route gradients by masks, not an argmax
+
+
+def _first_max_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
+                     window_strides: tuple[int, ...], out_shape: tuple[int, ...]
+                     ) -> list[tuple[tuple[slice, ...], np.ndarray]] | None:
+    """Per tap, its slices of ``xp`` and where it is its window's first maximum.
+
+    The window maxima are recomputed (the forward's strided ``np.maximum``); a tap is taken
+    where it equals its window's maximum and no earlier tap was. Without NaNs that is exactly
+    ``_first_argmax(...) == j`` (equal values, -0.0 and +0.0 included, compare equal under
+    both ``==`` and the argmax's strict ``>``); with a NaN, or a large window, None and the
+    caller uses the argmax.
+    """
+    if int(np.prod(window_dimensions, dtype=np.int64)) > _MASK_TAPS:
+        return None
+    taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out_shape)]
+    best = xp[taps[0]].copy()
+    for sl in taps[1:]:
+        np.maximum(best, xp[sl], out=best)
+    if best.dtype.kind in "fc" and np.isnan(best).any():
+        return None
+    masks = []
+    taken: np.ndarray | None = None
+    for j, sl in enumerate(taps):
+        if j == len(taps) - 1 and taken is not None:
+            m = ~taken                 # no NaN: every window has its maximum somewhere
+        else:
+            m = xp[sl] == best
+            if taken is None:
+                taken = m.copy()
+            else:
+                m &= ~taken
+                taken |= m
+        masks.append((sl, m))
+    return masks
 
 
 # == reduce_window_sum ========================================================================
@@ -229,11 +267,32 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *,
     if 0 in out_shape:
         return np.zeros(operand.shape, source.dtype)
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
-    idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
+    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape)
+    uint = _UINT_OF_SIZE.get(source.dtype.itemsize)
+    disjoint = all(s >= k for k, s in zip(window_dimensions, window_strides))
+    if masks is not None and disjoint and uint is not None and source.dtype.kind in "fiu":
+        # Each position is written by at most one window: write 0 + (source where taken,
+        # else 0) straight into the tap's view (the same bits as zeros += select), with the
+        # select as a bit mask (branchless).
+        covered = all(s == k and m * k == n for n, k, s, m in zip(xp.shape, window_dimensions,
+                                                                  window_strides, out_shape))
+        buf = np.empty(xp.shape, source.dtype) if covered else np.zeros(xp.shape, source.dtype)
+        bits = source.view(uint)
+        zero0 = source.dtype.type(0)
+        for sl, m in masks:
+            ones = m.view(np.uint8).astype(uint)
+            np.negative(ones, out=ones)          # all ones where taken
+            np.bitwise_and(bits, ones, out=ones)
+            np.add(zero0, ones.view(source.dtype), out=buf[sl])
+        return _unpad(buf, padding)
     buf = np.zeros(xp.shape, source.dtype)
     zero = np.broadcast_to(np.zeros((), source.dtype), source.shape)
-    for j, sl in _taps(xp, window_dimensions, window_strides, out_shape):
-        buf[sl] += select_impl(idx == j, source, zero)
+    if masks is None:
+        idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
+        masks = [(sl, idx == j) for j, sl in _taps(xp, window_dimensions, window_strides,
+                                                   out_shape)]
+    for sl, m in masks:
+        buf[sl] += select_impl(m, source, zero)
     return _unpad(buf, padding)
 
 
@@ -246,10 +305,14 @@ def _select_and_gather_add_impl(tangent: np.ndarray, operand: np.ndarray, *,
         return np.zeros(out_shape, tangent.dtype)
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
     tp = _pad_with(tangent, padding, 0)
-    idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
     out = np.zeros(out_shape, tangent.dtype)
-    for j, sl in _taps(tp, window_dimensions, window_strides, out_shape):
-        np.copyto(out, tp[sl], where=idx == j)
+    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape)
+    if masks is None:
+        idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
+        masks = [(sl, idx == j) for j, sl in _taps(tp, window_dimensions, window_strides,
+                                                   out_shape)]
+    for sl, m in masks:
+        np.copyto(out, tp[sl], where=m)
     return out
 
 
