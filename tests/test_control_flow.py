@@ -543,7 +543,6 @@ def _step(c, x):
 
 def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
     from funcgrad.core import staging
-    from funcgrad.lax import control_flow
 
     staged = []
     real = staging.trace_to_jaxpr
@@ -552,7 +551,7 @@ def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
         staged.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(control_flow, "trace_to_jaxpr", counting)
+    monkeypatch.setattr(staging, "trace_to_jaxpr", counting)
 
     def loss(c0, xs):
         c, ys = fg.lax.scan(_step, c0, xs)
@@ -570,3 +569,4 @@ def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
     staged.clear()
     fg.jvp(lambda c: loss(c, xs), (c0,), (np.array(1.0),))
     assert staged == []
+

@@ -3,7 +3,9 @@
 ``make_jaxpr(f)(*args)`` traces ``f`` on abstract values; ``eval_jaxpr`` runs a jaxpr back
 through ``bind``, so evaluating under any transform transforms the program.
 
->>> import numpy as np
+>>> import weakref
+
+import numpy as np
 >>> from funcgrad.core.primitive import Primitive
 >>> from funcgrad.core.avals import get_aval
 >>> twice_p = Primitive("twice_example", register=False)
@@ -19,6 +21,7 @@ through ``bind``, so evaluating under any transform transforms the program.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -193,3 +196,52 @@ def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
         return closed
 
     return make
+
+
+# == staging the bodies of higher-order primitives ==============================================
+# Control flow, custom rules and jit hold jaxprs; these build them. Rule jaxprs (a body's JVP,
+# VJP or batched form) are cached on the body jaxpr, so repeated transforms stage nothing.
+
+_rule_cache: weakref.WeakKeyDictionary[ClosedJaxpr, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def eval_closed(closed: ClosedJaxpr, *args: Any) -> list[Any]:
+    """``eval_jaxpr`` of a closed jaxpr."""
+    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def stage_closure_converted(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
+           ) -> tuple[ClosedJaxpr, list[Any]]:
+    """Trace ``fun`` to a jaxpr; values it closes over that are tracers of an enclosing
+    transform become leading inputs (returned, to be passed as operands), so the jaxpr keeps
+    only concrete constants."""
+    closed = trace_to_jaxpr(fun, list(in_avals))
+    jaxpr = closed.jaxpr
+    keep_vars, keep_vals, hoist_vars, hoist_vals = [], [], [], []
+    for var, val in zip(jaxpr.constvars, closed.consts):
+        if isinstance(val, Tracer):
+            hoist_vars.append(var)
+            hoist_vals.append(val)
+        else:
+            keep_vars.append(var)
+            keep_vals.append(val)
+    new = Jaxpr(keep_vars, hoist_vars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
+    return ClosedJaxpr(new, keep_vals), hoist_vals
+
+
+def stage_rule(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
+                ) -> ClosedJaxpr:
+    """Stage a function built by a rule: it closes over concrete constants only."""
+    closed, hoisted = stage_closure_converted(fun, in_avals)
+    if hoisted:  # the rule's inputs are all explicit; a captured tracer is a funcgrad bug
+        raise RuntimeError("stage_rule: a rule's jaxpr captured a tracer")
+    return closed
+
+
+def cached_rule(body: ClosedJaxpr, key: Any, build: Callable[[], Any]) -> Any:
+    """The rule jaxpr ``build()`` for ``body`` and ``key``, staged once per body."""
+    per_body = _rule_cache.setdefault(body, {})
+    if key not in per_body:
+        per_body[key] = build()
+    return per_body[key]
+

@@ -51,7 +51,10 @@ from funcgrad.core.avals import ShapedArray, get_aval, result_type
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcgrad.core.primitive import Primitive
-from funcgrad.core.staging import StagingTrace, eval_jaxpr, trace_to_jaxpr
+from funcgrad.core.staging import StagingTrace, eval_jaxpr
+from funcgrad.core.staging import cached_rule as _cached_rule
+from funcgrad.core.staging import stage_closure_converted as _stage
+from funcgrad.core.staging import stage_rule as _stage_rule
 from funcgrad.core.tracing import (
     EVAL_TRACE,
     Tracer,
@@ -72,6 +75,11 @@ from funcgrad.lax.elementwise import min as lax_min
 from funcgrad.lax.reductions import reduce_sum
 from funcgrad.lax.structural import broadcast_in_dim
 from funcgrad.transforms import ad, api_util, batching
+from funcgrad.transforms.ad import jvp_jaxpr as _jvp_jaxpr
+from funcgrad.transforms.ad import vjp_call as _vjp_call
+from funcgrad.transforms.ad import vjp_jaxpr as _vjp_jaxpr
+from funcgrad.transforms.batching import batch_eval as _batch_eval
+from funcgrad.transforms.batching import batch_jaxpr as _batch_jaxpr
 from funcgrad.transforms.batching import bdim_at_front, moveaxis
 
 _py_map = builtins.map  # this module defines lax.map
@@ -106,34 +114,6 @@ def _split(xs: Sequence[Any], *sizes: int) -> list[list[Any]]:
     return out
 
 
-def _stage(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
-           ) -> tuple[ClosedJaxpr, list[Any]]:
-    """Trace ``fun`` to a jaxpr; values it closes over that are tracers of an enclosing
-    transform become leading inputs (returned, to be passed as operands), so the jaxpr keeps
-    only concrete constants."""
-    closed = trace_to_jaxpr(fun, list(in_avals))
-    jaxpr = closed.jaxpr
-    keep_vars, keep_vals, hoist_vars, hoist_vals = [], [], [], []
-    for var, val in zip(jaxpr.constvars, closed.consts):
-        if isinstance(val, Tracer):
-            hoist_vars.append(var)
-            hoist_vals.append(val)
-        else:
-            keep_vars.append(var)
-            keep_vals.append(val)
-    new = Jaxpr(keep_vars, hoist_vars + jaxpr.invars, jaxpr.outvars, jaxpr.eqns)
-    return ClosedJaxpr(new, keep_vals), hoist_vals
-
-
-def _stage_rule(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
-                ) -> ClosedJaxpr:
-    """Stage a function built by a rule: it closes over concrete constants only."""
-    closed, hoisted = _stage(fun, in_avals)
-    if hoisted:  # the rule's inputs are all explicit; a captured tracer is a funcgrad bug
-        raise RuntimeError("control_flow: a rule's jaxpr captured a tracer")
-    return closed
-
-
 def _trace_user_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
                     in_avals: Sequence[ShapedArray]
                     ) -> tuple[ClosedJaxpr, list[Any], pytree.PyTreeDef]:
@@ -143,12 +123,10 @@ def _trace_user_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
     return closed, hoisted, out_trees[0]
 
 
-# Staged bodies are cached as JAX's ``_initial_style_jaxpr`` is: a user function on (its
-# identity, input tree, input avals), when it captured no tracer; rule jaxprs on the body
-# jaxpr they are built from. Repeated grads of a scan then stage nothing.
+# User bodies are cached as JAX's ``_initial_style_jaxpr`` is: on (the function's identity,
+# input tree, input avals), when it captured no tracer (rule jaxprs are cached on the body
+# jaxpr, in the transforms). Repeated grads of a scan then stage nothing.
 _user_cache: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
-_rule_cache: weakref.WeakKeyDictionary[ClosedJaxpr, dict[Any, ClosedJaxpr]] = (
-    weakref.WeakKeyDictionary())
 
 
 def _cached_user_fun(user_fun: Callable[..., Any], fun: Callable[..., Any],
@@ -168,15 +146,6 @@ def _cached_user_fun(user_fun: Callable[..., Any], fun: Callable[..., Any],
     if not hoisted:  # captured tracers differ per call: only tracer-free bodies are reused
         per_fun[key] = (closed, out_tree)
     return closed, hoisted, out_tree
-
-
-def _cached_rule(body: ClosedJaxpr, key: Any, build: Callable[[], ClosedJaxpr]
-                 ) -> ClosedJaxpr:
-    """The rule jaxpr ``build()`` for ``body`` and ``key``, staged once per body."""
-    per_body = _rule_cache.setdefault(body, {})
-    if key not in per_body:
-        per_body[key] = build()
-    return per_body[key]
 
 
 def _with_invars(closed: ClosedJaxpr, order: Sequence[int], extra: Sequence[ShapedArray] = ()
@@ -216,92 +185,6 @@ def _under_staging() -> bool:
 
 
 # == transform helpers shared by the rules ====================================================
-
-def _jvp_jaxpr(closed: ClosedJaxpr, nonzero: Sequence[bool]) -> ClosedJaxpr:
-    """``(*primals, *tangents[nonzero]) -> (*outs, *tangents of the inexact outs)``."""
-    n = len(closed.in_avals)
-    in_avals = [*closed.in_avals, *(a for a, nz in zip(closed.in_avals, nonzero) if nz)]
-    out_float = [_inexact(a) for a in closed.out_avals]
-
-    def fun(*args: Any) -> list[Any]:
-        dots = iter(args[n:])
-        tangents = [next(dots) if nz else None for nz in nonzero]
-        outs, out_dots = ad.jvp_flat(lambda *xs: _eval_closed(closed, *xs), args[:n], tangents)
-        return [*outs, *(t for t, f in zip(out_dots, out_float) if f)]
-
-    return _cached_rule(closed, ("jvp", tuple(nonzero)), lambda: _stage_rule(fun, in_avals))
-
-
-def _vjp_call(fun: Callable[..., Sequence[Any]], primals: Sequence[Any], needs: Sequence[bool],
-              cts: Sequence[Any]) -> list[Any]:
-    """Cotangents of ``fun``'s inputs (zeros instantiated where needed, None elsewhere)."""
-    trace = ad.VJPTrace(current_trace())
-    ins = [trace.new_tracer(p) if need else p for p, need in zip(primals, needs)]
-    try:
-        with set_current_trace(trace):
-            outs = fun(*ins)
-        out_slots = [o.slot if isinstance(o, ad.VJPTracer) and o._trace is trace else None
-                     for o in outs]
-    finally:
-        trace.is_alive = False
-    in_slots = [t.slot for t, need in zip(ins, needs) if need]
-    grads = iter(trace.backward(out_slots, cts, in_slots) if in_slots else [])
-    return [ad.instantiate_zeros(next(grads), p) if need else None
-            for p, need in zip(primals, needs)]
-
-
-def _vjp_jaxpr(closed: ClosedJaxpr, needs: Sequence[bool], ct_nonzero: Sequence[bool]
-               ) -> ClosedJaxpr:
-    """``(*primals, *cts[ct_nonzero]) -> cotangents of the needed primals``."""
-    n = len(closed.in_avals)
-    ct_avals = [a for a, nz in zip(closed.out_avals, ct_nonzero) if nz]
-
-    def fun(*args: Any) -> list[Any]:
-        cts_in = iter(args[n:])
-        cts = [next(cts_in) if nz else None for nz in ct_nonzero]
-        grads = _vjp_call(lambda *xs: _eval_closed(closed, *xs), args[:n], needs, cts)
-        return [g for g, need in zip(grads, needs) if need]
-
-    return _stage_rule(fun, [*closed.in_avals, *ct_avals])
-
-
-def _batch_eval(closed: ClosedJaxpr, args: Sequence[Any], batched: Sequence[bool], size: int,
-                force: Sequence[bool]) -> tuple[list[Any], list[bool]]:
-    """Run ``closed`` on ``args`` (batched ones on axis 0) under a batch trace; outputs come
-    back with the batch axis first, unbatched ones broadcast where ``force`` says so."""
-    trace = batching.BatchTrace(current_trace(), size)
-    ins = [batching.BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched)]
-    try:
-        with set_current_trace(trace):
-            outs = _eval_closed(closed, *ins)
-        res, flags = [], []
-        for o, f in zip(outs, force):
-            if isinstance(o, batching.BatchTracer) and o._trace is trace:
-                res.append(moveaxis(o.val, o.bdim, 0))
-                flags.append(True)
-            else:
-                o = _as_operand(o)
-                res.append(bdim_at_front(o, None, size) if f else o)
-                flags.append(bool(f))
-    finally:
-        trace.is_alive = False
-    return res, flags
-
-
-def _batch_jaxpr(closed: ClosedJaxpr, batched: Sequence[bool], size: int,
-                 force: Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
-    """The batched jaxpr (batched inputs and outputs on axis 0) and which outputs are batched."""
-    in_avals = [a.update(shape=(size, *a.shape)) if b else a
-                for a, b in zip(closed.in_avals, batched)]
-    flags: list[list[bool]] = []
-
-    def fun(*args: Any) -> list[Any]:
-        outs, out_flags = _batch_eval(closed, args, batched, size, force)
-        flags.append(out_flags)
-        return outs
-
-    return _stage_rule(fun, in_avals), flags[0]
-
 
 def _batched_carry(body: ClosedJaxpr, consts_b: Sequence[bool], init_b: Sequence[bool],
                    xs_b: Sequence[bool], size: int) -> list[bool]:

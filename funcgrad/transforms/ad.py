@@ -23,8 +23,9 @@ import numpy as np
 from funcgrad.core import pytree, tracing
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
+from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive, add_any_p, zeros_like_aval
-from funcgrad.core.staging import eval_jaxpr, trace_to_jaxpr
+from funcgrad.core.staging import cached_rule, eval_closed, eval_jaxpr, stage_rule, trace_to_jaxpr
 from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trace
 from funcgrad.transforms import api_util
 
@@ -823,3 +824,59 @@ def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
            [ 0., 12.]])
     """
     return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+
+
+# == jaxpr transforms (used by control flow and jit) =============================================
+
+def _inexact(aval: ShapedArray) -> bool:
+    return bool(np.issubdtype(aval.dtype, np.inexact))
+
+
+def jvp_jaxpr(closed: ClosedJaxpr, nonzero: Sequence[bool]) -> ClosedJaxpr:
+    """``(*primals, *tangents[nonzero]) -> (*outs, *tangents of the inexact outs)``."""
+    n = len(closed.in_avals)
+    in_avals = [*closed.in_avals, *(a for a, nz in zip(closed.in_avals, nonzero) if nz)]
+    out_float = [_inexact(a) for a in closed.out_avals]
+
+    def fun(*args: Any) -> list[Any]:
+        dots = iter(args[n:])
+        tangents = [next(dots) if nz else None for nz in nonzero]
+        outs, out_dots = jvp_flat(lambda *xs: eval_closed(closed, *xs), args[:n], tangents)
+        return [*outs, *(t for t, f in zip(out_dots, out_float) if f)]
+
+    return cached_rule(closed, ("jvp", tuple(nonzero)), lambda: stage_rule(fun, in_avals))
+
+
+def vjp_call(fun: Callable[..., Sequence[Any]], primals: Sequence[Any], needs: Sequence[bool],
+              cts: Sequence[Any]) -> list[Any]:
+    """Cotangents of ``fun``'s inputs (zeros instantiated where needed, None elsewhere)."""
+    trace = VJPTrace(current_trace())
+    ins = [trace.new_tracer(p) if need else p for p, need in zip(primals, needs)]
+    try:
+        with set_current_trace(trace):
+            outs = fun(*ins)
+        out_slots = [o.slot if isinstance(o, VJPTracer) and o._trace is trace else None
+                     for o in outs]
+    finally:
+        trace.is_alive = False
+    in_slots = [t.slot for t, need in zip(ins, needs) if need]
+    grads = iter(trace.backward(out_slots, cts, in_slots) if in_slots else [])
+    return [instantiate_zeros(next(grads), p) if need else None
+            for p, need in zip(primals, needs)]
+
+
+def vjp_jaxpr(closed: ClosedJaxpr, needs: Sequence[bool], ct_nonzero: Sequence[bool]
+               ) -> ClosedJaxpr:
+    """``(*primals, *cts[ct_nonzero]) -> cotangents of the needed primals``."""
+    n = len(closed.in_avals)
+    ct_avals = [a for a, nz in zip(closed.out_avals, ct_nonzero) if nz]
+
+    def fun(*args: Any) -> list[Any]:
+        cts_in = iter(args[n:])
+        cts = [next(cts_in) if nz else None for nz in ct_nonzero]
+        grads = vjp_call(lambda *xs: eval_closed(closed, *xs), args[:n], needs, cts)
+        return [g for g, need in zip(grads, needs) if need]
+
+    return cached_rule(closed, ("vjp", tuple(needs), tuple(ct_nonzero)),
+                       lambda: stage_rule(fun, [*closed.in_avals, *ct_avals]))
+

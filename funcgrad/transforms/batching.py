@@ -16,7 +16,9 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradValueError, at_user_line
+from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive, add_any_p
+from funcgrad.core.staging import cached_rule, eval_closed, stage_rule
 from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trace
 
 BatchRule = Callable[..., tuple[Any, Any]]
@@ -288,3 +290,46 @@ def _unbatch(trace: BatchTrace, out: Any, out_axis: int | None, size: int) -> An
         return moveaxis(out.val, out.bdim, out_axis)
     out = out if isinstance(out, (np.ndarray, Tracer)) else np.asarray(out)
     return moveaxis(bdim_at_front(out, None, size), 0, out_axis)
+
+
+# == jaxpr transforms (used by control flow and jit) =============================================
+
+def batch_eval(closed: ClosedJaxpr, args: Sequence[Any], batched: Sequence[bool], size: int,
+                force: Sequence[bool]) -> tuple[list[Any], list[bool]]:
+    """Run ``closed`` on ``args`` (batched ones on axis 0) under a batch trace; outputs come
+    back with the batch axis first, unbatched ones broadcast where ``force`` says so."""
+    trace = BatchTrace(current_trace(), size)
+    ins = [BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched)]
+    try:
+        with set_current_trace(trace):
+            outs = eval_closed(closed, *ins)
+        res, flags = [], []
+        for o, f in zip(outs, force):
+            if isinstance(o, BatchTracer) and o._trace is trace:
+                res.append(moveaxis(o.val, o.bdim, 0))
+                flags.append(True)
+            else:
+                o = (o if isinstance(o, (np.ndarray, Tracer)) else np.asarray(o))
+                res.append(bdim_at_front(o, None, size) if f else o)
+                flags.append(bool(f))
+    finally:
+        trace.is_alive = False
+    return res, flags
+
+
+def batch_jaxpr(closed: ClosedJaxpr, batched: Sequence[bool], size: int,
+                 force: Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
+    """The batched jaxpr (batched inputs and outputs on axis 0) and which outputs are batched."""
+    in_avals = [a.update(shape=(size, *a.shape)) if b else a
+                for a, b in zip(closed.in_avals, batched)]
+    flags: list[list[bool]] = []
+
+    def fun(*args: Any) -> list[Any]:
+        outs, out_flags = batch_eval(closed, args, batched, size, force)
+        flags.append(out_flags)
+        return outs
+
+    def build() -> tuple[ClosedJaxpr, list[bool]]:
+        return stage_rule(fun, in_avals), flags[0]
+    return cached_rule(closed, ("batch", tuple(batched), size, tuple(force)), build)
+
