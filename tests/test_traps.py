@@ -196,3 +196,27 @@ def test_item_assignment_on_tracer_says_to_use_at_set():
     # the suggested fix works
     np.testing.assert_array_equal(fg.grad(lambda x: fnp.sum(x.at[0].set(1.0)))(np.ones(3)),
                                   [0.0, 1.0, 1.0])
+
+
+def test_config_accepts_jax_spellings():
+    from funcgrad.core.config import config
+    fg.config.update("jax_enable_x64", True)
+    assert fg.config.jax_enable_x64
+    assert fg.grad(lambda x: x * 2.0)(np.float64(1.0)).dtype == np.float64
+    with pytest.raises(ValueError, match=r"float32"):
+        fg.config.update("jax_enable_x64", False)
+    try:
+        fg.config.update("jax_debug_nans", True)
+        assert config.debug_nans and fg.config.jax_debug_nans
+        with pytest.raises(FloatingPointError):
+            fnp.log(-np.ones(2))
+    finally:
+        fg.config.update("jax_debug_nans", False)
+    assert not config.debug_nans
+    for name in ("jax_debug_infs", "jax_enable_checks"):
+        fg.config.update(name, True)
+        assert getattr(config, name[4:])
+        fg.config.update(name, False)
+        assert not getattr(config, name[4:])
+    with pytest.raises(ValueError, match="unknown config option"):
+        fg.config.update("jax_no_such_option", True)

@@ -15,16 +15,41 @@ from typing import Any
 class Config:
     """``enable_checks``: type-check every jaxpr as it is built, and check every eagerly
     evaluated primitive against its shape rule (slow; for debugging and tests).
-    ``debug_nans``/``debug_infs``: raise at the first primitive that outputs a NaN/Inf."""
+    ``debug_nans``/``debug_infs``: raise at the first primitive that outputs a NaN/Inf.
+
+    JAX's spellings are accepted too: ``jax_enable_checks``, ``jax_debug_nans``,
+    ``jax_debug_infs``, and ``jax_enable_x64`` (funcgrad computes in NumPy's dtypes, float64
+    by default, so True changes nothing and False is refused)."""
+
+    _JAX_NAMES = {"jax_enable_checks": "enable_checks", "jax_debug_nans": "debug_nans",
+                  "jax_debug_infs": "debug_infs"}
 
     def __init__(self) -> None:
         self.enable_checks = os.environ.get("FUNCGRAD_ENABLE_CHECKS", "") not in ("", "0")
         self.debug_nans = os.environ.get("FUNCGRAD_DEBUG_NANS", "") not in ("", "0")
         self.debug_infs = os.environ.get("FUNCGRAD_DEBUG_INFS", "") not in ("", "0")
 
+    @property
+    def jax_enable_x64(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:  # only called for names not found normally
+        if name in Config._JAX_NAMES:
+            return getattr(self, Config._JAX_NAMES[name])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def update(self, name: str, value: Any) -> None:
-        if not hasattr(self, name):
-            raise ValueError(f"unknown config option {name!r}; options: {sorted(vars(self))}")
+        if name == "jax_enable_x64":
+            if not value:
+                raise ValueError(
+                    "config.update('jax_enable_x64', False) is not supported: funcgrad computes "
+                    "in NumPy's dtypes (float64 by default, as JAX with x64 enabled); for 32-bit "
+                    "computation cast your inputs to float32 (e.g. x.astype(np.float32))")
+            return  # True: NumPy's default already
+        name = Config._JAX_NAMES.get(name, name)
+        if name not in vars(self):
+            options = sorted([*vars(self), *Config._JAX_NAMES, "jax_enable_x64"])
+            raise ValueError(f"unknown config option {name!r}; options: {options}")
         setattr(self, name, value)
         if name in ("debug_nans", "debug_infs", "enable_checks"):
             from funcgrad.core import tracing  # late: tracing installs the checking eval trace
