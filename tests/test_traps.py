@@ -220,3 +220,17 @@ def test_config_accepts_jax_spellings():
         assert not getattr(config, name[4:])
     with pytest.raises(ValueError, match="unknown config option"):
         fg.config.update("jax_no_such_option", True)
+
+
+def test_grad_of_complex_output_needs_holomorphic():
+    with pytest.raises(TypeError, match=r"real-valued output.*complex128.*holomorphic=True") as e:
+        fg.grad(lambda x: x * (1 + 0.2j))(1.0)
+    assert THIS_FILE in str(e.value)
+    with pytest.raises(TypeError, match=r"complex"):
+        fg.value_and_grad(lambda x: x * (1 + 0.2j))(1.0)
+    g = fg.grad(lambda z: z * z, holomorphic=True)(np.complex128(1 + 2j))
+    np.testing.assert_allclose(g, 2 * (1 + 2j))
+    v, g = fg.value_and_grad(lambda z: z * (1 + 0.2j), holomorphic=True)(np.complex128(1.0))
+    np.testing.assert_allclose(g, 1 + 0.2j)
+    with pytest.raises(TypeError, match=r"holomorphic=True\) requires complex inputs"):
+        fg.grad(lambda x: x * (1 + 0.2j), holomorphic=True)(1.0)

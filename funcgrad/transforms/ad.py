@@ -546,8 +546,11 @@ def _split_aux(out: Any, fname: str) -> tuple[Any, Any]:
 
 
 def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   has_aux: bool = False) -> Callable[..., Any]:
+                   has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """``(value, gradient)`` of a scalar-output ``fun`` in one forward pass.
+
+    The output must be real, as in JAX, unless ``holomorphic=True`` (then inputs and output
+    must be complex, and the gradient is the complex derivative).
 
     >>> import funcgrad as fg, numpy as np
     >>> fg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
@@ -557,6 +560,12 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         nums = api_util.normalize_argnums(argnums, len(args), "grad")
         leaves, in_tree, names = api_util.flatten_args(args, "grad", nums)
         api_util.check_differentiable(leaves, names, "grad")
+        if holomorphic:
+            for x, n in zip(leaves, names):
+                if get_aval(x).dtype.kind != "c":
+                    raise FuncgradTypeError(at_user_line(
+                        f"grad(..., holomorphic=True) requires complex inputs, but {n} has "
+                        f"dtype {get_aval(x).dtype}"))
 
         def f_of_diff(*diff: Any) -> Any:
             return fun(*api_util.replace_args(args, nums, diff), **kwargs)
@@ -572,6 +581,14 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         if not np.issubdtype(aval.dtype, np.inexact):
             raise FuncgradTypeError(at_user_line(
                 f"grad requires a real- or complex-valued output, got dtype {aval.dtype}"))
+        if aval.dtype.kind == "c" and not holomorphic:
+            raise FuncgradTypeError(at_user_line(
+                f"grad requires a real-valued output, got dtype {aval.dtype}; for the complex "
+                f"derivative of a holomorphic function pass holomorphic=True, otherwise take "
+                f"the real part or abs of the output, or use fg.vjp"))
+        if aval.dtype.kind != "c" and holomorphic:
+            raise FuncgradTypeError(at_user_line(
+                f"grad(..., holomorphic=True) requires a complex output, got dtype {aval.dtype}"))
         # The cotangent is made here, so vjp_fn's structure and shape checks are not needed.
         in_cts = rec.trace.backward(rec.out_slots, [np.ones((), aval.dtype)], rec.in_slots)
         grads = pytree.tree_unflatten(in_tree, [_owned(instantiate_zeros(c, x), ())
@@ -585,7 +602,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
 
 
 def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
-         has_aux: bool = False) -> Callable[..., Any]:
+         has_aux: bool = False, holomorphic: bool = False) -> Callable[..., Any]:
     """The gradient of a scalar-output ``fun`` with respect to the arguments at ``argnums``.
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
@@ -594,7 +611,7 @@ def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
     >>> fg.grad(fg.grad(lambda x: x ** 3))(2.0)
     array(12.)
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
         (value, g) = vg(*args, **kwargs)
