@@ -234,3 +234,19 @@ def test_grad_of_complex_output_needs_holomorphic():
     np.testing.assert_allclose(g, 1 + 0.2j)
     with pytest.raises(TypeError, match=r"holomorphic=True\) requires complex inputs"):
         fg.grad(lambda x: x * (1 + 0.2j), holomorphic=True)(1.0)
+
+
+@pytest.mark.parametrize("option", ["debug_nans", "debug_infs"])
+def test_debug_checks_do_not_leak_numpy_warnings(option):
+    import warnings
+    x = -np.ones(2) if option == "debug_nans" else np.zeros(2)
+    f = fnp.log if option == "debug_nans" else (lambda v: fnp.divide(1.0, v))
+    try:
+        fg.config.update(option, True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")    # a RuntimeWarning would fail the test
+            with pytest.raises(FloatingPointError) as e:
+                f(x)
+        assert THIS_FILE in str(e.value)
+    finally:
+        fg.config.update(option, False)

@@ -100,7 +100,13 @@ class CheckingEvalTrace(EvalTrace):
             # Plain NumPy would broadcast or wrap silently where the rule says the types
             # do not fit; the rule's error names the shapes.
             expected = primitive.abstract_eval(*(get_aval(a) for a in args), **params)
-        out = EvalTrace.process_primitive(self, primitive, args, params)
+        if self.check_nans or self.check_infs:
+            # The check below reports a NaN/Inf at the user's line; NumPy's RuntimeWarning
+            # would only point into funcgrad, so it is silenced.
+            with np.errstate(all="ignore"):
+                out = EvalTrace.process_primitive(self, primitive, args, params)
+        else:
+            out = EvalTrace.process_primitive(self, primitive, args, params)
         if self.check_shapes:
             got = [get_aval(o) for o in (out if primitive.multiple_results else [out])]
             want = expected if primitive.multiple_results else [expected]
