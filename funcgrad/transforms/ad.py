@@ -300,6 +300,12 @@ class VJPTrace(Trace):
             ans = self.parent.process_primitive(prim, primals, params)
         if not traced or (not prim.multiple_results and ans.dtype.kind not in "fc"):
             return ans  # integer and boolean values carry no cotangent: nothing to record
+        return self._append(prim, params, primals, in_slots, needs, ans)
+
+    def _append(self, prim: Primitive, params: dict[str, Any], primals: list[Any],
+                in_slots: list[int | None], needs: list[bool], ans: Any) -> Any:
+        """Put one tape entry: (vjp rule, params, primal inputs, their slots, which of them
+        need a cotangent, output, output slot(s)); return the output's tracer(s)."""
         rule = vjp_rules.get(prim)
         if rule is None:
             raise _missing("vjp", prim)
@@ -310,8 +316,6 @@ class VJPTrace(Trace):
             return outs
         slot = self.num_slots
         self.num_slots = slot + 1
-        # A tape entry: (vjp rule, params, primal inputs, their slots, which of them need a
-        # cotangent, output, output slot).
         self.tape.append((rule, params, primals, in_slots, needs, ans, slot))
         return VJPTracer(self, ans, slot)
 
@@ -325,21 +329,9 @@ class VJPTrace(Trace):
             primals.append(x.primal if own else x)
             in_slots.append(x.slot if own else None)
             needs.append(own)
-        if not any(needs):
+        if not any(needs) or (not prim.multiple_results and ans.dtype.kind not in "fc"):
             return ans
-        rule = vjp_rules.get(prim)
-        if rule is None:
-            raise _missing("vjp", prim)
-        if prim.multiple_results:
-            outs = [self.new_tracer(a) for a in ans]
-            self.tape.append((rule, params, primals, in_slots, needs, ans,
-                              [o.slot for o in outs]))
-            return outs
-        if ans.dtype.kind not in "fc":
-            return ans
-        out = self.new_tracer(ans)
-        self.tape.append((rule, params, primals, in_slots, needs, ans, out.slot))
-        return out
+        return self._append(prim, params, primals, in_slots, needs, ans)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         # Reverse mode through a custom_jvp function: the transpose of its (linear) tangent
