@@ -185,3 +185,36 @@ def test_max_pool_first_max_routing_by_masks():
     out, f = fg.vjp(lambda a: fg.nn.max_pool(a, 2), x)
     (dx,) = f(np.ones_like(out))
     np.testing.assert_array_equal(dx[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0]] * 2)
+
+
+SUM_CASES = [   # tiling windows (stride == window) take the repeat path
+    ((8, 8), (2, 2), ((0, 0), (0, 0))),
+    ((9, 7), (2, 2), ((0, 0), (0, 0))),
+    ((9, 9), (3, 3), ((1, 1), (0, 2))),
+    ((8, 8), (2, 3), ((1, 0), (2, 1))),
+    ((8, 8), (2, 2), ((-1, 0), (1, -1))),
+    ((8, 8), (1, 4), ((0, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", SUM_CASES, ids=str)
+def test_window_sum_transpose_tiling_matches_general(case, dtype):
+    spatial, win, pads = case
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, *spatial)).astype(dtype)
+    dims, pad4 = (1, 1, *win), ((0, 0), (0, 0), *pads)
+    out, f = fg.vjp(lambda a: fg.lax.reduce_window_sum(a, dims, dims, pad4), x)
+    ct = rng.standard_normal(out.shape).astype(dtype)
+    (got,) = f(ct)
+    cfg = W._upsample_pads(x.shape, dims, dims, out.shape, pad4)
+    padded = W.pad_p.impl(ct, padding_config=tuple(map(tuple, cfg)), padding_value=0)
+    want = W._reduce_window_sum_impl(padded, window_dimensions=dims,
+                                     window_strides=(1,) * 4, padding=((0, 0),) * 4)
+    assert got.shape == want.shape == x.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    # second order: the transpose of the upsampling is the window sum again
+    _, g = fg.vjp(lambda c: f(c)[0], ct)
+    (back,) = g(x)
+    np.testing.assert_allclose(back, W._reduce_window_sum_impl(
+        x, window_dimensions=dims, window_strides=dims, padding=pad4), rtol=1e-5, atol=1e-5)

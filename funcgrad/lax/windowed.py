@@ -34,7 +34,7 @@ from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.conv import padtype_to_pads
 from funcgrad.lax.elementwise import _UINT_OF_SIZE, select_impl
-from funcgrad.lax.structural import pad, pad_p
+from funcgrad.lax.structural import broadcast_in_dim, pad, pad_p, reshape
 from funcgrad.transforms import ad, batching
 
 Pads = tuple[tuple[int, int], ...]
@@ -200,6 +200,22 @@ def _upsample_pads(in_shape: Sequence[int], window_dimensions: Sequence[int],
 def _reduce_window_sum_transpose(ct: Any, x: Any, *, window_dimensions: tuple[int, ...],
                                  window_strides: tuple[int, ...], padding: Pads) -> list[Any]:
     in_shape = get_aval(x).shape
+    out_shape = get_aval(ct).shape
+    if window_strides == window_dimensions and 0 not in out_shape:
+        # Windows tile the padded operand: each cotangent is copied to its k positions, one
+        # axis at a time from the innermost (a broadcast view and the reshape's copy; the
+        # outer axes then copy whole rows), and the padding is cropped.
+        up, shape = ct, list(out_shape)
+        for ax in reversed(range(len(shape))):
+            k = window_dimensions[ax]
+            if k == 1:
+                continue
+            up = broadcast_in_dim(up, [*shape[:ax + 1], k, *shape[ax + 1:]],
+                                  [*range(ax + 1), *range(ax + 2, len(shape) + 1)])
+            shape[ax] *= k
+            up = reshape(up, shape)
+        return [pad(up, 0, [(-lo, n + lo - m * k, 0) for n, m, k, (lo, _) in
+                            zip(in_shape, out_shape, window_dimensions, padding)])]
     config = _upsample_pads(in_shape, window_dimensions, window_strides, get_aval(ct).shape,
                             padding)
     padded = pad(ct, 0, config)
