@@ -615,3 +615,8 @@ spec("methods", lambda x: (x.sum(axis=0), x.mean(), x.max(axis=1), x.min(),
      lambda x: (x.sum(axis=0), x.mean(), x.max(axis=1), x.min(), x.reshape(3, 2),
                 x.reshape((6,)), x.transpose(), x.transpose(1, 0), x.T,
                 x.astype(np.float64) * x.size + x.ndim), tracer_only=True)
+
+# fg.random: the counter-based sampler primitive (integer key in, non-differentiable).
+KEY = _Gen((2,), lambda rng: rng.integers(0, 2 ** 32, (2,), dtype=np.uint64).astype(np.uint32))
+spec("random_normal", lambda k: fg.random.normal(k, (3,)), [KEY], ("random_bits",), order=0)
+spec("random_split", lambda k: fg.random.split(k, 3), [KEY], ("random_bits",), order=0)
