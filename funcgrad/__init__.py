@@ -10,6 +10,7 @@ from funcgrad import checkpoint_policies as checkpoint_policies
 from funcgrad import lax as lax
 from funcgrad import nn as nn
 from funcgrad import numpy as numpy
+from funcgrad import optim as optim
 from funcgrad import random as random
 from funcgrad import test_util as test_util
 from funcgrad import tree_util as tree_util
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ad_checkpoint", "checkpoint", "checkpoint_policies", "config", "custom_jvp", "custom_vjp",
-    "grad", "hessian", "jacfwd", "jacrev",
+    "grad", "hessian", "jacfwd", "jacrev", "optim",
     "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "random", "remat", "stop_gradient",
     "test_util", "tree", "tree_util", "value_and_grad", "vjp", "vmap",
 ]
