@@ -64,7 +64,7 @@ def saved_residuals(fun: Callable[..., Any], *args: Any) -> list[Residual]:
         kept = [leaf for key in ("res", "residuals") if params.get(key) is not None
                 for leaf in pytree.tree_leaves(params[key])]
         for x in (*primals, *(ans if isinstance(ans, list) else [ans]), *kept):
-            if isinstance(x, np.ndarray) and x.ndim >= 0:
+            if isinstance(x, np.ndarray):
                 base = x.base if isinstance(x.base, np.ndarray) else x
                 if id(base) not in found:
                     what = origin.get(id(x), origin.get(id(base), "saved by a checkpoint "

@@ -3,9 +3,7 @@
 ``make_jaxpr(f)(*args)`` traces ``f`` on abstract values; ``eval_jaxpr`` runs a jaxpr back
 through ``bind``, so evaluating under any transform transforms the program.
 
->>> import weakref
-
-import numpy as np
+>>> import numpy as np
 >>> from funcgrad.core.primitive import Primitive
 >>> from funcgrad.core.avals import get_aval
 >>> twice_p = Primitive("twice_example", register=False)
@@ -37,6 +35,7 @@ from funcgrad.core.tracing import Trace, Tracer, _state, current_trace, set_curr
 
 class StagingTracer(Tracer):
     __slots__ = ("_aval", "var")
+    _trace: StagingTrace
 
     def __init__(self, trace: StagingTrace, aval: ShapedArray, var: Var):
         self._trace = trace
@@ -211,7 +210,7 @@ def eval_closed(closed: ClosedJaxpr, *args: Any) -> list[Any]:
 
 
 def stage_closure_converted(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
-           ) -> tuple[ClosedJaxpr, list[Any]]:
+                            ) -> tuple[ClosedJaxpr, list[Any]]:
     """Trace ``fun`` to a jaxpr; values it closes over that are tracers of an enclosing
     transform become leading inputs (returned, to be passed as operands), so the jaxpr keeps
     only concrete constants."""
@@ -230,7 +229,7 @@ def stage_closure_converted(fun: Callable[..., Sequence[Any]], in_avals: Sequenc
 
 
 def stage_rule(fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray]
-                ) -> ClosedJaxpr:
+               ) -> ClosedJaxpr:
     """Stage a function built by a rule: it closes over concrete constants only."""
     closed, hoisted = stage_closure_converted(fun, in_avals)
     if hoisted:  # the rule's inputs are all explicit; a captured tracer is a funcgrad bug
@@ -244,4 +243,3 @@ def cached_rule(body: ClosedJaxpr, key: Any, build: Callable[[], Any]) -> Any:
     if key not in per_body:
         per_body[key] = build()
     return per_body[key]
-

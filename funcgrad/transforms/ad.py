@@ -319,16 +319,24 @@ class VJPTrace(Trace):
         self.tape.append((rule, params, primals, in_slots, needs, ans, slot))
         return VJPTracer(self, ans, slot)
 
-    def record_known(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any],
-                     ans: Any) -> Any:
-        """Record ``prim`` on the tape with an answer computed earlier instead of running it:
-        how checkpoint replays an equation whose output its policy saved."""
-        primals, in_slots, needs = [], [], []
+    def _unwrap(self, args: Sequence[Any]) -> tuple[list[Any], list[int | None], list[bool]]:
+        """(primals, tape slots, whether each needs a cotangent) of ``args`` for this trace;
+        ``process_primitive`` inlines the same loop on the hot path."""
+        primals: list[Any] = []
+        in_slots: list[int | None] = []
+        needs: list[bool] = []
         for x in args:
             own = x.__class__ is VJPTracer and x._trace is self
             primals.append(x.primal if own else x)
             in_slots.append(x.slot if own else None)
             needs.append(own)
+        return primals, in_slots, needs
+
+    def record_known(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any],
+                     ans: Any) -> Any:
+        """Record ``prim`` on the tape with an answer computed earlier instead of running it:
+        how checkpoint replays an equation whose output its policy saved."""
+        primals, in_slots, needs = self._unwrap(args)
         if not any(needs) or (not prim.multiple_results and ans.dtype.kind not in "fc"):
             return ans
         return self._append(prim, params, primals, in_slots, needs, ans)
@@ -349,12 +357,7 @@ class VJPTrace(Trace):
     def _record_custom(self, rule: VJPRule, args: Sequence[Any], run: Callable[..., Any],
                        params: dict[str, Any]) -> list[Any]:
         """Run ``run`` on the primals one level down and record ``rule`` for its outputs."""
-        primals, in_slots, needs = [], [], []
-        for x in args:
-            own = isinstance(x, VJPTracer) and x._trace is self
-            primals.append(x.primal if own else x)
-            in_slots.append(x.slot if own else None)
-            needs.append(own)
+        primals, in_slots, needs = self._unwrap(args)
         with set_current_trace(self.parent):
             outs, extra = run(*primals)
         if all(s is None for s in in_slots):

@@ -20,8 +20,8 @@ from funcgrad.core.avals import get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.primitive import Primitive
-from funcgrad.core.staging import eval_jaxpr, trace_to_jaxpr
-from funcgrad.core.tracing import Tracer, current_trace
+from funcgrad.core.staging import eval_closed, stage_closure_converted, trace_to_jaxpr
+from funcgrad.core.tracing import current_trace
 from funcgrad.transforms import ad, api_util, batching
 
 # == stop_gradient ============================================================================
@@ -222,11 +222,7 @@ class CustomCallPrimitive(Primitive):
     __slots__ = ()
 
     def bind(self, *args: Any, **params: Any) -> Any:
-        closed = params["call_jaxpr"]
-
-        def fun(*xs: Any) -> list[Any]:
-            return eval_jaxpr(closed.jaxpr, closed.consts, *xs)
-
+        fun = functools.partial(eval_closed, params["call_jaxpr"])
         trace = current_trace()
         if self is custom_vjp_call_p:
             return trace.process_custom_vjp(fun, params["fwd"], params["bwd"], args,
@@ -239,7 +235,7 @@ custom_jvp_call_p = CustomCallPrimitive("custom_jvp_call", multiple_results=True
 
 
 def _call_impl(*args: Any, call_jaxpr: ClosedJaxpr, **_: Any) -> list[Any]:
-    return eval_jaxpr(call_jaxpr.jaxpr, call_jaxpr.consts, *args)
+    return eval_closed(call_jaxpr, *args)
 
 
 def _call_abstract_eval(*avals: Any, call_jaxpr: ClosedJaxpr, **_: Any) -> list[Any]:
@@ -278,8 +274,8 @@ for _prim in (custom_vjp_call_p, custom_jvp_call_p):
 
 
 def _stage_primal(trace: Any, fun: Callable[..., Any], args: Sequence[Any]) -> ClosedJaxpr:
-    closed = trace_to_jaxpr(fun, [get_aval(x) for x in args])
-    if any(isinstance(c, Tracer) for c in closed.consts):
+    closed, hoisted = stage_closure_converted(fun, [get_aval(x) for x in args])
+    if hoisted:
         raise FuncgradTypeError(at_user_line(
             "a custom_jvp/custom_vjp function closes over a traced value; pass it as an "
             "argument instead (or use nondiff_argnums for non-array values)"))
