@@ -30,6 +30,8 @@ from funcgrad.transforms.custom import custom_jvp as custom_jvp
 from funcgrad.transforms.custom import custom_vjp as custom_vjp
 from funcgrad.transforms.custom import remat as remat
 from funcgrad.transforms.custom import stop_gradient as stop_gradient
+from funcgrad.transforms.jit import disable_jit as disable_jit
+from funcgrad.transforms.jit import jit as jit
 
 tree = tree_util
 
@@ -37,7 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ad_checkpoint", "checkpoint", "checkpoint_policies", "config", "custom_jvp", "custom_vjp",
-    "grad", "hessian", "jacfwd", "jacrev", "optim",
+    "disable_jit", "grad", "jit", "hessian", "jacfwd", "jacrev", "optim",
     "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "random", "remat", "stop_gradient",
     "test_util", "tree", "tree_util", "value_and_grad", "vjp", "vmap",
 ]

@@ -248,3 +248,19 @@ spec("checkpoint_custom_vjp_call", _remat_body, lambda r: (r.normal(size=(3,)),)
      ("custom_vjp_call",), lambda x: np.sin(x) * x)
 spec("checkpoint_name", lambda x: fg.ad_checkpoint.checkpoint_name(fnp.sin(x), "h"),
      lambda r: (r.normal(size=(3,)),), ("name",), np.sin)
+
+
+# -- jit: a call equation holding the staged program ------------------------------------------
+
+@fg.jit
+def _jitted_layer(x: Any, w: Any) -> Any:
+    return fnp.tanh(x @ w) * 2.0 + fnp.sum(w)
+
+
+_jitted_branchy = fg.jit(lambda x: fg.lax.cond(fnp.sum(x) > 0, fnp.sin, fnp.cos, x) * x)
+spec("jit", _jitted_layer, lambda r: (r.normal(size=(2, 3)), r.normal(size=(3, 4))),
+     ("jit", "dot_general", "tanh"), lambda x, w: np.tanh(x @ w) * 2.0 + np.sum(w),
+     dtypes=F32_64)
+spec("jit_of_cond", lambda x: fg.jit(lambda y: _jitted_branchy(y) + 1.0)(x),
+     lambda r: (r.normal(size=(3,)),), ("jit", "cond"),
+     lambda x: (np.sin(x) if x.sum() > 0 else np.cos(x)) * x + 1.0)

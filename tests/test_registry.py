@@ -12,7 +12,7 @@ from op_specs import OpSpec, all_specs, spec_id
 import funcgrad as fg  # noqa: F401  (importing funcgrad registers every primitive family)
 from funcgrad.core import ClosedJaxpr, Jaxpr, primitives
 from funcgrad.core.pytree import tree_leaves
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 
 PRIMITIVES = primitives()
 SPECS = all_specs()
@@ -51,6 +51,11 @@ def test_primitive_has_vjp_rule(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
 def test_primitive_has_batching_rule(name: str) -> None:
     assert PRIMITIVES[name] in batching.batch_rules, f"primitive {name!r} has no batching rule"
+
+
+@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+def test_primitive_has_codegen_rule(name: str) -> None:
+    assert PRIMITIVES[name] in codegen.codegen_rules, f"primitive {name!r} has no codegen rule"
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))

@@ -16,18 +16,30 @@ class Config:
     """``enable_checks``: type-check every jaxpr as it is built, and check every eagerly
     evaluated primitive against its shape rule (slow; for debugging and tests).
     ``debug_nans``/``debug_infs``: raise at the first primitive that outputs a NaN/Inf.
+    ``disable_jit``, ``log_compiles``, ``explain_cache_misses``, ``jit_dump_dir`` and
+    ``jit_retrace_warn`` control ``fg.jit``.
 
     JAX's spellings are accepted too: ``jax_enable_checks``, ``jax_debug_nans``,
-    ``jax_debug_infs``, and ``jax_enable_x64`` (funcgrad computes in NumPy's dtypes, float64
-    by default, so True changes nothing and False is refused)."""
+    ``jax_debug_infs``, ``jax_disable_jit``, ``jax_log_compiles``,
+    ``jax_explain_cache_misses``, and ``jax_enable_x64`` (funcgrad computes in NumPy's
+    dtypes, float64 by default, so True changes nothing and False is refused)."""
 
     _JAX_NAMES = {"jax_enable_checks": "enable_checks", "jax_debug_nans": "debug_nans",
-                  "jax_debug_infs": "debug_infs"}
+                  "jax_debug_infs": "debug_infs", "jax_disable_jit": "disable_jit",
+                  "jax_log_compiles": "log_compiles",
+                  "jax_explain_cache_misses": "explain_cache_misses"}
 
     def __init__(self) -> None:
         self.enable_checks = os.environ.get("FUNCGRAD_ENABLE_CHECKS", "") not in ("", "0")
         self.debug_nans = os.environ.get("FUNCGRAD_DEBUG_NANS", "") not in ("", "0")
         self.debug_infs = os.environ.get("FUNCGRAD_DEBUG_INFS", "") not in ("", "0")
+        # jit: run eagerly; log each compile with its time; say why a function is traced
+        # again; write every generated source to a folder; warn after this many signatures.
+        self.disable_jit = os.environ.get("FUNCGRAD_DISABLE_JIT", "") not in ("", "0")
+        self.log_compiles = False
+        self.explain_cache_misses = False
+        self.jit_dump_dir: str | None = os.environ.get("FUNCGRAD_JIT_DUMP_DIR") or None
+        self.jit_retrace_warn = 8
 
     @property
     def jax_enable_x64(self) -> bool:

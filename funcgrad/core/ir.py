@@ -136,13 +136,13 @@ class ClosedJaxpr:
 # -- printing ---------------------------------------------------------------------------------
 
 def _var_names() -> Iterator[str]:
-    # Never a Python keyword or builtin (the 45th name would be ``as``), so generated source
-    # can use the printed names as they are.
+    # Never a Python keyword or builtin (the 45th name would be ``as``), nor ``np`` (NumPy
+    # in generated code), so generated source can use the printed names as they are.
     letters = "abcdefghijklmnopqrstuvwxyz"
     for n in itertools.count(1):
         for combo in itertools.product(letters, repeat=n):
             name = "".join(combo)
-            if not (keyword.iskeyword(name) or name in _BUILTINS):
+            if not (keyword.iskeyword(name) or name in _BUILTINS or name == "np"):
                 yield name
 
 

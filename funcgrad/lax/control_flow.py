@@ -74,7 +74,7 @@ from funcgrad.lax.elementwise import max as lax_max
 from funcgrad.lax.elementwise import min as lax_min
 from funcgrad.lax.reductions import reduce_sum
 from funcgrad.lax.structural import broadcast_in_dim
-from funcgrad.transforms import ad, api_util, batching
+from funcgrad.transforms import ad, api_util, batching, codegen
 from funcgrad.transforms.ad import jvp_jaxpr as _jvp_jaxpr
 from funcgrad.transforms.ad import vjp_call as _vjp_call
 from funcgrad.transforms.ad import vjp_jaxpr as _vjp_jaxpr
@@ -238,6 +238,33 @@ def _cond_abstract_eval(index: ShapedArray, *ops: ShapedArray,
 
 cond_p.def_impl(_cond_impl)
 cond_p.def_abstract_eval(_cond_abstract_eval)
+
+
+def _tuple_of(names: Sequence[str]) -> str:
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
+def _cond_codegen(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: list[str]) -> None:
+    # The index is concrete at run time: a Python if/elif on it, as _clamp_index clamps.
+    branches = eqn.params["branches"]
+    index, ops = ins[0], ", ".join(ins[1:])
+    targets = _tuple_of(outs) if outs else "_"
+    if len(branches) == 1:
+        fn.emit(f"{targets} = {fn.call_function(branches[0], 'cond_branch0')}({ops})")
+        return
+    for i, br in enumerate(branches):
+        callee = fn.call_function(br, f"cond_branch{i}")
+        if i < len(branches) - 1:
+            test = f"{index} <= {i}" if i == 0 else f"{index} == {i}"
+            fn.emit(f"{'if' if i == 0 else 'elif'} {test}:")
+        else:
+            fn.emit("else:")
+        fn.indent += 1
+        fn.emit(f"{targets} = {callee}({ops})")
+        fn.indent -= 1
+
+
+codegen.codegen_rules[cond_p] = _cond_codegen
 
 
 def _cond_jvp(primals: Sequence[Any], tangents: Sequence[Any],
@@ -532,6 +559,28 @@ def _while_abstract_eval(*avals: ShapedArray, cond_jaxpr: ClosedJaxpr, body_jaxp
 while_p.def_impl(_while_impl)
 while_p.def_abstract_eval(_while_abstract_eval)
 
+
+def _while_codegen(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: list[str]
+                   ) -> None:
+    cond_consts, body_consts, carry = _split(ins, eqn.params["cond_nconsts"],
+                                             eqn.params["body_nconsts"])
+    cond = fn.call_function(eqn.params["cond_jaxpr"], "while_cond")
+    body = fn.call_function(eqn.params["body_jaxpr"], "while_body")
+    if not outs:
+        fn.emit(f"while {cond}({', '.join(cond_consts)})[0]:")
+        fn.indent += 1
+        fn.emit("pass")
+        fn.indent -= 1
+        return
+    fn.emit(f"{_tuple_of(outs)} = {', '.join(carry)}{',' if len(carry) == 1 else ''}")
+    fn.emit(f"while {cond}({', '.join([*cond_consts, *outs])})[0]:")
+    fn.indent += 1
+    fn.emit(f"{_tuple_of(outs)} = {body}({', '.join([*body_consts, *outs])})")
+    fn.indent -= 1
+
+
+codegen.codegen_rules[while_p] = _while_codegen
+
 _WHILE_REVERSE_MSG = (
     "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with "
     "dynamic start/stop values: its trip count is only known by running it. Try lax.scan, "
@@ -809,6 +858,34 @@ def _scan_abstract_eval(*avals: ShapedArray, jaxpr: ClosedJaxpr, length: int, re
 
 scan_p.def_impl(_scan_impl)
 scan_p.def_abstract_eval(_scan_abstract_eval)
+
+
+def _scan_codegen(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: list[str]) -> None:
+    # A for loop over the generated body; ys are written into preallocated stacks.
+    params = eqn.params
+    length, num_carry = params["length"], params["num_carry"]
+    consts, carry, xs = _split(ins, params["num_consts"], num_carry)
+    body = fn.call_function(params["jaxpr"], "scan_body")
+    carry_out, ys = outs[:num_carry], outs[num_carry:]
+    y_avals = params["jaxpr"].out_avals[num_carry:]
+    for y, a in zip(ys, y_avals):
+        fn.emit(f"{y} = np.empty({(length, *a.shape)!r}, {fn.param(a.dtype, 'dtype')})")
+    if carry_out:
+        fn.emit(f"{_tuple_of(carry_out)} = {', '.join(carry)}{',' if len(carry) == 1 else ''}")
+    i = fn.fresh_name()
+    steps = f"range({length - 1}, -1, -1)" if params["reverse"] else f"range({length})"
+    fn.emit(f"for {i} in {steps}:")
+    fn.indent += 1
+    y_now = [fn.fresh_name() for _ in ys]
+    targets = [*carry_out, *y_now]
+    call = f"{body}({', '.join([*consts, *carry_out, *(f'{x}[{i}]' for x in xs)])})"
+    fn.emit(f"{_tuple_of(targets) if targets else '_'} = {call}")
+    for y, v in zip(ys, y_now):
+        fn.emit(f"{y}[{i}] = {v}")
+    fn.indent -= 1
+
+
+codegen.codegen_rules[scan_p] = _scan_codegen
 
 
 def _scan_jvp(primals: Sequence[Any], tangents: Sequence[Any], jaxpr: ClosedJaxpr, length: int,

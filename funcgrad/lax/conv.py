@@ -39,7 +39,7 @@ from funcgrad.core.errors import FuncgradTypeError, ShapeError
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.elementwise import convert_element_type
 from funcgrad.lax.structural import pad_p, reshape, rev, transpose
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
 Pads = tuple[tuple[int, int], ...]
@@ -247,6 +247,7 @@ def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, .
 conv_general_dilated_p = Primitive("conv_general_dilated")
 conv_general_dilated_p.def_impl(_conv_impl)
 conv_general_dilated_p.def_abstract_eval(_conv_abstract_eval)
+codegen.def_impl_call(conv_general_dilated_p)
 
 
 def _conv(lhs: Any, rhs: Any, window_strides: Sequence[int], padding: Sequence[Sequence[int]],

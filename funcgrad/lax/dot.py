@@ -16,7 +16,7 @@ from funcgrad.core.avals import ShapedArray, get_aval, result_type
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.structural import transpose
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 
 DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]],
                          tuple[tuple[int, ...], tuple[int, ...]]]
@@ -96,6 +96,7 @@ def _dot_general_abstract_eval(x: ShapedArray, y: ShapedArray,
 
 dot_general_p.def_impl(_dot_general_impl)
 dot_general_p.def_abstract_eval(_dot_general_abstract_eval)
+codegen.def_impl_call(dot_general_p)
 
 
 def dot_general(x: Any, y: Any, dimension_numbers: Any) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 
 # == helpers ==================================================================================
 
@@ -85,6 +85,7 @@ def _unop(name: str, impl: Callable[..., Any]) -> Primitive:
     prim.def_impl(impl)
     prim.def_abstract_eval(lambda x, **_: x)
     batching.defvectorized(prim)
+    _def_codegen(prim, impl)
     return prim
 
 
@@ -102,7 +103,15 @@ def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primit
 
     prim.def_abstract_eval(abstract_eval)
     batching.defbroadcasting(prim)
+    _def_codegen(prim, impl)
     return prim
+
+
+def _def_codegen(prim: Primitive, impl: Callable[..., Any]) -> None:
+    if isinstance(impl, np.ufunc):
+        codegen.def_ufunc(prim, impl)
+    else:
+        codegen.def_impl_call(prim)
 
 
 def _defderiv(prim: Primitive, *derivs: Callable[..., Any]) -> None:
@@ -429,6 +438,7 @@ round_p = _unop("round", np.round)  # half to even, as NumPy
 is_finite_p = Primitive("is_finite")
 is_finite_p.def_impl(np.isfinite)
 is_finite_p.def_abstract_eval(lambda x: ShapedArray(x.shape, np.bool_))
+codegen.def_ufunc(is_finite_p, np.isfinite)
 batching.defvectorized(is_finite_p)
 not_p = _unop("not", lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x))
 
@@ -543,6 +553,7 @@ def _select_abstract_eval(pred: ShapedArray, on_true: ShapedArray, on_false: Sha
 
 
 select_p.def_abstract_eval(_select_abstract_eval)
+codegen.def_impl_call(select_p)
 batching.defbroadcasting(select_p)
 
 
@@ -567,6 +578,7 @@ convert_element_type_p = Primitive("convert_element_type")
 convert_element_type_p.def_impl(lambda x, new_dtype: x.astype(new_dtype))
 convert_element_type_p.def_abstract_eval(
     lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
+codegen.def_impl_call(convert_element_type_p)
 batching.defvectorized(convert_element_type_p)
 
 

@@ -30,7 +30,7 @@ from funcgrad.lax.structural import (
     squeeze,
     transpose,
 )
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
 # == primitives ===============================================================================
@@ -58,6 +58,7 @@ def _gather_abstract_eval(x: ShapedArray, *indices: ShapedArray) -> ShapedArray:
 
 
 gather_p.def_abstract_eval(_gather_abstract_eval)
+codegen.def_impl_call(gather_p)
 
 
 def gather(x: Any, *indices: Any) -> Any:
@@ -98,9 +99,11 @@ def _scatter_abstract_eval(name: str) -> Any:
 scatter_add_p = Primitive("scatter_add")
 scatter_add_p.def_impl(_scatter_add_impl)
 scatter_add_p.def_abstract_eval(_scatter_abstract_eval("scatter_add"))
+codegen.def_impl_call(scatter_add_p)
 scatter_p = Primitive("scatter")
 scatter_p.def_impl(_scatter_impl)
 scatter_p.def_abstract_eval(_scatter_abstract_eval("scatter"))
+codegen.def_impl_call(scatter_p)
 
 
 def scatter_add(x: Any, updates: Any, *indices: Any) -> Any:

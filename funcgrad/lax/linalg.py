@@ -29,7 +29,7 @@ from funcgrad.lax.dot import dot_general
 from funcgrad.lax.elementwise import add, div, mul, neg
 from funcgrad.lax.reductions import reduce_sum
 from funcgrad.lax.structural import broadcast_in_dim, transpose
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import bdim_at_front, moveaxis
 
 # == helpers (written with primitives: they run inside rules) =================================
@@ -92,6 +92,7 @@ def _solve_abstract_eval(a: ShapedArray, b: ShapedArray) -> ShapedArray:
 
 solve_p.def_impl(lambda a, b: np.linalg.solve(a, b))
 solve_p.def_abstract_eval(_solve_abstract_eval)
+codegen.def_impl_call(solve_p)
 
 
 def solve(a: Any, b: Any) -> Any:
@@ -144,6 +145,7 @@ def _slogdet_abstract_eval(a: ShapedArray) -> list[ShapedArray]:
 
 slogdet_p.def_impl(lambda a: list(np.linalg.slogdet(a)))
 slogdet_p.def_abstract_eval(_slogdet_abstract_eval)
+codegen.def_impl_call(slogdet_p)
 
 
 def slogdet(a: Any) -> tuple[Any, Any]:
@@ -214,6 +216,7 @@ def _cholesky_abstract_eval(a: ShapedArray) -> ShapedArray:
 
 cholesky_p.def_impl(_cholesky_impl)
 cholesky_p.def_abstract_eval(_cholesky_abstract_eval)
+codegen.def_impl_call(cholesky_p)
 
 
 def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:

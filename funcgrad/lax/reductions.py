@@ -23,7 +23,7 @@ from funcgrad.lax.elementwise import (
     select,
 )
 from funcgrad.lax.structural import broadcast_in_dim, reshape, transpose
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
 
@@ -33,13 +33,23 @@ def _reduced_shape(x: ShapedArray, axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(n for i, n in enumerate(x.shape) if i not in axes)
 
 
-def _reducer(name: str, impl: Any) -> Primitive:
+def _reducer(name: str, impl: Any, ufunc: np.ufunc) -> Primitive:
     prim = Primitive(name)
     prim.def_impl(lambda x, axes: impl(x, axis=axes))
     prim.def_abstract_eval(lambda x, axes: ShapedArray(_reduced_shape(x, axes), x.dtype,
                                                        x.weak_type))
     batching.defreducer(prim)
+    codegen.codegen_rules[prim] = _reduce_codegen(ufunc)
     return prim
+
+
+def _reduce_codegen(ufunc: np.ufunc) -> codegen.CodegenRule:
+    # ``ufunc.reduce`` is what np.sum/np.max call; the accumulator dtype is the operand's.
+    def rule(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: list[str]) -> None:
+        dtype = fn.param(eqn.invars[0].aval.dtype, "dtype")
+        fn.assign(eqn, outs, f"{fn.ufunc(ufunc)}.reduce({ins[0]}, axis={eqn.params['axes']!r}, "
+                             f"dtype={dtype})")
+    return rule
 
 
 def _canonical_axes(x: Any, axes: int | Sequence[int] | None) -> tuple[int, ...]:
@@ -70,7 +80,8 @@ def expand_reduced(y: Any, x_shape: tuple[int, ...], axes: tuple[int, ...]) -> A
 # == sum ======================================================================================
 
 # dtype=x.dtype: NumPy would accumulate small integers in int64; the primitive keeps its type.
-reduce_sum_p = _reducer("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=x.dtype))
+reduce_sum_p = _reducer("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=x.dtype),
+                        np.add)
 
 
 def reduce_sum(x: Any, axes: int | Sequence[int] | None = None) -> Any:
@@ -82,8 +93,8 @@ ad.deflinear(reduce_sum_p, lambda ct, x, axes: [expand_reduced(ct, get_aval(x).s
 
 # == max / min ================================================================================
 
-reduce_max_p = _reducer("reduce_max", np.max)
-reduce_min_p = _reducer("reduce_min", np.min)
+reduce_max_p = _reducer("reduce_max", np.max, np.maximum)
+reduce_min_p = _reducer("reduce_min", np.min, np.minimum)
 
 
 def reduce_max(x: Any, axes: int | Sequence[int] | None = None) -> Any:
@@ -117,7 +128,8 @@ _defweighted(reduce_min_p, _chooser_weights)
 
 # == prod =====================================================================================
 
-reduce_prod_p = _reducer("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=x.dtype))
+reduce_prod_p = _reducer("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=x.dtype),
+                         np.multiply)
 
 
 def reduce_prod(x: Any, axes: int | Sequence[int] | None = None) -> Any:
@@ -151,6 +163,7 @@ def _arg_reducer(name: str, impl: Any) -> Primitive:
         _reduced_shape(x, (axis,)), index_dtype))
     batching.defreducer(prim, "axis")
     ad.defnondiff(prim)
+    codegen.def_impl_call(prim)
     return prim
 
 
@@ -180,6 +193,7 @@ def _cumsum_impl(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
 
 cumsum_p.def_impl(_cumsum_impl)
 cumsum_p.def_abstract_eval(lambda x, axis, reverse: x)
+codegen.def_impl_call(cumsum_p)
 
 
 def cumsum(x: Any, axis: int = 0, reverse: bool = False) -> Any:

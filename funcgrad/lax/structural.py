@@ -16,7 +16,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
 _py_slice = builtins.slice  # this module defines lax.slice
@@ -45,6 +45,7 @@ def _broadcast_in_dim_abstract_eval(x: ShapedArray, shape: tuple[int, ...],
 
 broadcast_in_dim_p.def_impl(_broadcast_in_dim_impl)
 broadcast_in_dim_p.def_abstract_eval(_broadcast_in_dim_abstract_eval)
+codegen.def_impl_call(broadcast_in_dim_p)
 
 
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
@@ -99,6 +100,7 @@ def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> Shaped
 
 
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
+codegen.def_impl_call(reshape_p)
 
 
 def reshape(x: Any, new_sizes: Sequence[int]) -> Any:
@@ -161,6 +163,7 @@ def _transpose_abstract_eval(x: ShapedArray, permutation: tuple[int, ...]) -> Sh
 
 
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
+codegen.def_impl_call(transpose_p)
 
 
 def transpose(x: Any, permutation: Sequence[int]) -> Any:
@@ -217,6 +220,7 @@ def _pad_abstract_eval(x: ShapedArray, padding_config: tuple[tuple[int, int, int
 
 pad_p.def_impl(_pad_impl)
 pad_p.def_abstract_eval(_pad_abstract_eval)
+codegen.def_impl_call(pad_p)
 
 
 def pad(x: Any, padding_value: Any, padding_config: Sequence[Sequence[int]]) -> Any:
@@ -284,6 +288,7 @@ def _slice_abstract_eval(x: ShapedArray, start_indices: tuple[int, ...],
 
 slice_p.def_impl(_slice_impl)
 slice_p.def_abstract_eval(_slice_abstract_eval)
+codegen.def_impl_call(slice_p)
 
 
 def slice(x: Any, start_indices: Sequence[int], limit_indices: Sequence[int],
@@ -335,6 +340,7 @@ batching.batch_rules[slice_p] = _slice_batch
 rev_p = Primitive("rev")
 rev_p.def_impl(lambda x, dimensions: np.flip(x, dimensions))
 rev_p.def_abstract_eval(lambda x, dimensions: x)
+codegen.def_impl_call(rev_p)
 
 
 def rev(x: Any, dimensions: Sequence[int]) -> Any:
@@ -373,6 +379,7 @@ def _concatenate_abstract_eval(*xs: ShapedArray, dimension: int) -> ShapedArray:
 
 
 concatenate_p.def_abstract_eval(_concatenate_abstract_eval)
+codegen.def_impl_call(concatenate_p)
 
 
 def concatenate(operands: Sequence[Any], dimension: int) -> Any:
@@ -428,6 +435,7 @@ def _iota_impl(dtype: np.dtype, shape: tuple[int, ...], dimension: int) -> np.nd
 
 iota_p.def_impl(_iota_impl)
 iota_p.def_abstract_eval(lambda dtype, shape, dimension: ShapedArray(shape, dtype))
+codegen.def_impl_call(iota_p)
 ad.defnondiff(iota_p)
 # iota has no operands, so it is never batched; the rule exists for the registry's sake.
 batching.batch_rules[iota_p] = lambda args, dims, **params: (iota_p.bind(**params), None)

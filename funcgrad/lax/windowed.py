@@ -35,7 +35,7 @@ from funcgrad.core.primitive import Primitive
 from funcgrad.lax.conv import padtype_to_pads
 from funcgrad.lax.elementwise import _UINT_OF_SIZE, select_impl
 from funcgrad.lax.structural import broadcast_in_dim, pad, pad_p, reshape
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -181,6 +181,7 @@ def _reduce_window_sum_impl(x: np.ndarray, *, window_dimensions: tuple[int, ...]
 
 reduce_window_sum_p.def_impl(_reduce_window_sum_impl)
 reduce_window_sum_p.def_abstract_eval(_window_abstract_eval)
+codegen.def_impl_call(reduce_window_sum_p)
 
 
 def _upsample_pads(in_shape: Sequence[int], window_dimensions: Sequence[int],
@@ -252,6 +253,7 @@ def _reduce_window_max_impl(x: np.ndarray, *, window_dimensions: tuple[int, ...]
 
 reduce_window_max_p.def_impl(_reduce_window_max_impl)
 reduce_window_max_p.def_abstract_eval(_window_abstract_eval)
+codegen.def_impl_call(reduce_window_max_p)
 
 
 def _reduce_window_max_jvp(t: Any, ans: Any, x: Any, **params: Any) -> Any:
@@ -359,8 +361,10 @@ def _select_and_gather_add_abstract_eval(tangent: ShapedArray, operand: ShapedAr
 
 select_and_scatter_add_p.def_impl(_select_and_scatter_add_impl)
 select_and_scatter_add_p.def_abstract_eval(_select_and_scatter_add_abstract_eval)
+codegen.def_impl_call(select_and_scatter_add_p)
 select_and_gather_add_p.def_impl(_select_and_gather_add_impl)
 select_and_gather_add_p.def_abstract_eval(_select_and_gather_add_abstract_eval)
+codegen.def_impl_call(select_and_gather_add_p)
 
 ad.defjvp(select_and_scatter_add_p,
           lambda t, ans, source, operand, **p: select_and_scatter_add_p.bind(t, operand, **p),

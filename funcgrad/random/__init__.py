@@ -25,7 +25,7 @@ import funcgrad.numpy as fnp
 from funcgrad.core.avals import ShapedArray
 from funcgrad.core.errors import FuncgradValueError as _FgValueError
 from funcgrad.core.primitive import Primitive
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
 __all__ = ["PRNGKey", "bernoulli", "exponential", "fold_in", "gumbel", "key", "laplace",
@@ -62,6 +62,7 @@ random_bits_p.def_impl(_random_bits_impl)
 random_bits_p.def_abstract_eval(
     lambda keys, shape, dtype, salt: ShapedArray(tuple(keys.shape[:-1]) + tuple(shape), dtype))
 ad.defnondiff(random_bits_p)
+codegen.def_impl_call(random_bits_p)
 
 
 def _random_bits_batch(args: Sequence[Any], dims: Sequence[Any], shape: tuple[int, ...],

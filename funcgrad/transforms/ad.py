@@ -892,3 +892,105 @@ def vjp_jaxpr(closed: ClosedJaxpr, needs: Sequence[bool], ct_nonzero: Sequence[b
     return cached_rule(closed, ("vjp", tuple(needs), tuple(ct_nonzero)),
                        lambda: stage_rule(fun, [*closed.in_avals, *ct_avals]))
 
+
+
+def linearize_jaxpr(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
+    """Reverse mode of ``closed`` split in two programs, as jit's VJP runs it:
+    ``fwd(*primals) -> (*outs, *residuals)`` and
+    ``bwd(*residuals, *cts of the inexact outs) -> cts of the inexact inputs``; returns
+    ``(fwd, bwd, number of residuals)``.
+
+    The forward is staged under a tape: the residuals are the staged values the tape keeps
+    for the backward (VJP rules' inputs and outputs, residual-channel values, custom_vjp
+    residuals) that the backward actually reads. The backward is the tape walked back on
+    those values as inputs of a second staging trace. If a rule hides a forward value
+    somewhere the tape does not show, the backward recomputes the forward instead.
+    """
+    return cached_rule(closed, ("linearize",), lambda: _linearize(closed))  # type: ignore
+
+
+def _linearize(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
+    from funcgrad.core.staging import StagingTrace, StagingTracer
+    from funcgrad.core.tracing import UnexpectedTracerError
+
+    needs = [_inexact(a) for a in closed.in_avals]
+    out_float = [_inexact(a) for a in closed.out_avals]
+    fwd_trace = StagingTrace(current_trace())
+    ins = [fwd_trace.new_arg(a) for a in closed.in_avals]
+    tape = VJPTrace(fwd_trace)
+    tracers = [tape.new_tracer(x) if need else x for x, need in zip(ins, needs)]
+    try:
+        with set_current_trace(fwd_trace), set_current_trace(tape):
+            outs = eval_closed(closed, *tracers)
+        out_slots = [o.slot if isinstance(o, VJPTracer) and o._trace is tape else None
+                     for o in outs]
+        out_primals = [_primal_of(tape, o) for o in outs]
+    finally:
+        tape.is_alive = False
+
+    def staged(x: Any) -> bool:
+        return isinstance(x, StagingTracer) and x._trace is fwd_trace
+
+    kept: dict[Any, Any] = {}  # Var -> forward tracer, in tape order
+    for _, params, primals, _, _, ans, _ in tape.tape:
+        for x in (*primals, *(ans if isinstance(ans, list) else [ans]),
+                  *_leaves_of(params.get("residuals")), *_leaves_of(params.get("res"))):
+            if staged(x):
+                kept.setdefault(x.var, x)
+    try:
+        fwd_all = fwd_trace.to_jaxpr([*out_primals, *kept.values()])
+    finally:
+        fwd_trace.is_alive = False
+
+    bwd_trace = StagingTrace(current_trace())
+    res_in = {var: bwd_trace.new_arg(t.aval) for var, t in kept.items()}
+    for var, b in res_in.items():
+        if var in fwd_trace.producers:  # backward equations name the forward line
+            bwd_trace.producers[b.var] = fwd_trace.producers[var]
+    cts_in = [bwd_trace.new_arg(a) if f else None for a, f in zip(closed.out_avals, out_float)]
+
+    def sub(x: Any) -> Any:
+        return res_in[x.var] if staged(x) else x
+
+    tape.tape = [(rule, {k: pytree.tree_map(sub, v) if k in ("residuals", "res") else v
+                         for k, v in params.items()},
+                  [sub(p) for p in primals], in_slots, nd,
+                  [sub(a) for a in ans] if isinstance(ans, list) else sub(ans), out_slot)
+                 for rule, params, primals, in_slots, nd, ans, out_slot in tape.tape]
+    in_slots = [t.slot for t in tracers if isinstance(t, VJPTracer)]
+    try:
+        with set_current_trace(bwd_trace):
+            grads = iter(tape.backward(out_slots, cts_in, in_slots) if in_slots else [])
+            in_cts = [_or_zeros(next(grads), a) for a, need in zip(closed.in_avals, needs)
+                      if need]
+        bwd_all = bwd_trace.to_jaxpr(in_cts)
+    except UnexpectedTracerError:
+        return _linearize_by_recomputing(closed)
+    finally:
+        bwd_trace.is_alive = False
+
+    # Keep only the residuals the backward reads.
+    used = {a for e in bwd_all.eqns for a in e.invars} | set(bwd_all.jaxpr.outvars)
+    n_out = len(closed.out_avals)
+    res_vars = bwd_all.jaxpr.invars[:len(kept)]
+    keep = [i for i, v in enumerate(res_vars) if v in used]
+    fwd = ClosedJaxpr(fwd_all.jaxpr.replace(outvars=[
+        *fwd_all.jaxpr.outvars[:n_out], *(fwd_all.jaxpr.outvars[n_out + i] for i in keep)]),
+        fwd_all.consts)
+    bwd = ClosedJaxpr(bwd_all.jaxpr.replace(invars=[
+        *(res_vars[i] for i in keep), *bwd_all.jaxpr.invars[len(kept):]]), bwd_all.consts)
+    return fwd, bwd, len(keep)
+
+
+def _or_zeros(ct: Any, aval: ShapedArray) -> Any:
+    return zeros_like_aval(aval) if ct is None else ct
+
+
+def _linearize_by_recomputing(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
+    # The residuals are the inputs; the backward runs the forward again under a tape.
+    n = len(closed.in_avals)
+    needs = [_inexact(a) for a in closed.in_avals]
+    out_float = [_inexact(a) for a in closed.out_avals]
+    fwd = stage_rule(lambda *xs: [*eval_closed(closed, *xs), *xs], closed.in_avals)
+    bwd = vjp_jaxpr(closed, needs, out_float)
+    return fwd, bwd, n

@@ -22,7 +22,7 @@ from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.staging import eval_closed, stage_closure_converted, trace_to_jaxpr
 from funcgrad.core.tracing import current_trace
-from funcgrad.transforms import ad, api_util, batching
+from funcgrad.transforms import ad, api_util, batching, codegen
 
 # == stop_gradient ============================================================================
 
@@ -31,6 +31,7 @@ stop_gradient_p.def_impl(lambda x: x)
 stop_gradient_p.def_abstract_eval(lambda x: x)
 ad.defnondiff(stop_gradient_p)
 batching.defvectorized(stop_gradient_p)
+codegen.def_identity(stop_gradient_p)
 
 
 def stop_gradient(x: Any) -> Any:
@@ -271,6 +272,7 @@ for _prim in (custom_vjp_call_p, custom_jvp_call_p):
     ad.jvp_rules[_prim] = _custom_call_jvp
     ad.vjp_rules[_prim] = _custom_call_vjp
     batching.batch_rules[_prim] = _custom_call_batch
+    codegen.codegen_rules[_prim] = codegen.call_rule("call_jaxpr")
 
 
 def _stage_primal(trace: Any, fun: Callable[..., Any], args: Sequence[Any]) -> ClosedJaxpr:
@@ -304,6 +306,7 @@ name_p.def_impl(lambda x, *, name: x)
 name_p.def_abstract_eval(lambda x, *, name: x)
 ad.deflinear(name_p, lambda ct, x, *, name: [name_p.bind(ct, name=name)])
 batching.defvectorized(name_p)
+codegen.def_identity(name_p)
 
 
 def checkpoint_name(x: Any, name: str) -> Any:

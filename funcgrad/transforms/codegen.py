@@ -1,0 +1,375 @@
+"""Code generation: a closed jaxpr becomes the source of one Python function whose body is NumPy.
+
+Every primitive has a codegen rule, registered next to its other rules in its family file:
+
+- ``def_ufunc(prim, np.add)``: an elementwise primitive whose impl is that ufunc is written as
+  ``c = np.add(a, b)``, with ``out=`` into an input buffer that is dead by liveness;
+- ``def_impl_call(prim)``: the generated code calls the primitive's impl (a self-contained
+  NumPy function) directly, with its parameters bound: no ``bind``, no shape rule at run time;
+- ``codegen_rules[prim] = rule``: ``rule(fn, eqn, ins, outs)`` writes the statements that
+  assign the expressions ``ins`` to the names ``outs`` (control flow writes ``if``, ``while``
+  and ``for`` around calls of generated functions for its bodies).
+
+Variable names are the ones ``make_jaxpr`` prints; globals (ufuncs, kernels, constants) always
+contain ``_`` or a digit, so they never collide with a variable. Each group of lines is
+commented with the user's line it came from, and the source is registered with ``linecache``,
+so tracebacks and pdb show it.
+
+>>> import numpy as np
+>>> from funcgrad.core.staging import make_jaxpr
+>>> import funcgrad.numpy as fnp
+>>> closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
+>>> print(generate(closed, "f").source, end="")  # doctest: +ELLIPSIS
+def f(a):
+    # <doctest ...>:1 (<lambda>)  closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
+    b = np.tanh(a)
+    c = np.multiply(b, f64_2_0, out=b)
+    return (c,)
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core.errors import BackwardSourceInfo, SourceInfo
+from funcgrad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var, _Namer
+from funcgrad.core.primitive import Primitive, add_any_p
+
+CodegenRule = Callable[["FunctionWriter", Eqn, list[str], list[str]], None]
+codegen_rules: dict[Primitive, CodegenRule] = {}
+
+# Primitives whose output never shares memory with an input and which write every element:
+# only their outputs may be overwritten by a later ``out=`` (a view's buffer is someone else's).
+_fresh_output: set[Primitive] = set()
+
+
+def def_ufunc(prim: Primitive, ufunc: np.ufunc) -> None:
+    """``prim`` is the elementwise ``ufunc``: emitted as ``ufunc(*ins)``, reusing dead buffers."""
+    codegen_rules[prim] = _ufunc_rule(ufunc)
+    _fresh_output.add(prim)
+
+
+def def_impl_call(prim: Primitive) -> None:
+    """The generated code calls ``prim.impl(*ins, **params)`` directly."""
+    codegen_rules[prim] = _impl_call_rule
+
+
+def def_identity(prim: Primitive) -> None:
+    """``prim`` is the identity on its (single) operand at run time."""
+    codegen_rules[prim] = _identity_rule
+
+
+def call_rule(param: str) -> CodegenRule:
+    """The rule of a call primitive: call the function generated for ``params[param]``."""
+    def rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+        hint = eqn.params.get("name") or f"{eqn.primitive.name}_body"
+        callee = fn.call_function(eqn.params[param], str(hint))
+        fn.assign(eqn, outs, f"{callee}({', '.join(ins)})")
+    return rule
+
+
+def _ufunc_rule(ufunc: np.ufunc) -> CodegenRule:
+    def rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+        call = f"{fn.ufunc(ufunc)}({', '.join(ins)}"
+        buf = fn.reusable_buffer(eqn)
+        if buf is not None:
+            fn.emit(f"{outs[0]} = {call}, out={buf})")
+        else:
+            fn.assign(eqn, outs, f"{call})")
+    return rule
+
+
+def _impl_call_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+    impl = fn.global_(eqn.primitive.impl, f"{eqn.primitive.name}_impl")
+    args = [*ins, *(f"{k}={fn.param(v, k)}" for k, v in eqn.params.items())]
+    fn.assign(eqn, outs, f"{impl}({', '.join(args)})")
+
+
+def _identity_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+    fn.emit(f"{outs[0]} = {ins[0]}")
+
+
+def_ufunc(add_any_p, np.add)
+
+
+# == the writer ==================================================================================
+
+class Module:
+    """The generated module: its functions' source lines and the globals they read."""
+
+    _ids = itertools.count()
+
+    def __init__(self, name: str):
+        self.name = _identifier(name)
+        self.filename = f"<funcgrad-jit {self.name} #{next(Module._ids)}>"
+        self.namespace: dict[str, Any] = {"np": np}
+        self._global_names: dict[int, str] = {}  # id(value) -> name
+        self._keep_alive: list[Any] = []
+        self.functions: list[list[str]] = []
+        self.function_sources: list[list[SourceInfo | None]] = []  # per line, the user's
+        self._function_names: dict[int, str] = {}
+        self._literals: dict[Any, str] = {}
+        self._counters: dict[str, itertools.count[int]] = {}
+
+    def unique(self, hint: str) -> str:
+        """A new global name from ``hint``, with a ``_`` or digit (no variable has either)."""
+        hint = _identifier(hint)
+        counter = self._counters.setdefault(hint, itertools.count())
+        while True:
+            n = next(counter)
+            name = f"{hint}_{n}" if n or "_" not in hint else hint
+            if name not in self.namespace:
+                return name
+
+    def global_(self, value: Any, hint: str) -> str:
+        """The global name under which the generated code reads ``value``."""
+        key = id(value)
+        if key not in self._global_names:
+            name = self.unique(hint)
+            self.namespace[name] = value
+            self._keep_alive.append(value)  # ids stay unique while the module lives
+            self._global_names[key] = name
+        return self._global_names[key]
+
+    def function(self, closed: ClosedJaxpr | Jaxpr, hint: str, namer: _Namer | None = None,
+                 consts: Sequence[Any] | None = None, donated: Sequence[bool] = ()) -> str:
+        """Generate a function for ``closed`` (once per jaxpr object); return its name."""
+        key = id(closed)
+        if key in self._function_names:
+            return self._function_names[key]
+        # The top function keeps the user's name (only the caller looks it up); the others
+        # are called by global name from code whose variables could shadow a plain name.
+        name = self.unique(hint) if self.functions else _identifier(hint)
+        self.namespace[name] = None  # reserved: the def below binds it
+        self._function_names[key] = name
+        self._keep_alive.append(closed)
+        jaxpr = closed.jaxpr if isinstance(closed, ClosedJaxpr) else closed
+        if consts is None:
+            consts = closed.consts if isinstance(closed, ClosedJaxpr) else []
+        writer = FunctionWriter(self, name, jaxpr, consts, namer or _Namer())
+        # A donated input's buffer is the function's to overwrite once it is dead.
+        writer._fresh.update(v for v, d in zip(jaxpr.invars, donated) if d)
+        slot = len(self.functions)
+        self.functions.append([])  # the top function is first in the source
+        self.function_sources.append([])
+        self.functions[slot], self.function_sources[slot] = writer.write()
+        return name
+
+    def literal(self, lit: Literal) -> str:
+        """The global holding a literal's value (one per dtype and value)."""
+        key = (lit.val.dtype.str, lit.val.shape, lit.val.tobytes())
+        if key not in self._literals:
+            self._literals[key] = self.global_(lit.val, _literal_hint(lit))
+        return self._literals[key]
+
+    @property
+    def source(self) -> str:
+        return "\n\n\n".join("\n".join(lines) for lines in self.functions) + "\n"
+
+    def compile(self) -> dict[str, Any]:
+        """Execute the source (registered with ``linecache``) and return the namespace."""
+        source = self.source
+        lines = source.splitlines(keepends=True)
+        linecache.cache[self.filename] = (len(source), None, lines, self.filename)
+        exec(compile(source, self.filename, "exec"), self.namespace)  # noqa: S102
+        return self.namespace
+
+    @property
+    def line_sources(self) -> dict[int, SourceInfo]:
+        """The user's line behind each generated line (by line number in the source)."""
+        found: dict[int, SourceInfo] = {}
+        lineno = 1
+        for infos in self.function_sources:
+            for info in infos:
+                if info is not None:
+                    found[lineno] = info
+                lineno += 1
+            lineno += 2  # the blank lines between functions
+        return found
+
+
+def _identifier(hint: str) -> str:
+    name = re.sub(r"\W", "_", hint).strip("_") or "fn"
+    return f"fn_{name}" if name[0].isdigit() else name
+
+
+class FunctionWriter:
+    """Writes one generated function: a statement per equation, grouped by the user's line."""
+
+    def __init__(self, module: Module, name: str, jaxpr: Jaxpr, consts: Sequence[Any],
+                 namer: _Namer):
+        self.module = module
+        self.name = name
+        self.jaxpr = jaxpr
+        self.consts = consts
+        self.namer = namer
+        self.lines: list[str] = []
+        self.sources: list[SourceInfo | None] = []  # the user's line behind each line
+        self.source_info: SourceInfo | None = None
+        self.indent = 1
+        self._last_uses = _last_uses(jaxpr)
+        self._fresh: set[Var] = set()  # variables whose buffer this function allocated
+        self._views_taken: set[Var] = set()  # read by an equation that might alias them
+        self._eqn_index = 0
+
+    # -- what rules call -----------------------------------------------------------------
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+        self.sources.append(self.source_info)
+
+    def global_(self, value: Any, hint: str) -> str:
+        return self.module.global_(value, hint)
+
+    def ufunc(self, ufunc: np.ufunc) -> str:
+        if getattr(np, ufunc.__name__, None) is ufunc:
+            return f"np.{ufunc.__name__}"
+        return self.global_(ufunc, f"{ufunc.__name__}_ufunc")
+
+    def fresh_name(self) -> str:
+        """A new local variable name (from the same sequence as the printed names)."""
+        return next(self.namer.fresh)
+
+    def param(self, value: Any, hint: str) -> str:
+        """``value`` as source: a literal when it round-trips, else a global."""
+        if _is_literal(value):
+            return repr(value)
+        if isinstance(value, np.dtype):
+            return self.global_(_canonical(value), f"dtype_{value.name}")
+        return self.global_(value, f"{hint}_param")
+
+    def call_function(self, closed: ClosedJaxpr | Jaxpr, hint: str) -> str:
+        """The name of a generated function for a sub-jaxpr (returns a tuple of outputs)."""
+        return self.module.function(closed, hint, self.namer)
+
+    def assign(self, eqn: Eqn, outs: list[str], expr: str) -> None:
+        """``outs = expr``; a 0-d result is made an array (NumPy returns scalars for them)."""
+        if eqn.primitive.multiple_results:
+            targets = ", ".join(outs) + ("," if len(outs) == 1 else "")
+            self.emit(f"{targets} = {expr}")
+        elif eqn.outvars[0].aval.shape == ():
+            self.emit(f"{outs[0]} = np.asarray({expr})")
+        else:
+            self.emit(f"{outs[0]} = {expr}")
+
+    def reusable_buffer(self, eqn: Eqn) -> str | None:
+        """An input of ``eqn`` that the output may overwrite: allocated here by a fresh-output
+        primitive, of the output's shape and dtype, never aliased, and dead after ``eqn``."""
+        out = eqn.outvars[0].aval
+        if out.shape == ():
+            return None
+        for atom in eqn.invars:
+            if (isinstance(atom, Var) and atom in self._fresh and atom not in self._views_taken
+                    and self._last_uses.get(atom) == self._eqn_index
+                    and atom.aval.shape == out.shape and atom.aval.dtype == out.dtype):
+                return self.namer(atom)
+        return None
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self) -> tuple[list[str], list[SourceInfo | None]]:
+        namer, jaxpr = self.namer, self.jaxpr
+        for v in [*jaxpr.constvars, *jaxpr.invars]:
+            namer(v)
+        for eqn in jaxpr.eqns:
+            for v in eqn.outvars:
+                namer(v)
+        for var, value in zip(jaxpr.constvars, self.consts):
+            self.module.namespace[namer(var)] = value  # unique names: module-wide namer
+        header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
+        last_source: Any = object()
+        for i, eqn in enumerate(jaxpr.eqns):
+            self._eqn_index = i
+            where = (eqn.source_info, getattr(eqn.source_info, "backward_of", None))
+            if where != last_source and eqn.source_info is not None:
+                self.source_info = None
+                self.emit(_source_comment(eqn.source_info))
+            last_source, self.source_info = where, eqn.source_info
+            rule = codegen_rules.get(eqn.primitive)
+            if rule is None:
+                raise NotImplementedError(f"primitive {eqn.primitive.name!r} has no codegen rule")
+            ins = [self._atom(a) for a in eqn.invars]
+            outs = [namer(v) for v in eqn.outvars]
+            rule(self, eqn, ins, outs)
+            if eqn.primitive in _fresh_output:
+                self._fresh.update(eqn.outvars)
+            else:
+                self._views_taken.update(a for a in eqn.invars if isinstance(a, Var))
+        outs = [self._atom(a) for a in jaxpr.outvars]
+        self.source_info = None
+        self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+        return [header, *self.lines], [None, *self.sources]
+
+    def _atom(self, atom: Var | Literal) -> str:
+        if isinstance(atom, Literal):
+            return self.module.literal(atom)
+        return self.namer(atom)
+
+
+def _last_uses(jaxpr: Jaxpr) -> dict[Var, int]:
+    """The index of the last equation reading each variable (outputs: never dead)."""
+    last: dict[Var, int] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for a in eqn.invars:
+            if isinstance(a, Var):
+                last[a] = i
+    for a in jaxpr.outvars:
+        if isinstance(a, Var):
+            last[a] = len(jaxpr.eqns)
+    return last
+
+
+def _is_literal(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return type(value) in (bool, int, float, str, type(None)) and (
+            not isinstance(value, float) or np.isfinite(value))
+    if isinstance(value, tuple):
+        return all(_is_literal(v) for v in value)
+    return False
+
+
+_DTYPES: dict[str, np.dtype] = {}
+
+
+def _canonical(dtype: np.dtype) -> np.dtype:
+    return _DTYPES.setdefault(dtype.str, dtype)
+
+
+def _literal_hint(lit: Literal) -> str:
+    val = lit.val.reshape(-1)[0].item() if lit.val.size else 0
+    text = repr(val).replace("-", "m").replace(".", "_").replace("+", "")
+    return f"{lit.aval.str_short().split('[')[0]}_{text}"
+
+
+def _source_comment(info: SourceInfo) -> str:
+    file, line, _ = info[:3]
+    code = linecache.getline(file, line).strip()
+    where = f"{info}  {code}" if code else str(info)
+    if isinstance(info, BackwardSourceInfo):
+        where = f"{SourceInfo.__str__(info)}  {code}  [vjp of {info.backward_of}]"
+    return f"# {where}"
+
+
+class Generated:
+    """A generated module's top function and its source."""
+
+    def __init__(self, module: Module, name: str):
+        self.module = module
+        self.name = name
+
+    @property
+    def source(self) -> str:
+        return self.module.source
+
+    def compile(self) -> Callable[..., tuple[Any, ...]]:
+        return self.module.compile()[self.name]  # type: ignore[no-any-return]
+
+
+def generate(closed: ClosedJaxpr, name: str) -> Generated:
+    """The generated source of ``closed`` as a function ``name(*invars) -> tuple of outvars``."""
+    module = Module(name)
+    return Generated(module, module.function(closed, name))

@@ -1,0 +1,463 @@
+"""fg.jit: equal to eager on every op spec and composition, the cache, static and keyword
+arguments, donation, the retrace explanation, the generated source and its errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+
+import numpy as np
+import pytest
+from op_specs import OpSpec, all_specs, spec_id
+from test_compose import PROGRAMS
+from test_grad_ops import DIFF_SPECS, diff_problem
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad.core.errors import ConcretizationTypeError, TracerArrayConversionError
+from funcgrad.core.pytree import tree_leaves, tree_map
+from funcgrad.transforms.jit import jit_p
+
+
+def _close(got, want, rtol: float = 1e-12) -> None:
+    got_l, want_l = tree_leaves(got), tree_leaves(want)
+    assert len(got_l) == len(want_l)
+    for g, w in zip(got_l, want_l, strict=True):
+        g, w = np.asarray(g), np.asarray(w)
+        assert (g.shape, g.dtype) == (w.shape, w.dtype)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol)
+
+
+def _jit_count(closed) -> int:
+    return sum(e.primitive is jit_p for e in closed.eqns)
+
+
+# == jit equals eager ==========================================================================
+
+SPEC_DTYPES = [(s, np.dtype(d)) for s in all_specs() for d in s.dtypes]
+
+
+@pytest.mark.parametrize("spec, dtype", SPEC_DTYPES,
+                         ids=[f"{s.name}-{d.name}" for s, d in SPEC_DTYPES])
+def test_jit_equals_eager_on_every_spec(spec: OpSpec, dtype: np.dtype) -> None:
+    # The generated code makes the same NumPy calls as eager, so results are identical.
+    args = tuple(a.astype(dtype) if np.asarray(a).dtype == np.float64 else a
+                 for a in spec.args(np.random.default_rng(0)))
+    want = spec.fn(*args)
+    jitted = fg.jit(spec.fn)
+    _close(jitted(*args), want, rtol=0.0)
+    _close(jitted(*args), want, rtol=0.0)  # the cached executable again
+    assert jitted.cache_info().misses == 1
+
+
+@pytest.mark.parametrize("spec", DIFF_SPECS, ids=spec_id)
+def test_jit_composes_with_vjp_jvp_and_vmap(spec: OpSpec, rng) -> None:
+    f, args = diff_problem(spec, rng)
+    jf = fg.jit(f)
+    out, pull = fg.vjp(f, *args)
+    j_out, j_pull = fg.vjp(jf, *args)  # grad(jit(f)): a jitted forward and backward
+    _close(j_out, out)
+    ct = tree_map(lambda o: rng.normal(size=np.shape(o)).astype(np.asarray(o).dtype), out)
+    _close(j_pull(ct), pull(ct), rtol=1e-10)
+    tangents = tuple(rng.normal(size=np.shape(a)).astype(np.asarray(a).dtype) for a in args)
+    _close(fg.jvp(jf, args, tangents), fg.jvp(f, args, tangents), rtol=1e-10)
+    batched = tuple(np.stack([a, 0.5 * a]) for a in args)
+    _close(fg.vmap(jf)(*batched), fg.vmap(f)(*batched), rtol=1e-10)
+    # jit of the transformed functions
+    _close(fg.jit(lambda *a: fg.vjp(f, *a)[1](ct))(*args), pull(ct), rtol=1e-10)
+    _close(fg.jit(fg.vmap(f))(*batched), fg.vmap(f)(*batched), rtol=1e-10)
+
+
+@pytest.fixture(params=sorted(PROGRAMS))
+def program(request: pytest.FixtureRequest):
+    f, n = PROGRAMS[request.param]
+    return f, np.random.default_rng(3).standard_normal(n) * 0.8
+
+
+def test_composition_matrix(program) -> None:
+    f, w = program
+    g = fg.grad(f)(w)
+    _close(fg.jit(fg.grad(f))(w), g, 1e-10)
+    _close(fg.grad(fg.jit(f))(w), g, 1e-10)
+    _close(fg.jit(fg.grad(fg.jit(f)))(w), g, 1e-10)
+    _close(fg.jit(fg.jit(f))(w), f(w), 1e-12)  # nested
+    h = fg.hessian(f)(w)
+    _close(fg.jit(fg.hessian(f))(w), h, 1e-9)
+    _close(fg.hessian(fg.jit(f))(w), h, 1e-9)
+    ws = np.stack([w, 0.5 * w, -w])
+    per_example = fg.vmap(fg.grad(f))(ws)
+    _close(fg.jit(fg.vmap(fg.grad(f)))(ws), per_example, 1e-10)
+    _close(fg.vmap(fg.jit(fg.grad(f)))(ws), per_example, 1e-10)
+    t = np.ones_like(w)
+    _close(fg.jvp(fg.jit(f), (w,), (t,)), fg.jvp(f, (w,), (t,)), 1e-10)
+
+
+def test_jit_of_control_flow_writes_python_control_flow() -> None:
+    def f(x, n):
+        def body(i, c):
+            return fg.lax.cond(fnp.sum(c) > 0, lambda c: c * 0.5, lambda c: c + 1.0, c)
+        y = fg.lax.fori_loop(0, n, body, x)
+        h, ys = fg.lax.scan(lambda h, xi: (fnp.tanh(h + xi), h * xi), y, np.ones((3, 2)))
+        z = fg.lax.while_loop(lambda c: fnp.sum(c) < 10.0, lambda c: c * 2.0 + 0.1, h)
+        return z, ys
+    jf = fg.jit(f, static_argnums=1)
+    x = np.array([0.3, -0.2])
+    _close(jf(x, 3), f(x, 3))
+    src = jf.lower(x, 3).source()
+    assert "while " in src and "for " in src and "if " in src
+    assert "_impl(" not in src.split("def ")[1].split("\n")[0]
+    _close(fg.jvp(lambda x: jf(x, 3), (x,), (np.ones(2),)),
+           fg.jvp(lambda x: f(x, 3), (x,), (np.ones(2),)), 1e-10)
+
+
+def test_jit_keeps_custom_rules_and_checkpoint() -> None:
+    @fg.custom_vjp
+    def clip(x):
+        return x
+
+    clip.defvjp(lambda x: (x, None), lambda r, g: (100.0 * g,))
+
+    @fg.custom_jvp
+    def twice(x):
+        return 2.0 * x
+
+    twice.defjvp(lambda p, t: (twice(p[0]), 7.0 * t[0]))
+
+    def f(x):
+        return fnp.sum(clip(x)) + fnp.sum(fg.checkpoint(lambda y: fnp.sin(twice(y)))(x))
+
+    x = np.array([0.1, 0.2])
+    _close(fg.grad(fg.jit(f))(x), fg.grad(f)(x))
+    _close(fg.jit(fg.grad(f))(x), fg.grad(f)(x))
+    assert np.allclose(fg.jit(fg.grad(f))(x), 100.0 + 7.0 * np.cos(2 * x))
+
+
+def test_grad_of_jit_is_a_jitted_forward_and_backward() -> None:
+    f = fg.jit(lambda x: fnp.sum(fnp.tanh(x) ** 2))
+    closed = fg.make_jaxpr(fg.grad(f))(np.ones(3))
+    assert _jit_count(closed) == 2  # the forward with residuals, and the backward
+    fwd, bwd = (e for e in closed.eqns if e.primitive is jit_p)
+    # the backward reads the residuals the forward returned, not the inputs again
+    assert len(fwd.outvars) > 1
+    assert set(fwd.outvars[1:]) & set(bwd.invars)
+
+
+def test_jit_inside_a_staged_program_is_one_equation() -> None:
+    inner = fg.jit(lambda x: fnp.sin(x) * 2.0)
+    closed = fg.make_jaxpr(lambda x: inner(x) + 1.0)(np.ones(2))
+    assert _jit_count(closed) == 1
+    assert "jit[" in str(closed) and "name='lambda_fn'" in str(closed)
+
+
+def test_jitted_function_called_from_another_uses_nested_function() -> None:
+    inner = fg.jit(lambda x: fnp.sin(x) * 2.0)
+
+    @fg.jit
+    def outer(x):
+        return inner(x) + inner(x * 3.0)
+
+    x = np.linspace(0, 1, 4)
+    _close(outer(x), np.sin(x) * 2.0 + np.sin(3 * x) * 2.0)
+    src = outer.lower(x).source()
+    assert src.count("def lambda_fn") == 1  # one generated function, called twice
+
+
+# == the cache ================================================================================
+
+def test_cache_hits_and_misses() -> None:
+    f = fg.jit(lambda x, y: x * y)
+    f(np.ones(3), np.ones(3))
+    f(np.ones(3), np.ones(3))
+    assert f.cache_info()[:2] == (1, 1)
+    f(np.ones(4), np.ones(4))                       # a new shape
+    f(np.ones(3, np.float32), np.ones(3, np.float32))  # a new dtype
+    f(np.ones(3), 2.0)                              # a weak Python scalar
+    f(np.ones(3), np.float64(2.0))                  # a strong 0-d value: another signature
+    assert f.cache_info().misses == 5
+    assert f.cache_info().currsize == 5
+    f.clear_cache()
+    assert f.cache_info() == (0, 0, None, 0)
+
+
+def test_weak_scalars_keep_their_promotion() -> None:
+    f = fg.jit(lambda x, s: x * s)
+    out = f(np.ones(3, np.float32), 2.0)
+    assert out.dtype == np.float32
+    assert f(np.ones(3, np.float32), np.float64(2.0)).dtype == np.float64
+
+
+def test_static_arguments() -> None:
+    calls = []
+
+    def f(x, n, *, mode="sum"):
+        calls.append(n)
+        return fnp.sum(x ** n) if mode == "sum" else fnp.max(x ** n)
+
+    jf = fg.jit(f, static_argnums=1, static_argnames="mode")
+    x = np.array([1.0, 2.0])
+    assert jf(x, 2) == 5.0 and jf(x, 2) == 5.0 and jf(x, 3) == 9.0
+    assert jf(x, 3, mode="max") == 8.0
+    assert calls == [2, 3, 3]
+    with pytest.raises(TypeError, match="static.*hashable.*list"):
+        fg.jit(lambda x, s: x, static_argnums=1)(x, [1, 2])
+
+
+def test_keyword_arguments_are_traced_like_positional_ones() -> None:
+    jf = fg.jit(lambda x, scale: x * scale)
+    x = np.ones(2)
+    _close(jf(x, scale=np.array([2.0, 3.0])), np.array([2.0, 3.0]))
+    _close(jf(x, scale=np.array([4.0, 5.0])), np.array([4.0, 5.0]))
+    assert jf.cache_info().misses == 1
+
+
+def test_pytrees_in_and_out() -> None:
+    @fg.jit
+    def f(params, x):
+        w, b = params["w"], params["b"]
+        return {"y": x @ w + b, "n": (fnp.sum(w),)}
+
+    p = {"w": np.ones((2, 3)), "b": np.zeros(3)}
+    out = f(p, np.ones(2))
+    _close(out["y"], np.full(3, 2.0))
+    assert isinstance(out["n"], tuple)
+
+
+def test_decorator_forms() -> None:
+    @functools.partial(fg.jit, static_argnums=(1,))
+    def f(x, n):
+        return x * n
+
+    @fg.jit(static_argnames=("n",))
+    def g(x, n):
+        return x + n
+
+    _close(f(np.ones(2), 3), np.full(2, 3.0))
+    _close(g(np.ones(2), n=3), np.full(2, 4.0))
+    assert f.__name__ == "f" and f.__wrapped__ is not None
+
+
+def test_fast_path_agrees_with_general_path() -> None:
+    f = fg.jit(lambda x, y: fnp.tanh(x) + y)
+    x, y = np.ones(3), np.arange(3.0)
+    first = f(x, y)
+    second = f(x, y)  # served by the flat-array fast path
+    _close(second, first)
+    assert f.cache_info().hits == 1
+    assert f(np.ones(3, np.float32), np.ones(3, np.float32)).dtype == np.float32
+
+
+def test_flags_that_change_code_are_in_the_key() -> None:
+    f = fg.jit(lambda x: fnp.log(x))
+    f(np.ones(2))
+    fg.config.update("debug_nans", True)
+    try:
+        with pytest.raises(FloatingPointError, match="log"):
+            f(-np.ones(2))
+    finally:
+        fg.config.update("debug_nans", False)
+    assert f.cache_info().misses == 2
+
+
+def test_explain_cache_misses_and_retrace_warning(caplog) -> None:
+    f = fg.jit(lambda x: x + 1.0)
+    fg.config.update("explain_cache_misses", True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="funcgrad.jit"):
+            f(np.ones(2))
+            f(np.ones(3))
+    finally:
+        fg.config.update("explain_cache_misses", False)
+    assert "changed from f64[2] to f64[3]" in caplog.text
+    g = fg.jit(lambda x: x * 2.0)
+    with pytest.warns(UserWarning, match=r"traced for 9 different signatures.*f64\[8\] to "
+                                         r"f64\[9\]"):
+        for n in range(1, 10):
+            g(np.ones(n))
+
+
+def test_log_compiles_and_dump_dir(caplog, tmp_path) -> None:
+    fg.config.update("log_compiles", True)
+    fg.config.update("jit_dump_dir", str(tmp_path))
+    try:
+        with caplog.at_level(logging.WARNING, logger="funcgrad.jit"):
+            fg.jit(lambda x: fnp.exp(x))(np.ones(2))
+    finally:
+        fg.config.update("log_compiles", False)
+        fg.config.update("jit_dump_dir", None)
+    assert "compiled lambda_fn for ['f64[2]'] in" in caplog.text
+    dumped = list(tmp_path.iterdir())
+    assert len(dumped) == 1 and "np.exp(a)" in dumped[0].read_text()
+
+
+def test_disable_jit_runs_eagerly() -> None:
+    seen = []
+
+    def f(x):
+        seen.append(type(x))
+        return x + 1
+
+    jf = fg.jit(f)
+    with fg.disable_jit():
+        jf(np.ones(2))
+    assert seen == [np.ndarray]
+    fg.config.update("jax_disable_jit", True)
+    try:
+        jf(np.ones(2))
+    finally:
+        fg.config.update("jax_disable_jit", False)
+    assert seen == [np.ndarray, np.ndarray]
+    jf(np.ones(2))
+    assert seen[-1] is not np.ndarray
+
+
+def test_closing_over_an_outer_tracer_is_not_cached() -> None:
+    def loss(w):
+        inner = fg.jit(lambda x: fnp.sum(x * w))  # w is a tracer of grad
+        return inner(np.ones(2)) + inner(np.full(2, 2.0))
+    _close(fg.grad(loss)(np.array([1.0, 2.0])), np.array([3.0, 3.0]))
+
+
+# == donation ==================================================================================
+
+def test_donated_buffer_is_reused_and_others_are_never_written() -> None:
+    f = fg.jit(lambda x, y: fnp.exp(x) * 2.0 + y, donate_argnums=0)
+    x, y = np.ones(4), np.arange(4.0)
+    x_before_id, y_copy = x.ctypes.data, y.copy()
+    want = np.exp(1.0) * 2.0 + y
+    out = f(x, y)
+    _close(out, want)
+    assert out.ctypes.data == x_before_id   # the output lives in the donated buffer
+    np.testing.assert_array_equal(y, y_copy)  # the non-donated input is untouched
+    g = fg.jit(lambda x, y: fnp.exp(x) * 2.0 + y)
+    x2 = np.ones(4)
+    g(x2, y)
+    np.testing.assert_array_equal(x2, np.ones(4))
+
+
+def test_donation_is_dropped_when_another_argument_sees_the_buffer() -> None:
+    f = fg.jit(lambda x, y: fnp.exp(x) + y, donate_argnums=0)
+    x = np.zeros(3)
+    out = f(x, x)  # the same buffer twice: writing it would corrupt y while in use
+    _close(out, np.ones(3))
+    np.testing.assert_array_equal(x, np.zeros(3))
+
+
+# == the generated source =====================================================================
+
+def _mlp_loss(params, x, y):
+    w1, b1, w2, b2 = params
+    h = fnp.tanh(x @ w1 + b1)
+    logits = h @ w2 + b2
+    return fnp.mean((logits - y) ** 2)
+
+
+def _mlp_args():
+    rng = np.random.default_rng(0)
+    params = (rng.normal(size=(4, 8)), np.zeros(8), rng.normal(size=(8, 2)), np.zeros(2))
+    return params, rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+
+
+def test_mlp_source_is_readable_numpy() -> None:
+    step = fg.jit(fg.value_and_grad(_mlp_loss))
+    src = step.lower(*_mlp_args()).source()
+    lines = src.splitlines()
+    assert lines[0].startswith("def ")
+    # the user's lines, as comments, with the code; backward lines name the rule
+    assert any("test_jit.py" in ln and "h = fnp.tanh(x @ w1 + b1)" in ln for ln in lines)
+    assert any("[vjp of tanh]" in ln for ln in lines)
+    assert "np.tanh(" in src and "np.add.reduce(" in src and "bind(" not in src
+    names = [ln.split(" = ")[0].strip() for ln in lines if " = " in ln and "#" not in ln]
+    assert all(n.replace(", ", "").replace(",", "").isalpha() for n in names
+               if not n.startswith(("for", "while")))
+    _close(step(*_mlp_args()), fg.value_and_grad(_mlp_loss)(*_mlp_args()))
+
+
+def test_cnn_source_calls_kernels_directly() -> None:
+    def cnn(kernel, x):
+        y = fg.nn.conv(x, kernel, padding=1)
+        return fnp.sum(fg.nn.max_pool(fnp.maximum(y, 0.0), 2))
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=(2, 1, 3, 3)), rng.normal(size=(2, 1, 6, 6)))
+    step = fg.jit(fg.grad(cnn))
+    src = step.lower(*args).source()
+    assert "conv_general_dilated_impl(" in src and "reduce_window_max_impl(" in src
+    _close(step(*args), fg.grad(cnn)(*args), 1e-12)
+
+
+def test_lower_as_text_and_cost() -> None:
+    f = fg.jit(lambda a, b: fnp.sum(fnp.tanh(a @ b)))
+    lowered = f.lower(np.ones((3, 4)), np.ones((4, 5)))
+    assert lowered.as_text() == str(fg.make_jaxpr(lambda a, b: fnp.sum(fnp.tanh(a @ b)))(
+        np.ones((3, 4)), np.ones((4, 5))))
+    cost = lowered.cost()
+    dot = next(r for r in cost.rows if r.primitive == "dot_general")
+    assert dot.flops == 2 * 3 * 4 * 5
+    assert dot.bytes_read == (12 + 20) * 8 and dot.bytes_written == 15 * 8
+    assert cost.flops >= dot.flops + 15 and cost.numpy_calls == len(cost.rows)
+    assert "total" in str(cost)
+    _close(lowered.compile()(np.ones((3, 4)), np.ones((4, 5)))[0],
+           f(np.ones((3, 4)), np.ones((4, 5))))
+
+
+def test_generated_source_is_in_linecache_and_errors_name_the_users_line() -> None:
+    def f(x):
+        return fnp.linalg.solve(x, np.ones(2))  # a singular matrix fails at run time
+
+    jf = fg.jit(f)
+    with pytest.raises(np.linalg.LinAlgError) as info:
+        jf(np.zeros((2, 2)))
+    text = "".join(traceback.format_exception(info.value))
+    assert "<funcgrad-jit f" in text               # the generated frame ...
+    assert "solve_impl(" in text                   # ... shows its line (linecache)
+    assert "test_jit.py" in text and "fnp.linalg.solve(x, np.ones(2))" in text  # the note
+
+
+# == errors ===================================================================================
+
+def test_python_control_flow_on_a_traced_value() -> None:
+    @fg.jit
+    def f(x):
+        if x > 0:
+            return x
+        return -x
+    with pytest.raises(ConcretizationTypeError, match="static_argnums.*fg.lax.cond") as info:
+        f(np.array(1.0))
+    assert "test_jit.py" in str(info.value)
+    with pytest.raises(ConcretizationTypeError, match="static_argnums"):
+        fg.jit(lambda x: float(x))(np.array(1.0))
+    with pytest.raises(TracerArrayConversionError):
+        fg.jit(lambda x: np.asarray(x))(np.array(1.0))
+
+
+def test_escaped_tracer_is_caught() -> None:
+    saved = []
+
+    @fg.jit
+    def f(x):
+        saved.append(x)
+        return x * 2.0
+
+    f(np.ones(2))
+    with pytest.raises(Exception, match="escaped tracer"):
+        fg.jit(lambda y: y + saved[0])(np.ones(2))
+
+
+def test_non_array_leaf_is_refused_with_advice() -> None:
+    with pytest.raises(TypeError, match="static_argnums"):
+        fg.jit(lambda x, s: x)(np.ones(2), "mode")
+
+
+def test_unknown_jit_keyword() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'statc_argnums'"):
+        fg.jit(lambda x: x, statc_argnums=1)
+
+
+def test_codegen_names_are_never_keywords_or_builtins_or_np() -> None:
+    import builtins
+    import keyword
+
+    from funcgrad.core.ir import _var_names
+    names = list(zip(range(5000), _var_names()))
+    assert all(not keyword.iskeyword(n) and n not in dir(builtins) and n != "np"
+               for _, n in names)
