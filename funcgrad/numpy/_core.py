@@ -1,0 +1,173 @@
+"""Conversion, NEP 50 promotion, broadcasting and axis arguments: what every family of
+``fg.numpy`` builds on."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from funcgrad import lax
+from funcgrad.core.avals import get_aval, weak_stand_in
+from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.tracing import Tracer
+
+_PY_SCALARS = (bool, int, float, complex)
+ArrayLike = Any
+
+
+def asarray(a: ArrayLike, dtype: Any = None) -> Any:
+    """``a`` as an array (tracers pass through; lists and scalars become ndarrays)."""
+    if isinstance(a, Tracer):
+        return a if dtype is None else lax.convert_element_type(a, dtype)
+    if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
+        from funcgrad.numpy._shape import stack  # _shape builds on this module
+        return stack([asarray(x) for x in a]).astype(dtype) if dtype else stack(
+            [asarray(x) for x in a])
+    return np.asarray(a, dtype=dtype)
+
+
+def array(a: ArrayLike, dtype: Any = None, copy: bool = True) -> Any:
+    out = asarray(a, dtype)
+    return out.copy() if copy and isinstance(out, np.ndarray) and out is a else out
+
+
+def _flat(a: Any) -> list[Any]:
+    if isinstance(a, (list, tuple)):
+        return [y for x in a for y in _flat(x)]
+    return [a]
+
+
+def _dtype_of(x: Any) -> Any:
+    if type(x) in _PY_SCALARS:
+        return x
+    if isinstance(x, Tracer) and x.aval.weak_type:
+        return weak_stand_in(x.aval)  # a traced Python scalar promotes like one (NEP 50)
+    return x.dtype
+
+
+def _result_type_arg(a: Any) -> Any:
+    # Dtypes, scalar types (fnp.float32, float) and dtype names pass through as NumPy takes them.
+    if isinstance(a, (np.dtype, type, str)):
+        return a
+    if isinstance(a, (list, tuple)):
+        return np.asarray(a).dtype
+    return _dtype_of(a)
+
+
+def result_type(*args: Any) -> np.dtype:
+    """NEP 50 promotion: Python scalars are weak; dtypes and scalar types are accepted."""
+    return np.result_type(*(_result_type_arg(a) for a in args))
+
+
+def _cast(x: Any, dtype: DTypeLike) -> Any:
+    if type(x) in _PY_SCALARS:
+        return np.asarray(x, dtype)
+    if x.dtype == dtype:
+        return x
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype)
+    return lax.convert_element_type(x, dtype)
+
+
+def _broadcast(x: Any, shape: tuple[int, ...]) -> Any:
+    if x.shape == shape:
+        return x
+    if isinstance(x, np.ndarray):
+        return np.broadcast_to(x, shape)  # a constant: a free view, no primitive needed
+    return lax.broadcast_to(x, shape)
+
+
+def _broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(at_user_line(
+            f"operands could not be broadcast together with shapes "
+            f"{' '.join(str(s) for s in shapes)}")) from None
+
+
+def _promote(*args: Any, dtype: Any = None) -> list[Any]:
+    """Arrays of one dtype and one shape, by NumPy's rules."""
+    operands = [np.asarray(a) if isinstance(a, (list, tuple, np.generic)) else a for a in args]
+    dt = (np.dtype(dtype) if dtype is not None
+          else np.result_type(*(_dtype_of(a) for a in operands)))
+    arrays = [_cast(a, dt) for a in operands]
+    shape = arrays[0].shape
+    if builtins.any(a.shape != shape for a in arrays[1:]):
+        shape = _broadcast_shapes(*(a.shape for a in arrays))
+        arrays = [_broadcast(a, shape) for a in arrays]
+    return arrays
+
+
+# A weak Python scalar of this type keeps an array of this dtype kind's dtype (NEP 50).
+_WEAK_KEEPS = {"f": (int, float, bool), "c": (int, float, complex, bool), "i": (int, bool),
+               "u": (int, bool), "b": (bool,)}
+
+
+def _binary(x: Any, y: Any) -> tuple[Any, Any]:
+    # Fast paths first: they are most of eager mode's dispatch cost.
+    tx, ty = type(x), type(y)
+    if ty in _PY_SCALARS and tx not in _PY_SCALARS and hasattr(x, "dtype"):
+        dtype = x.dtype
+        if ty in _WEAK_KEEPS.get(dtype.kind, ()):
+            return x, lax.constant(y, dtype, x.shape)
+    elif tx in _PY_SCALARS and ty not in _PY_SCALARS and hasattr(y, "dtype"):
+        dtype = y.dtype
+        if tx in _WEAK_KEEPS.get(dtype.kind, ()):
+            return lax.constant(x, dtype, y.shape), y
+    elif (hasattr(x, "dtype") and hasattr(y, "dtype") and x.dtype == y.dtype
+          and x.shape == y.shape):
+        return x, y
+    a, b = _promote(x, y)
+    return a, b
+
+
+def _float(x: Any) -> Any:
+    """``x`` as an inexact array (ints promote as NumPy's ufuncs do: int8 -> float16...)."""
+    x = asarray(x) if not isinstance(x, Tracer) else x
+    if x.dtype.kind in "fc":
+        return x
+    return _cast(x, np.result_type(x.dtype, np.float16))
+
+
+def _as_tuple(x: Any) -> tuple[Any, ...]:
+    """One integer (an axis, a size, a shift) as a 1-tuple, a sequence of them as a tuple."""
+    return (x,) if isinstance(x, (int, np.integer)) else tuple(x)
+
+
+def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
+    ndim = x.ndim
+    if axis is None:
+        return tuple(range(ndim))
+    axes = _as_tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(at_user_line(
+                f"axis {a} is out of bounds for array of dimension {ndim}"))
+        out.append(int(a) % ndim)
+    return tuple(sorted(out))
+
+
+def _axis_tuple(axis: Any) -> tuple[int, ...]:
+    return tuple(int(a) for a in _as_tuple(axis))
+
+
+def shape(a: ArrayLike) -> tuple[int, ...]:
+    return tuple(get_aval(asarray(a)).shape)
+
+
+def ndim(a: ArrayLike) -> int:
+    return get_aval(asarray(a)).ndim
+
+
+def size(a: ArrayLike) -> int:
+    return get_aval(asarray(a)).size
+
+
+def astype(x: ArrayLike, dtype: Any) -> Any:
+    return _cast(asarray(x), np.dtype(dtype))

@@ -1,0 +1,102 @@
+"""Array creation: zeros, ones, full, *_like, arange, linspace, eye, identity, tril, triu."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from funcgrad.core.avals import get_aval
+from funcgrad.core.tracing import Tracer
+from funcgrad.numpy._core import (
+    ArrayLike,
+    _as_tuple,
+    _broadcast_shapes,
+    _cast,
+    asarray,
+    astype,
+    result_type,
+)
+from funcgrad.numpy._shape import broadcast_to
+from funcgrad.numpy._ufuncs import add, multiply, subtract, where
+
+
+def zeros(shape: Any, dtype: Any = float) -> np.ndarray:
+    return np.zeros(shape, dtype)
+
+
+def ones(shape: Any, dtype: Any = float) -> np.ndarray:
+    return np.ones(shape, dtype)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
+    if isinstance(fill_value, Tracer):
+        # Traced (possibly differentiated) fill values stay traced: no full_lower here.
+        shape = _as_tuple(shape)
+        return broadcast_to(asarray(fill_value, dtype), shape)
+    return np.full(shape, fill_value, dtype)
+
+
+def empty(shape: Any, dtype: Any = float) -> np.ndarray:
+    return np.zeros(shape, dtype)
+
+
+def zeros_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
+    aval = get_aval(asarray(a))
+    return np.zeros(aval.shape, dtype or aval.dtype)
+
+
+def ones_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
+    aval = get_aval(asarray(a))
+    return np.ones(aval.shape, dtype or aval.dtype)
+
+
+def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
+    aval = get_aval(asarray(a))
+    return full(aval.shape, fill_value, dtype or aval.dtype)
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> np.ndarray:
+    # NumPy's semantics: arange(stop), arange(start, stop), and step given by keyword with
+    # or without stop; a None is "not given", never dropped so later arguments shift left.
+    if stop is None:
+        start, stop = 0, start
+    return np.arange(start, stop, 1 if step is None else step, dtype=dtype)
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             dtype: Any = None) -> Any:
+    if not isinstance(start, Tracer) and not isinstance(stop, Tracer):
+        return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+    # Traced ends (possibly differentiated): start + (stop - start) * i / div, with the sample
+    # axis first and NumPy's dtype (the ends promote with a weak float).
+    dt = result_type(start, stop, 1.0)
+    start, stop = asarray(start), asarray(stop)
+    start, stop = _cast(start, dt), _cast(stop, dt)
+    end_shape = _broadcast_shapes(start.shape, stop.shape)
+    div_ = (num - 1) if endpoint else num
+    steps = (np.arange(num, dtype=np.float64) / builtins.max(div_, 1)).astype(dt)
+    steps = steps.reshape((num,) + (1,) * len(end_shape))
+    out = add(start, multiply(subtract(stop, start), steps))
+    return out if dtype is None else astype(out, dtype)
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> np.ndarray:
+    return np.eye(N, M, k, dtype=dtype)
+
+
+def identity(n: int, dtype: Any = float) -> np.ndarray:
+    return np.identity(n, dtype)
+
+
+def tril(m: ArrayLike, k: int = 0) -> Any:
+    x = asarray(m)
+    mask = np.tril(np.ones(x.shape[-2:], bool), k)
+    return where(mask, x, 0)
+
+
+def triu(m: ArrayLike, k: int = 0) -> Any:
+    x = asarray(m)
+    mask = np.triu(np.ones(x.shape[-2:], bool), k)
+    return where(mask, x, 0)

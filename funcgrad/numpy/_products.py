@@ -1,0 +1,125 @@
+"""Products: matmul, dot, vdot, inner, outer, tensordot, einsum, trace and diagonal."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from funcgrad import lax
+from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.lax.indexing import getitem as _getitem
+from funcgrad.numpy._core import ArrayLike, _broadcast, _broadcast_shapes, _cast, asarray
+from funcgrad.numpy._reductions import sum
+from funcgrad.numpy._shape import moveaxis, ravel, reshape, squeeze
+from funcgrad.numpy._ufuncs import multiply
+
+
+def _dot_dtype(a: Any, b: Any) -> tuple[Any, Any]:
+    dt = np.result_type(a.dtype, b.dtype)
+    return _cast(a, dt), _cast(b, dt)
+
+
+def matmul(a: ArrayLike, b: ArrayLike) -> Any:
+    """``a @ b`` with NumPy's batching (stacked matrices broadcast).
+
+    >>> matmul(np.ones((2, 3)), np.ones(3))
+    array([3., 3.])
+    """
+    x, y = _dot_dtype(asarray(a), asarray(b))
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(at_user_line("matmul: input operand does not have enough dimensions "
+                                      f"(shapes {x.shape} and {y.shape})"))
+    x_vec, y_vec = x.ndim == 1, y.ndim == 1
+    if x_vec:
+        x = reshape(x, (1, x.shape[0]))
+    if y_vec:
+        y = reshape(y, (y.shape[0], 1))
+    if x.shape[-1] != y.shape[-2]:
+        raise ShapeError(at_user_line(
+            f"matmul: contracting dimension mismatch: {tuple(asarray(a).shape)} @ "
+            f"{tuple(asarray(b).shape)} ({x.shape[-1]} != {y.shape[-2]})"))
+    if x.ndim == 2 and y.ndim == 2:
+        out = lax.dot_general(x, y, (((1,), (0,)), ((), ())))
+    elif y.ndim == 2:
+        # A stack of matrices times one matrix: a single BLAS call on the flattened stack.
+        out = lax.dot_general(x, y, (((x.ndim - 1,), (0,)), ((), ())))
+    else:
+        batch = _broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        x = _broadcast(x, (*batch, *x.shape[-2:]))
+        y = _broadcast(y, (*batch, *y.shape[-2:]))
+        nb = len(batch)
+        out = lax.dot_general(x, y, (((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb)))))
+    if x_vec:
+        out = squeeze(out, out.ndim - 2)
+    if y_vec:
+        out = squeeze(out, out.ndim - 1)
+    return out
+
+
+def dot(a: ArrayLike, b: ArrayLike) -> Any:
+    x, y = _dot_dtype(asarray(a), asarray(b))
+    if x.ndim == 0 or y.ndim == 0:
+        return multiply(x, y)
+    if y.ndim == 1:
+        return tensordot(x, y, ((x.ndim - 1,), (0,)))
+    return tensordot(x, y, ((x.ndim - 1,), (y.ndim - 2,)))
+
+
+def vdot(a: ArrayLike, b: ArrayLike) -> Any:
+    return dot(ravel(a), ravel(b))
+
+
+def inner(a: ArrayLike, b: ArrayLike) -> Any:
+    x, y = _dot_dtype(asarray(a), asarray(b))
+    if x.ndim == 0 or y.ndim == 0:
+        return multiply(x, y)
+    return tensordot(x, y, ((x.ndim - 1,), (y.ndim - 1,)))
+
+
+def outer(a: ArrayLike, b: ArrayLike) -> Any:
+    x, y = _dot_dtype(ravel(a), ravel(b))
+    return multiply(reshape(x, (-1, 1)), reshape(y, (1, -1)))
+
+
+def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
+    x, y = _dot_dtype(asarray(a), asarray(b))
+    if isinstance(axes, (int, np.integer)):
+        xa = tuple(range(x.ndim - int(axes), x.ndim))
+        ya = tuple(range(int(axes)))
+    else:
+        xa_, ya_ = axes
+        xa = (xa_,) if isinstance(xa_, int) else tuple(xa_)
+        ya = (ya_,) if isinstance(ya_, int) else tuple(ya_)
+    xa = tuple(i % x.ndim for i in xa)
+    ya = tuple(i % y.ndim for i in ya)
+    for i, j in zip(xa, ya):
+        if x.shape[i] != y.shape[j]:
+            raise ShapeError(at_user_line(
+                f"tensordot: shape mismatch for sum: {x.shape} axes {xa} vs {y.shape} axes "
+                f"{ya}"))
+    return lax.dot_general(x, y, ((xa, ya), ((), ())))
+
+
+def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    x = asarray(a)
+    a1, a2 = axis1 % x.ndim, axis2 % x.ndim
+    n1, n2 = x.shape[a1], x.shape[a2]
+    i = np.arange(builtins.max(0, builtins.min(n1 - builtins.max(0, -offset),
+                                               n2 - builtins.max(0, offset))))
+    rows, cols = i + builtins.max(0, -offset), i + builtins.max(0, offset)
+    moved = moveaxis(x, (a1, a2), (0, 1))
+    d = _getitem(moved, (rows, cols))  # shape (k, *rest)
+    return moveaxis(d, 0, -1)
+
+
+def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> Any:
+    """Einstein summation, contracted pairwise in the order ``numpy.einsum_path`` picks; the
+    subscripts-string form or NumPy's interleaved ``(op0, sublist0, op1, sublist1, ...)``."""
+    from funcgrad.numpy._einsum import einsum as _einsum
+    return _einsum(subscripts, *operands, optimize=optimize)
