@@ -1,6 +1,7 @@
 """Silent wrong answers (issue 15): each of these used to return a plausible but wrong result."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -250,3 +251,27 @@ def test_debug_checks_do_not_leak_numpy_warnings(option):
         assert THIS_FILE in str(e.value)
     finally:
         fg.config.update(option, False)
+
+
+# -- Python numbers from a value being differentiated ------------------------------------------
+
+@pytest.mark.parametrize("convert, fix", [
+    (lambda x: float(x), "float(fg.lax.stop_gradient(x))"),
+    (lambda x: complex(x).real, "complex(fg.lax.stop_gradient(x))"),
+    (lambda x: x.item(), "fg.lax.stop_gradient(x).item()"),
+    (lambda x: x.tolist(), "fg.lax.stop_gradient(x).tolist()"),
+])
+def test_python_number_of_a_differentiated_value_is_refused(convert, fix) -> None:
+    # grad(x * float(x)) at 2 used to return 2.0; the true derivative is 4.
+    from funcgrad.core.errors import ConcretizationTypeError
+    for transform in (fg.grad, lambda f: lambda x: fg.jvp(f, (x,), (1.0,))):
+        with pytest.raises(ConcretizationTypeError, match=re.escape(fix)) as info:
+            transform(lambda x: x * convert(x))(2.0)
+        assert "test_traps.py" in str(info.value)
+
+
+def test_int_comparisons_and_stopped_values_still_convert() -> None:
+    assert fg.grad(lambda x: x * int(x))(2.0) == 2.0
+    assert fg.grad(lambda x: x * 3.0 if x > 1 else x)(2.0) == 3.0
+    assert fg.grad(lambda x: x * float(fg.lax.stop_gradient(x)))(2.0) == 2.0
+    assert fg.vmap(lambda x: x * 2.0)(np.ones(2)).tolist() == [2.0, 2.0]

@@ -47,6 +47,9 @@ class Trace:
 
     parent: Trace
     is_alive: bool = True
+    # Whether this trace differentiates its tracers: float() of one would then drop the
+    # derivative silently, so it is refused.
+    differentiates: bool = False
     # Why a traced value cannot become a Python value under this trace (for error messages).
     concretization_hint = "use fnp.where or fg.lax.cond instead of Python control flow"
 
@@ -225,12 +228,29 @@ class Tracer:
         return int(self.to_concrete())
 
     def __float__(self) -> float:
-        self._check_alive()
-        return float(self.to_concrete())
+        return float(self._python_value("float()"))
 
     def __complex__(self) -> complex:
+        return complex(self._python_value("complex()"))
+
+    def item(self, *args: Any) -> Any:
+        return np.asarray(self._python_value(".item()")).item(*args)
+
+    def tolist(self) -> Any:
+        return np.asarray(self._python_value(".tolist()")).tolist()
+
+    def _python_value(self, what: str) -> Any:
+        """The concrete value for a conversion to a Python number, which no trace follows:
+        refused under a differentiating transform, where the derivative through it would
+        silently be zero (``int()`` and comparisons, whose derivative is zero anyway, work)."""
         self._check_alive()
-        return complex(self.to_concrete())
+        if self._trace.differentiates:
+            raise ConcretizationTypeError(at_user_line(
+                f"{what} of a value being differentiated ({self.aval.str_short()}) would turn "
+                f"it into a Python number, which the derivative cannot follow (it would be "
+                f"silently wrong); keep it an array (use x itself or fnp functions), or write "
+                f"{_stop_gradient_form(what)} if you mean a constant"))
+        return self.to_concrete()
 
     def __index__(self) -> int:
         self._check_alive()
@@ -241,7 +261,7 @@ class Tracer:
         raise TracerArrayConversionError(at_user_line(
             f"a traced value ({self.aval.str_short()}) was passed to plain NumPy, which cannot "
             f"trace it; use funcgrad.numpy (import funcgrad.numpy as fnp) inside transformed "
-            f"functions"))
+            f"functions ({self._trace.concretization_hint})"))
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return self.__array__()
@@ -260,6 +280,12 @@ class Tracer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}<{self.aval.str_short()}>"
+
+
+def _stop_gradient_form(what: str) -> str:
+    if what.startswith("."):
+        return f"fg.lax.stop_gradient(x){what}"
+    return f"{what[:-2]}(fg.lax.stop_gradient(x))"
 
 
 def full_lower(x: Any) -> Any:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from funcgrad import numpy as fnp
 from funcgrad.core.tracing import Tracer
 from funcgrad.lax.indexing import IndexHelper, getitem
@@ -79,10 +77,6 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
     return fn(*inputs)
 
 
-def _item(self: Any) -> Any:
-    return np.asarray(self.to_concrete()).item()
-
-
 for _name, _fn in _OPERATORS.items():
     setattr(Tracer, _name, _fn)
 for _name, _fn in _METHODS.items():
@@ -91,7 +85,6 @@ Tracer.reshape = _reshape  # type: ignore[attr-defined]
 Tracer.transpose = _transpose  # type: ignore[attr-defined]
 Tracer.__iter__ = _iter  # type: ignore[attr-defined]
 Tracer.__array_ufunc__ = _array_ufunc  # type: ignore[method-assign]
-Tracer.item = _item  # type: ignore[attr-defined]
 Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]
 Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))  # type: ignore[attr-defined]
 Tracer.at = property(IndexHelper)  # type: ignore[attr-defined]

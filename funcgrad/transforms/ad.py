@@ -112,6 +112,11 @@ def defnondiff(prim: Primitive) -> None:
 
     jvp_rules[prim] = jvp
     vjp_rules[prim] = vjp
+    nondiff_primitives.add(prim)
+
+
+# Their outputs leave the differentiating traces as plain values: constants to the transform.
+nondiff_primitives: set[Primitive] = set()
 
 
 def _missing(kind: str, prim: Primitive) -> NotImplementedError:
@@ -165,6 +170,8 @@ class JVPTracer(PrimalTracer):
 
 
 class JVPTrace(Trace):
+    differentiates = True
+
     def __init__(self, parent: Trace):
         self.parent = parent
 
@@ -188,7 +195,7 @@ class JVPTrace(Trace):
             out, t_out = rule(primals, tangents, **params)
         if prim.multiple_results:
             return [JVPTracer(self, o, t) for o, t in zip(out, t_out)]
-        return JVPTracer(self, out, t_out)
+        return out if t_out is None else JVPTracer(self, out, t_out)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         primals = [x.primal if isinstance(x, JVPTracer) and x._trace is self else x
@@ -264,6 +271,8 @@ class VJPTrace(Trace):
     walk over it in reverse, accumulating the cotangent of each value before it is used.
     """
 
+    differentiates = True
+
     def __init__(self, parent: Trace):
         self.parent = parent
         self.tape: list[Any] = []
@@ -298,7 +307,8 @@ class VJPTrace(Trace):
             params = {**params, "residuals": residuals}
         else:
             ans = self.parent.process_primitive(prim, primals, params)
-        if not traced or (not prim.multiple_results and ans.dtype.kind not in "fc"):
+        if not traced or (not prim.multiple_results and ans.dtype.kind not in "fc") or (
+                prim in nondiff_primitives):
             return ans  # integer and boolean values carry no cotangent: nothing to record
         return self._append(prim, params, primals, in_slots, needs, ans)
 

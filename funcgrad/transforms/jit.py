@@ -290,7 +290,7 @@ class JitFunction:
         if self.name == "<lambda>":
             self.name = "lambda_fn"
         self._cache: dict[Any, _Entry] = {}
-        self._fast: dict[Any, _Entry] = {}
+        self._fast: dict[Any, tuple[Callable[..., Any], Callable[..., Any]]] = {}
         self._hits = 0
         self._misses = 0
         self._simple = not static_argnums and not static_argnames
@@ -301,19 +301,17 @@ class JitFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if config.disable_jit:
             return self.fun(*args, **kwargs)
-        if self._simple and not kwargs and _state.trace is EVAL_TRACE:
-            # The fast path: flat ndarray arguments, a dictionary hit, the generated function.
-            try:
-                key = (tuple([(a.shape, a.dtype) for a in args
-                              if a.__class__ is np.ndarray or _not_array()]), _flags())
-            except _NotFlat:
-                key = None
-            if key is not None:
-                entry = self._fast.get(key)
-                if (entry is not None and entry.exe is not None and not self.donate_argnums
-                        and not any(key[1])):
+        fast_key = None
+        if self._simple and not kwargs and _state.trace is EVAL_TRACE and not (
+                config.enable_checks or config.debug_nans or config.debug_infs):
+            # The fast path: arrays and flat tuples/lists of arrays, one dictionary lookup,
+            # the generated function, a generated output builder.
+            fast_key = _fast_key(args)
+            if fast_key is not None:
+                hit = self._fast.get(fast_key)
+                if hit is not None:
                     self._hits += 1
-                    return pytree.tree_unflatten(entry.out_tree, list(entry.exe.fn(*args)))
+                    return hit[1](hit[0](*_fast_leaves(args)))
         entry, leaves, key = self._lookup(args, kwargs)
         if entry.hoisted or _state.trace is not EVAL_TRACE or any(
                 isinstance(x, Tracer) for x in leaves):
@@ -321,9 +319,8 @@ class JitFunction:
                               donated_invars=_no_donation(len(entry.hoisted) + len(leaves)))
             return pytree.tree_unflatten(entry.out_tree, outs)
         exe = self._executable(entry, leaves)
-        if key is not None and self._simple and not kwargs and not self.donate_argnums and len(
-                leaves) == len(args) and all(a.__class__ is np.ndarray for a in args):
-            self._fast[(tuple((a.shape, a.dtype) for a in args), _flags())] = entry
+        if fast_key is not None and key is not None and not self.donate_argnums:
+            self._fast[fast_key] = (exe.fn, _unflattener(entry.out_tree))
         if config.enable_checks or config.debug_nans or config.debug_infs:
             return pytree.tree_unflatten(entry.out_tree, run_checked(entry.closed, exe, leaves))
         return pytree.tree_unflatten(entry.out_tree, list(exe(*leaves)))
@@ -443,12 +440,59 @@ class JitFunction:
         return f"jit({self.name})"
 
 
-class _NotFlat(Exception):
-    pass
+def _fast_key(args: tuple[Any, ...]) -> Any:
+    """The signature of arguments that are arrays or flat tuples/lists of arrays, else None."""
+    key: list[Any] = []
+    for a in args:
+        c = a.__class__
+        if c is np.ndarray:
+            key.append((a.shape, a.dtype))
+        elif c is tuple or c is list:
+            for x in a:
+                if x.__class__ is not np.ndarray:
+                    return None
+            key.append((c, tuple([(x.shape, x.dtype) for x in a])))
+        else:
+            return None
+    return tuple(key)
 
 
-def _not_array() -> bool:
-    raise _NotFlat
+def _fast_leaves(args: tuple[Any, ...]) -> list[Any]:
+    leaves: list[Any] = []
+    for a in args:
+        if a.__class__ is np.ndarray:
+            leaves.append(a)
+        else:
+            leaves.extend(a)
+    return leaves
+
+
+def _unflattener(tree: Any) -> Callable[[Sequence[Any]], Any]:
+    """A function rebuilding ``tree`` from its leaves: a generated expression for tuples,
+    lists, dicts and None, else ``tree_unflatten``."""
+    counter = iter(range(tree.num_leaves))
+
+    def expr(td: Any) -> str | None:
+        if td.node is None:
+            return f"o[{next(counter)}]"
+        kids = [expr(c) for c in td.children]
+        if any(k is None for k in kids):
+            return None
+        ntype = td.node[0]
+        if ntype is tuple:
+            return "(" + "".join(f"{k}, " for k in kids) + ")"
+        if ntype is list:
+            return "[" + ", ".join(kids) + "]"  # type: ignore[arg-type]
+        if ntype is dict and all(type(k) is str for k in td.aux):
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(td.aux, kids)) + "}"
+        if ntype is type(None):
+            return "None"
+        return None
+
+    source = expr(tree)
+    if source is None:
+        return lambda outs: pytree.tree_unflatten(tree, list(outs))
+    return eval(f"lambda o: {source}")  # type: ignore[no-any-return]  # noqa: S307
 
 
 def _as_leaf(x: Any, name: str) -> Any:
