@@ -163,7 +163,10 @@ class Module:
 
     def literal(self, lit: Literal) -> str:
         """The global holding a literal's value (one per dtype and value)."""
-        key = (lit.val.dtype.str, lit.val.shape, lit.val.tobytes())
+        # A literal is a scalar or a scalar broadcast by a zero-stride view: its first
+        # element and shape say what it is (tobytes would materialize the broadcast).
+        val = lit.val
+        key = (val.dtype.str, val.shape, _first(val).tobytes() if val.size else b"")
         if key not in self._literals:
             self._literals[key] = self.global_(lit.val, _literal_hint(lit))
         return self._literals[key]
@@ -339,8 +342,12 @@ def _canonical(dtype: np.dtype) -> np.dtype:
     return _DTYPES.setdefault(dtype.str, dtype)
 
 
+def _first(val: np.ndarray) -> Any:
+    return val[(0,) * val.ndim]
+
+
 def _literal_hint(lit: Literal) -> str:
-    val = lit.val.reshape(-1)[0].item() if lit.val.size else 0
+    val = _first(lit.val).item() if lit.val.size else 0
     text = repr(val).replace("-", "m").replace(".", "_").replace("+", "")
     return f"{lit.aval.str_short().split('[')[0]}_{text}"
 
