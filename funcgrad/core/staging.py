@@ -32,6 +32,8 @@ from funcgrad.core.errors import BackwardSourceInfo, SourceInfo, user_source_inf
 from funcgrad.core.ir import Atom, ClosedJaxpr, Eqn, Jaxpr, Literal, Var, typecheck_jaxpr
 from funcgrad.core.tracing import Trace, Tracer, _state, current_trace, set_current_trace
 
+RECOMPUTATION = "checkpoint (recomputed)"
+
 
 class StagingTracer(Tracer):
     __slots__ = ("_aval", "var")
@@ -63,6 +65,14 @@ class StagingTrace(Trace):
         self.producers: dict[Var, Eqn] = {}  # for the source of backward equations
 
     def _source_info(self) -> SourceInfo | None:
+        info = self._user_or_backward_line()
+        if _state.recomputing and info is not None:
+            # checkpoint's recomputation: CSE must not merge it with the forward pass
+            info = BackwardSourceInfo(info[:3])
+            info.backward_of = RECOMPUTATION
+        return info
+
+    def _user_or_backward_line(self) -> SourceInfo | None:
         fwd = _state.backward_of
         if isinstance(fwd, list):
             fwd = fwd[0] if fwd else None

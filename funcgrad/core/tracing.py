@@ -146,6 +146,8 @@ class _State(threading.local):
     # While the backward pass runs a VJP rule: the forward output it differentiates, so a
     # staging trace can attribute the rule's equations to the forward equation.
     backward_of: Any = None
+    # While checkpoint recomputes its forward inside the backward pass.
+    recomputing: bool = False
 
 
 _state = _State()
@@ -153,6 +155,19 @@ _state = _State()
 
 def current_trace() -> Trace:
     return _state.trace
+
+
+class recomputing:  # noqa: N801 (used like a function)
+    """Mark the equations staged inside the block as a checkpoint's recomputation."""
+
+    __slots__ = ("previous",)
+
+    def __enter__(self) -> None:
+        self.previous = _state.recomputing
+        _state.recomputing = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _state.recomputing = self.previous
 
 
 class set_current_trace:  # noqa: N801 (used like a function: `with set_current_trace(t):`)

@@ -17,7 +17,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
-from funcgrad.transforms import ad, batching, codegen
+from funcgrad.transforms import ad, batching, codegen, passes
 
 # == helpers ==================================================================================
 
@@ -132,6 +132,19 @@ def _times_deriv(deriv: Callable[..., Any], unary: bool) -> Callable[..., Any]:
 add_p = _binop("add", np.add)
 sub_p = _binop("sub", np.subtract)
 mul_p = _binop("mul", np.multiply)
+
+
+def _simplify_mul(eqn: Any) -> Any:
+    # x * 1 is x exactly (NaN, inf and -0.0 included); x * 0 is not 0, so it stays.
+    x, y = eqn.invars
+    out = eqn.outvars[0]
+    for a, b in ((x, y), (y, x)):
+        if passes.literal_value(b) == 1 and passes.same_type(a, out):
+            return a
+    return None
+
+
+passes.simplify_rules[mul_p] = _simplify_mul
 div_p = _binop("div", lambda x, y: np.divide(x, y) if x.dtype.kind in "fc"
                else np.floor_divide(x, y))
 pow_p = _binop("pow", np.power)
@@ -263,6 +276,17 @@ abs_p = _unop("abs", np.abs)
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x))
 erf_p = _unop("erf", lambda x: _erf_impl(x))
 integer_pow_p = _unop("integer_pow", lambda x, y: _integer_pow_impl(x, y))
+
+
+def _simplify_integer_pow(eqn: Any) -> Any:
+    # The impl computes a square as x * x: the same product, now visible to CSE and fusion.
+    if eqn.params["y"] == 2:
+        x = eqn.invars[0]
+        return type(eqn)(mul_p, [x, x], eqn.outvars, {}, eqn.source_info)
+    return None
+
+
+passes.simplify_rules[integer_pow_p] = _simplify_integer_pow
 
 
 def _logistic_impl(x: np.ndarray) -> np.ndarray:
@@ -444,6 +468,7 @@ not_p = _unop("not", lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.
 
 eq_p = _binop("eq", np.equal, np.bool_)
 ne_p = _binop("ne", np.not_equal, np.bool_)
+passes.commutative.update((add_p, mul_p, eq_p, ne_p))  # bitwise symmetric in NumPy
 lt_p = _binop("lt", np.less, np.bool_)
 le_p = _binop("le", np.less_equal, np.bool_)
 gt_p = _binop("gt", np.greater, np.bool_)
@@ -579,6 +604,8 @@ convert_element_type_p.def_impl(lambda x, new_dtype: x.astype(new_dtype))
 convert_element_type_p.def_abstract_eval(
     lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
 codegen.def_impl_call(convert_element_type_p)
+passes.simplify_rules[convert_element_type_p] = lambda eqn: (
+    eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)
 batching.defvectorized(convert_element_type_p)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
-from funcgrad.transforms import ad, batching, codegen
+from funcgrad.transforms import ad, batching, codegen, passes
 from funcgrad.transforms.batching import moveaxis
 
 _py_slice = builtins.slice  # this module defines lax.slice
@@ -100,6 +100,8 @@ def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> Shaped
 
 
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
+passes.simplify_rules[reshape_p] = lambda eqn: (
+    eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)
 codegen.def_impl_call(reshape_p)
 
 
@@ -163,6 +165,9 @@ def _transpose_abstract_eval(x: ShapedArray, permutation: tuple[int, ...]) -> Sh
 
 
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
+passes.simplify_rules[transpose_p] = lambda eqn: (
+    eqn.invars[0] if tuple(eqn.params["permutation"]) == tuple(range(eqn.invars[0].aval.ndim))
+    else None)
 codegen.def_impl_call(transpose_p)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 from funcgrad.core.errors import BackwardSourceInfo, SourceInfo
 from funcgrad.core.ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var, _Namer
 from funcgrad.core.primitive import Primitive, add_any_p
+from funcgrad.transforms import passes
 
 CodegenRule = Callable[["FunctionWriter", Eqn, list[str], list[str]], None]
 codegen_rules: dict[Primitive, CodegenRule] = {}
@@ -96,6 +97,7 @@ def _identity_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]
 
 
 def_ufunc(add_any_p, np.add)
+passes.commutative.add(add_any_p)
 
 
 # == the writer ==================================================================================
@@ -209,14 +211,14 @@ class FunctionWriter:
                  namer: _Namer):
         self.module = module
         self.name = name
-        self.jaxpr = jaxpr
+        self.jaxpr = passes.optimize(jaxpr)
         self.consts = consts
         self.namer = namer
         self.lines: list[str] = []
         self.sources: list[SourceInfo | None] = []  # the user's line behind each line
         self.source_info: SourceInfo | None = None
         self.indent = 1
-        self._last_uses = _last_uses(jaxpr)
+        self._last_uses = _last_uses(self.jaxpr)
         self._fresh: set[Var] = set()  # variables whose buffer this function allocated
         self._views_taken: set[Var] = set()  # read by an equation that might alias them
         self._eqn_index = 0

@@ -21,7 +21,7 @@ from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_
 from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.staging import eval_closed, stage_closure_converted, trace_to_jaxpr
-from funcgrad.core.tracing import current_trace
+from funcgrad.core.tracing import current_trace, recomputing
 from funcgrad.transforms import ad, api_util, batching, codegen
 
 # == stop_gradient ============================================================================
@@ -361,7 +361,8 @@ def checkpoint(fun: Callable[..., Any], *, prevent_cse: bool = True,
             return fun(*args), args
 
         def bwd(res: Any, ct: Any) -> Any:
-            _, pullback = ad.vjp(fun, *res)
+            with recomputing():
+                _, pullback = ad.vjp(fun, *res)
             return pullback(ct)
     else:
         fwd, bwd = _policy_rules(fun, policy)
@@ -430,7 +431,8 @@ def _policy_rules(fun: Callable[..., Any], policy: Policy
         def replay(*flat: Any) -> Any:
             return pytree.tree_unflatten(out_tree, run(closed, flat, saved, keep)[0])
 
-        _, pullback = ad.vjp(replay, *leaves)
+        with recomputing():
+            _, pullback = ad.vjp(replay, *leaves)
         return tuple(pytree.tree_unflatten(in_tree, list(pullback(ct))))
 
     return fwd, bwd
