@@ -501,3 +501,38 @@ def test_checkpoint_recomputation_is_not_merged_with_the_forward() -> None:
     assert len(recomputed) == 1
     assert [e.primitive.name for e in opt.eqns].count("sin") == 3
     _close(fg.jit(loss)(np.ones(3)), loss(np.ones(3)))
+
+
+# == blocked evaluation ========================================================================
+
+def _chain(x):
+    return fnp.sum(fnp.tanh(x * 0.5 + 0.1) ** 2 + fnp.exp(-x) * fnp.sin(x))
+
+
+@pytest.mark.parametrize("n", [3 * 16384, 1_000_003])
+def test_blocked_evaluation_of_a_large_elementwise_region(n: int) -> None:
+    from funcgrad.transforms import codegen
+    x = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    step = fg.jit(fg.value_and_grad(_chain))
+    src = step.lower(x).source()
+    blocked = n >= codegen.BLOCK_MIN_SIZE
+    assert ("fused over" in src) == blocked and ("def fused_block" in src) == blocked
+    value, grad = step(x)
+    want_value, want_grad = fg.value_and_grad(_chain)(x)
+    # elementwise values are the same ufuncs on the same elements: identical bits
+    np.testing.assert_array_equal(grad, want_grad)
+    # the sum is accumulated block by block: float32 rounding differs from one np.sum
+    np.testing.assert_allclose(value, want_value, rtol=1e-5)
+    assert value.dtype == np.float32 and value.shape == ()
+
+
+def test_blocked_region_with_max_reduction_and_later_readers() -> None:
+    x = np.random.default_rng(2).standard_normal((300, 400))
+    f = lambda x: (fnp.max(fnp.exp(x) - x), fnp.tanh(x) * 2.0, fnp.sum(x * x))  # noqa: E731
+    got = fg.jit(f)(x)
+    want = f(x)
+    assert got[0] == want[0]  # max is exact in any order
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-12)
+    xt = np.asfortranarray(x)  # a non-contiguous input is flattened by a copy
+    np.testing.assert_array_equal(fg.jit(f)(xt)[1], want[1])

@@ -40,6 +40,7 @@ def _reducer(name: str, impl: Any, ufunc: np.ufunc) -> Primitive:
                                                        x.weak_type))
     batching.defreducer(prim)
     codegen.codegen_rules[prim] = _reduce_codegen(ufunc)
+    codegen.block_reductions[prim] = ufunc
     return prim
 
 

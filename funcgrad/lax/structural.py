@@ -15,6 +15,7 @@ import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
+from funcgrad.core.ir import Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen, passes
 from funcgrad.transforms.batching import moveaxis
@@ -45,6 +46,18 @@ def _broadcast_in_dim_abstract_eval(x: ShapedArray, shape: tuple[int, ...],
 
 broadcast_in_dim_p.def_impl(_broadcast_in_dim_impl)
 broadcast_in_dim_p.def_abstract_eval(_broadcast_in_dim_abstract_eval)
+
+
+def _simplify_broadcast(eqn: Any) -> Any:
+    # A broadcast scalar constant is a zero-stride view: a literal, visible to other rules.
+    x = eqn.invars[0]
+    if isinstance(x, Literal) and x.val.ndim == 0:
+        out = eqn.outvars[0].aval
+        return Literal(np.broadcast_to(x.val.astype(out.dtype), out.shape), out)
+    return None
+
+
+passes.simplify_rules[broadcast_in_dim_p] = _simplify_broadcast
 codegen.def_impl_call(broadcast_in_dim_p)
 
 

@@ -50,6 +50,15 @@ codegen_rules: dict[Primitive, CodegenRule] = {}
 _fresh_output: set[Primitive] = set()
 
 
+# Reductions blocked evaluation can accumulate block by block: primitive -> its ufunc.
+block_reductions: dict[Primitive, np.ufunc] = {}
+
+# Blocked evaluation: an elementwise region over at least BLOCK_MIN_SIZE elements runs as a
+# loop over blocks of BLOCK_SIZE elements, which stay in L2 between the region's ufuncs.
+BLOCK_SIZE = 16384
+BLOCK_MIN_SIZE = 4 * BLOCK_SIZE
+
+
 def def_ufunc(prim: Primitive, ufunc: np.ufunc) -> None:
     """``prim`` is the elementwise ``ufunc``: emitted as ``ufunc(*ins)``, reusing dead buffers."""
     codegen_rules[prim] = _ufunc_rule(ufunc)
@@ -78,7 +87,7 @@ def call_rule(param: str) -> CodegenRule:
 def _ufunc_rule(ufunc: np.ufunc) -> CodegenRule:
     def rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
         call = f"{fn.ufunc(ufunc)}({', '.join(ins)}"
-        buf = fn.reusable_buffer(eqn)
+        buf = fn.out_buffers.get(eqn.outvars[0]) or fn.reusable_buffer(eqn)
         if buf is not None:
             fn.emit(f"{outs[0]} = {call}, out={buf})")
         else:
@@ -208,10 +217,11 @@ class FunctionWriter:
     """Writes one generated function: a statement per equation, grouped by the user's line."""
 
     def __init__(self, module: Module, name: str, jaxpr: Jaxpr, consts: Sequence[Any],
-                 namer: _Namer):
+                 namer: _Namer, optimize: bool = True):
         self.module = module
         self.name = name
-        self.jaxpr = passes.optimize(jaxpr)
+        self.jaxpr = passes.optimize(jaxpr) if optimize else jaxpr
+        self.blocking = optimize  # a block function is not blocked again
         self.consts = consts
         self.namer = namer
         self.lines: list[str] = []
@@ -222,6 +232,8 @@ class FunctionWriter:
         self._fresh: set[Var] = set()  # variables whose buffer this function allocated
         self._views_taken: set[Var] = set()  # read by an equation that might alias them
         self._eqn_index = 0
+        self.out_buffers: dict[Var, str] = {}  # outputs written into given buffers (blocks)
+        self.buffer_vars: dict[Var, Var] = {}  # ... named by these (block function params)
 
     # -- what rules call -----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -287,7 +299,18 @@ class FunctionWriter:
             self.module.namespace[namer(var)] = value  # unique names: module-wide namer
         header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
         last_source: Any = object()
+        regions = dict(_block_regions(jaxpr)) if self.blocking else {}
+        for var, buf in self.buffer_vars.items():
+            self.out_buffers[var] = namer(buf)
+        skip_to = 0
         for i, eqn in enumerate(jaxpr.eqns):
+            if i < skip_to:
+                continue
+            if i in regions:
+                self.source_info = None
+                self._emit_blocked(i, regions[i])
+                skip_to, last_source = regions[i], object()
+                continue
             self._eqn_index = i
             where = (eqn.source_info, getattr(eqn.source_info, "backward_of", None))
             if where != last_source and eqn.source_info is not None:
@@ -313,6 +336,153 @@ class FunctionWriter:
         if isinstance(atom, Literal):
             return self.module.literal(atom)
         return self.namer(atom)
+
+    # -- blocked evaluation -----------------------------------------------------------------
+    def _emit_blocked(self, start: int, end: int) -> None:
+        """Emit eqns[start:end] (an elementwise region) as a loop over blocks of a generated
+        block function: inputs and outputs are flat slices, temporaries block buffers."""
+        eqns = self.jaxpr.eqns[start:end]
+        shape = eqns[0].outvars[0].aval.shape
+        size = int(np.prod(shape))
+        inside = {v for e in eqns for v in e.outvars}
+        later = {a for e in self.jaxpr.eqns[end:] for a in e.invars if isinstance(a, Var)}
+        later |= {a for a in self.jaxpr.outvars if isinstance(a, Var)}
+        ins: list[Var] = []
+        for e in eqns:
+            for a in e.invars:
+                if isinstance(a, Var) and a not in inside and a not in ins:
+                    ins.append(a)
+        reduced = [e for e in eqns if e.primitive in block_reductions]
+        outs = [v for e in eqns if e.primitive not in block_reductions for v in e.outvars
+                if v in later]
+        # block buffers for the temporaries, reused by liveness inside the region
+        last: dict[Var, int] = {}
+        for j, e in enumerate(eqns):
+            for a in e.invars:
+                if isinstance(a, Var):
+                    last[a] = j
+        free: dict[Any, list[Var]] = {}
+        buffers: list[Var] = []
+        assigned: dict[Var, Var] = {}
+        out_slices = {v: Var(v.aval) for v in outs}
+        for j, e in enumerate(eqns):
+            v = e.outvars[0]
+            if e.primitive not in block_reductions and v not in out_slices:
+                pool = free.setdefault(v.aval.dtype, [])
+                if not pool:
+                    buf = Var(v.aval)
+                    buffers.append(buf)
+                    pool.append(buf)
+                assigned[v] = pool.pop()
+            for a in e.invars:
+                if isinstance(a, Var) and a in assigned and last.get(a) == j:
+                    free.setdefault(a.aval.dtype, []).append(assigned[a])
+        # the block function: reductions reduce their whole (1-d) block
+        body_eqns = [Eqn(e.primitive, [_scalar_literal(a) for a in e.invars], e.outvars,
+                         {**e.params, "axes": (0,)} if e.primitive in block_reductions
+                         else e.params, e.source_info) for e in eqns]
+        partials = [e.outvars[0] for e in reduced]
+        body = Jaxpr([], [*ins, *out_slices.values(), *buffers],
+                     partials, body_eqns)
+        writer_buffers = {**{v: out_slices[v] for v in outs}, **assigned}
+        name = self.module.unique("fused_block")
+        self.module.namespace[name] = None
+        writer = FunctionWriter(self.module, name, body, [], self.namer, optimize=False)
+        writer.buffer_vars = writer_buffers
+        slot = len(self.module.functions)
+        self.module.functions.append([])
+        self.module.function_sources.append([])
+        self.module.functions[slot], self.module.function_sources[slot] = writer.write()
+        # the loop
+        n_full, tail = divmod(size, BLOCK_SIZE)
+        names = {v: self.namer(v) for v in [*ins, *outs]}
+        self.emit(f"# {len(eqns)} elementwise equations fused over {size:,} elements in "
+                  f"blocks of {BLOCK_SIZE:,}" + (" (reductions accumulated per block)"
+                                                 if reduced else ""))
+        for v in outs:
+            self.emit(f"{names[v]} = np.empty({shape!r}, {self.param(v.aval.dtype, 'dtype')})")
+            self._fresh.add(v)
+        flat = {v: self.fresh_name() for v in [*ins, *outs] if v.aval.shape == shape}
+        for v, f in flat.items():
+            self.emit(f"{f} = {names[v]}.reshape(-1)")
+        bufs = [self.fresh_name() for _ in buffers]
+        for b, v in zip(bufs, buffers):
+            self.emit(f"{b} = np.empty({BLOCK_SIZE}, {self.param(v.aval.dtype, 'dtype')})")
+        for e in reduced:
+            out = e.outvars[0]
+            self.emit(f"{self.namer(out)} = np.zeros((), {self.param(out.aval.dtype, 'dtype')})")
+        acc = [self.fresh_name() for _ in reduced]
+        lo = self.fresh_name()
+
+        def call(block: str, buf_slice: str) -> None:
+            args = [f"{flat[v]}[{block}]" if v in flat else names[v] for v in ins]
+            args += [f"{flat[v]}[{block}]" for v in outs]
+            args += [f"{b}{buf_slice}" for b in bufs]
+            targets = ", ".join(acc) + ("," if len(acc) == 1 else "")
+            self.emit(f"{targets + ' = ' if acc else ''}{name}({', '.join(args)})")
+            for e, a in zip(reduced, acc):
+                ufunc = block_reductions[e.primitive]
+                r = self.namer(e.outvars[0])
+                self.emit(f"{self.ufunc(ufunc)}({r}, {a}, out={r})")
+
+        if n_full:
+            self.emit(f"for {lo} in range(0, {n_full * BLOCK_SIZE}, {BLOCK_SIZE}):")
+            self.indent += 1
+            call(f"{lo}:{lo} + {BLOCK_SIZE}", "")
+            self.indent -= 1
+        if tail:
+            call(f"{n_full * BLOCK_SIZE}:", f"[:{tail}]")
+        self._views_taken.update(ins)
+
+
+
+def _scalar_literal(atom: Any) -> Any:
+    # A zero-stride literal broadcasts as its scalar, which every block can use.
+    if isinstance(atom, Literal) and atom.val.ndim and not any(atom.val.strides):
+        return Literal(np.asarray(atom.val[(0,) * atom.val.ndim]), atom.aval.update(shape=()))
+    return atom
+
+
+def _block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
+    """Maximal runs of elementwise equations over one large shape (operands of that shape,
+    0-d, or broadcast literals), with the full reductions of their values."""
+    regions: list[tuple[int, int]] = []
+    start: int | None = None
+    shape: tuple[int, ...] | None = None
+    inside: set[Var] = set()
+    n_ufuncs = 0
+
+    def close(end: int) -> None:
+        if start is not None and n_ufuncs >= 2:
+            regions.append((start, end))
+
+    for i, eqn in enumerate(jaxpr.eqns):
+        out = eqn.outvars[0].aval
+        ok_shape = shape if shape is not None else out.shape
+        fusible = False
+        if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and out.shape == ok_shape \
+                and int(np.prod(out.shape)) >= BLOCK_MIN_SIZE:
+            fusible = all(a.aval.shape in (out.shape, ()) and (
+                not isinstance(a, Literal) or a.val.ndim == 0 or not any(a.val.strides))
+                for a in eqn.invars)
+        elif eqn.primitive in block_reductions and shape is not None:
+            x = eqn.invars[0]
+            fusible = (isinstance(x, Var) and x in inside and x.aval.shape == shape
+                       and tuple(eqn.params.get("axes", ())) == tuple(range(len(shape))))
+        if fusible:
+            if start is None:
+                start, shape, inside, n_ufuncs = i, out.shape, set(), 0
+            inside.update(eqn.outvars)
+            n_ufuncs += eqn.primitive in _fresh_output
+        else:
+            close(i)
+            start, shape, n_ufuncs = None, None, 0
+            if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and \
+                    int(np.prod(out.shape)) >= BLOCK_MIN_SIZE and all(
+                        a.aval.shape in (out.shape, ()) for a in eqn.invars):
+                start, shape, inside, n_ufuncs = i, out.shape, set(eqn.outvars), 1
+    close(len(jaxpr.eqns))
+    return regions
 
 
 def _last_uses(jaxpr: Jaxpr) -> dict[Var, int]:
