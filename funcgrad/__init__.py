@@ -12,6 +12,7 @@ from funcgrad import nn as nn
 from funcgrad import numpy as numpy
 from funcgrad import optim as optim
 from funcgrad import random as random
+from funcgrad import scipy as scipy
 from funcgrad import test_util as test_util
 from funcgrad import tree_util as tree_util
 from funcgrad.core.config import config as config
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ad_checkpoint", "checkpoint", "checkpoint_policies", "config", "custom_jvp", "custom_vjp",
     "disable_jit", "grad", "jit", "hessian", "jacfwd", "jacrev", "optim",
-    "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "random", "remat", "stop_gradient",
+    "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "random", "remat", "scipy",
+    "stop_gradient",
     "test_util", "tree", "tree_util", "value_and_grad", "vjp", "vmap",
 ]

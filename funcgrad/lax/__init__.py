@@ -1,7 +1,8 @@
 """``fg.lax``: funcgrad's primitives and their thin wrappers, as ``jax.lax``.
 
 Each family file holds its primitives with every rule side by side: elementwise, reductions,
-structural, indexing, dot (``dot_general``), conv, windowed (pooling), control_flow.
+structural, indexing, dot (``dot_general``), conv, windowed (pooling), control_flow, special
+(gamma-family and inverse error functions, ``expm``).
 """
 
 from funcgrad.lax import linalg as linalg
@@ -79,6 +80,16 @@ from funcgrad.lax.reductions import reduce_max as reduce_max
 from funcgrad.lax.reductions import reduce_min as reduce_min
 from funcgrad.lax.reductions import reduce_prod as reduce_prod
 from funcgrad.lax.reductions import reduce_sum as reduce_sum
+from funcgrad.lax.special import digamma as digamma
+from funcgrad.lax.special import erf_inv as erf_inv
+from funcgrad.lax.special import erfc as erfc
+from funcgrad.lax.special import expm as expm
+from funcgrad.lax.special import igamma as igamma
+from funcgrad.lax.special import igamma_grad_a as igamma_grad_a
+from funcgrad.lax.special import igammac as igammac
+from funcgrad.lax.special import lgamma as lgamma
+from funcgrad.lax.special import ndtri as ndtri
+from funcgrad.lax.special import polygamma as polygamma
 from funcgrad.lax.structural import broadcast_in_dim as broadcast_in_dim
 from funcgrad.lax.structural import broadcast_to as broadcast_to
 from funcgrad.lax.structural import broadcasted_iota as broadcasted_iota

@@ -16,13 +16,16 @@ import numpy as np
 
 import funcgrad.numpy as fnp
 from funcgrad import lax
+from funcgrad.core.errors import FuncgradValueError, at_user_line
 from funcgrad.transforms.custom import stop_gradient
 
 Array = Any
 
 __all__ = [
-    "elu", "gelu", "leaky_relu", "log_softmax", "logsumexp", "one_hot", "relu", "relu6",
-    "sigmoid", "silu", "softmax", "softplus", "tanh",
+    "celu", "dot_product_attention", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hard_tanh", "leaky_relu", "log_sigmoid", "log_softmax", "logsumexp", "mish",
+    "one_hot", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "sparse_plus",
+    "standardize", "swish", "tanh",
 ]
 
 
@@ -211,35 +214,68 @@ def _stable_max(x: Array, axes: tuple[int, ...]) -> Array:
     return stop_gradient(fnp.where(fnp.isfinite(m), m, 0))
 
 
-def logsumexp(x: Array, axis: int | Sequence[int] | None = None,
-              keepdims: bool = False) -> Array:
-    """``log(sum(exp(x), axis))`` without overflow.
+def _masked_max(x: Array, axes: tuple[int, ...], where: Array | None) -> Array:
+    return _stable_max(x if where is None else fnp.where(where, x, -np.inf), axes)
+
+
+def logsumexp(a: Array, axis: int | Sequence[int] | None = None, b: Array | None = None,
+              keepdims: bool = False, return_sign: bool = False,
+              where: Array | None = None) -> Array:
+    """``log(sum(b * exp(a), axis, where=where))`` without overflow, as
+    ``jax.nn.logsumexp`` / ``jax.scipy.special.logsumexp``.
 
     Args:
-      x: input array.
+      a: input array.
       axis: axis or axes to reduce (None: all).
+      b: optional scale factors broadcastable against ``a`` (may be negative with
+        ``return_sign``).
       keepdims: keep the reduced axes with size 1.
+      return_sign: also return the sign of the sum; the first output is then ``log|sum|``.
+      where: boolean mask of the elements to include (an empty selection gives ``-inf``).
 
     Returns:
-      The reduced array.
+      The reduced array, or ``(log|sum|, sign)`` with ``return_sign``.
 
     >>> import numpy as np
     >>> logsumexp(np.array([1e4, 1e4]))
     array(10000.69314718)
+    >>> logsumexp(np.array([0.0, 0.0]), b=np.array([1.0, -2.0]), return_sign=True)
+    (array(0.), array(-1.))
     """
-    x = _float(x)
-    axes = _axes_tuple(x.ndim, axis)
-    m = _stable_max(x, axes)
-    out = fnp.log(fnp.sum(fnp.exp(x - m), axis=axes, keepdims=True)) + m
-    return out if keepdims else fnp.squeeze(out, axis=axes)
+    a = _float(a)
+    if b is not None:
+        b = fnp.asarray(b)
+        dtype = fnp.result_type(a, b)
+        a, b = fnp.broadcast_arrays(fnp.asarray(a, dtype), fnp.asarray(b, dtype))
+    if where is not None:
+        a, where = fnp.broadcast_arrays(a, fnp.asarray(where, bool))
+    axes = _axes_tuple(a.ndim, axis)
+    m = _masked_max(a, axes, where)
+    e = fnp.exp(a - m)
+    if b is not None:
+        e = e * b
+    if where is not None:
+        e = fnp.where(where, e, 0)
+    total = fnp.sum(e, axis=axes, keepdims=True)
+    sign = None
+    if return_sign:
+        sign = fnp.sign(total)
+        total = fnp.abs(total)
+    out = fnp.log(total) + m
+    if not keepdims:
+        out = fnp.squeeze(out, axis=axes)
+        sign = None if sign is None else fnp.squeeze(sign, axis=axes)
+    return (out, sign) if return_sign else out
 
 
-def softmax(x: Array, axis: int | Sequence[int] = -1) -> Array:
+def softmax(x: Array, axis: int | Sequence[int] | None = -1,
+            where: Array | None = None) -> Array:
     """``exp(x) / sum(exp(x), axis)``, shifted by the (gradient-free) maximum.
 
     Args:
       x: logits.
-      axis: the axis (or axes) that sums to one.
+      axis: the axis (or axes; None: all) that sums to one.
+      where: elements to include; the others get probability 0.
 
     Returns:
       Probabilities shaped like ``x``.
@@ -250,16 +286,22 @@ def softmax(x: Array, axis: int | Sequence[int] = -1) -> Array:
     """
     x = _float(x)
     axes = _axes_tuple(x.ndim, axis)
-    unnormalised = fnp.exp(x - _stable_max(x, axes))
+    if where is not None:
+        where = fnp.broadcast_to(fnp.asarray(where, bool), x.shape)
+    unnormalised = fnp.exp(x - _masked_max(x, axes, where))
+    if where is not None:
+        unnormalised = fnp.where(where, unnormalised, 0)
     return unnormalised / fnp.sum(unnormalised, axis=axes, keepdims=True)
 
 
-def log_softmax(x: Array, axis: int | Sequence[int] = -1) -> Array:
+def log_softmax(x: Array, axis: int | Sequence[int] | None = -1,
+                where: Array | None = None) -> Array:
     """``x - logsumexp(x, axis)``, shifted by the (gradient-free) maximum.
 
     Args:
       x: logits.
-      axis: the normalised axis (or axes).
+      axis: the normalised axis (or axes; None: all).
+      where: elements to include; the others get ``-inf``.
 
     Returns:
       Log-probabilities shaped like ``x``.
@@ -270,8 +312,14 @@ def log_softmax(x: Array, axis: int | Sequence[int] = -1) -> Array:
     """
     x = _float(x)
     axes = _axes_tuple(x.ndim, axis)
-    shifted = x - _stable_max(x, axes)
-    return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axes, keepdims=True))
+    if where is not None:
+        where = fnp.broadcast_to(fnp.asarray(where, bool), x.shape)
+    shifted = x - _masked_max(x, axes, where)
+    e = fnp.exp(shifted)
+    if where is not None:
+        e = fnp.where(where, e, 0)
+    out = shifted - fnp.log(fnp.sum(e, axis=axes, keepdims=True))
+    return out if where is None else fnp.where(where, out, -np.inf)
 
 
 def one_hot(x: Array, num_classes: int, dtype: Any = np.float64, axis: int = -1) -> Array:
@@ -299,3 +347,302 @@ def one_hot(x: Array, num_classes: int, dtype: Any = np.float64, axis: int = -1)
     shape[axis] = int(num_classes)
     classes = np.arange(num_classes).reshape(shape)
     return fnp.asarray(fnp.expand_dims(x, axis) == classes, dtype)
+
+
+# == more activations, as jax.nn ==============================================================
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x: Array) -> Array:
+    """Scaled ELU: ``scale * elu(x, alpha)`` with the self-normalising constants.
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> selu(np.array([0.0, 1.0])).round(6)
+    array([0.      , 1.050701])
+    """
+    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(x: Array, alpha: float = 1.0) -> Array:
+    """Continuously differentiable ELU: ``x`` for ``x > 0``, else ``alpha expm1(x / alpha)``.
+
+    Args:
+      x: input array.
+      alpha: the saturation value for large negative inputs is ``-alpha``.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> celu(np.array([-1e4, 2.0]), 0.5)
+    array([-0.5,  2. ])
+    """
+    x = _float(x)
+    positive = x > 0
+    safe = fnp.where(positive, 0, x)
+    return fnp.where(positive, x, fnp.expm1(safe / float(alpha)) * float(alpha))
+
+
+def glu(x: Array, axis: int = -1) -> Array:
+    """Gated linear unit: the first half of ``axis`` times the sigmoid of the second.
+
+    Args:
+      x: input array; ``x.shape[axis]`` must be even.
+      axis: the split axis.
+
+    Returns:
+      ``x`` with ``axis`` halved.
+
+    >>> import numpy as np
+    >>> glu(np.array([2.0, 0.0]))
+    array([1.])
+    """
+    x = _float(x)
+    size = x.shape[axis]
+    if size % 2:
+        raise FuncgradValueError(at_user_line(
+            f"glu: axis {axis} of x {x.shape} must have even size, got {size}"))
+    first, second = fnp.split(x, 2, axis=axis)
+    return first * sigmoid(second)
+
+
+def log_sigmoid(x: Array) -> Array:
+    """``log(sigmoid(x)) = -softplus(-x)``, without overflow.
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> log_sigmoid(np.array([-1e4, 0.0])).round(6)
+    array([-1.00000e+04, -6.93147e-01])
+    """
+    return -softplus(-_float(x))
+
+
+def hard_tanh(x: Array) -> Array:
+    """``x`` clipped to ``[-1, 1]`` (derivative 1 strictly inside, else 0).
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> hard_tanh(np.array([-3.0, 0.5, 3.0]))
+    array([-1. ,  0.5,  1. ])
+    """
+    x = _float(x)
+    return fnp.where(x > 1, 1, fnp.where(x < -1, -1, x))
+
+
+def hard_sigmoid(x: Array) -> Array:
+    """``relu6(x + 3) / 6``.
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> hard_sigmoid(np.array([-4.0, 0.0, 4.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return relu6(_float(x) + 3.0) / 6.0
+
+
+def hard_silu(x: Array) -> Array:
+    """``x * hard_sigmoid(x)`` (also called hard swish).
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> hard_silu(np.array([-4.0, 1.0]))
+    array([-0.        ,  0.66666667])
+    """
+    x = _float(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+swish = silu
+
+
+def mish(x: Array) -> Array:
+    """``x * tanh(softplus(x))``.
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> mish(np.array([0.0, 1.0])).round(6)
+    array([0.      , 0.865098])
+    """
+    x = _float(x)
+    return x * fnp.tanh(softplus(x))
+
+
+def sparse_plus(x: Array) -> Array:
+    """``0`` for ``x <= -1``, ``(x + 1)^2 / 4`` on ``(-1, 1)``, ``x`` for ``x >= 1``.
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> sparse_plus(np.array([-2.0, 0.0, 2.0]))
+    array([0.  , 0.25, 2.  ])
+    """
+    x = _float(x)
+    return fnp.where(x <= -1, 0, fnp.where(x >= 1, x, (x + 1) * (x + 1) * 0.25))
+
+
+def standardize(x: Array, axis: int | Sequence[int] | None = -1, mean: Array | None = None,
+                variance: Array | None = None, epsilon: float = 1e-5,
+                where: Array | None = None) -> Array:
+    """``(x - mean) / sqrt(variance + epsilon)`` over ``axis``, as ``jax.nn.standardize``.
+
+    Args:
+      x: input array.
+      axis: the axis (or axes) to normalise over.
+      mean: precomputed mean (broadcastable, keepdims shape); computed if None.
+      variance: precomputed variance ``E[x^2] - E[x]^2``; computed if None.
+      epsilon: added to the variance.
+      where: elements to include in the statistics.
+
+    Returns:
+      An array like ``x``.
+
+    >>> import numpy as np
+    >>> standardize(np.array([1.0, 3.0]), epsilon=0.0)
+    array([-1.,  1.])
+    """
+    x = _float(x)
+    axes = _axes_tuple(x.ndim, axis)
+    w = None if where is None else fnp.broadcast_to(fnp.asarray(where, bool), x.shape)
+
+    def average(v: Array) -> Array:
+        if w is None:
+            return fnp.mean(v, axis=axes, keepdims=True)
+        total = fnp.sum(fnp.where(w, v, 0), axis=axes, keepdims=True)
+        return total / fnp.sum(fnp.asarray(w, x.dtype), axis=axes, keepdims=True)
+
+    if mean is None:
+        mean = average(x)
+    if variance is None:
+        variance = average(x * x) - mean * mean
+    return (x - mean) / fnp.sqrt(variance + float(epsilon))
+
+
+def _attention_mask(t: int, s: int, is_causal: bool, local_window_size: Any,
+                    query_seq_lengths: Array | None, key_value_seq_lengths: Array | None
+                    ) -> Array | None:
+    """The boolean mask ``(B or 1, 1, T, S)`` the keyword options ask for (None: all)."""
+    if not (is_causal or local_window_size is not None or query_seq_lengths is not None
+            or key_value_seq_lengths is not None):
+        return None
+    rows = np.arange(t)[:, None]
+    cols = np.arange(s)[None, :]
+    mask = np.ones((t, s), bool)
+    if is_causal:
+        mask &= cols <= rows
+    if local_window_size is not None:
+        left, right = ((local_window_size, local_window_size)
+                       if isinstance(local_window_size, int) else local_window_size)
+        mask &= (cols >= rows - left) & (cols <= rows + right)
+    out: Array = mask[None, None]
+    if query_seq_lengths is not None:
+        q_len = fnp.reshape(fnp.asarray(query_seq_lengths), (-1, 1, 1, 1))
+        out = fnp.logical_and(out, np.arange(t)[None, None, :, None] < q_len)
+    if key_value_seq_lengths is not None:
+        kv_len = fnp.reshape(fnp.asarray(key_value_seq_lengths), (-1, 1, 1, 1))
+        out = fnp.logical_and(out, np.arange(s)[None, None, None, :] < kv_len)
+    return out
+
+
+def dot_product_attention(query: Array, key: Array, value: Array, bias: Array | None = None,
+                          mask: Array | None = None, *, scale: float | None = None,
+                          is_causal: bool = False, query_seq_lengths: Array | None = None,
+                          key_value_seq_lengths: Array | None = None,
+                          local_window_size: int | tuple[int, int] | None = None,
+                          implementation: str | None = None) -> Array:
+    """Scaled dot-product attention, as ``jax.nn.dot_product_attention`` (its ``"xla"`` path).
+
+    ``softmax(q k^T * scale + bias, masked) v`` per head. Shapes are JAX's: ``query`` is
+    ``(B, T, N, H)`` (or ``(T, N, H)``), ``key``/``value`` ``(B, S, K, H)`` with ``N`` a
+    multiple of ``K`` (grouped-query attention); ``bias``/``mask`` broadcast to ``(B, N, T, S)``.
+    Masked logits get a large negative number (as JAX), so a fully masked row averages ``v``.
+
+    Args:
+      query, key, value: the attention inputs.
+      bias: added to the logits.
+      mask: boolean, True where attention is allowed.
+      scale: the logit scale (default ``1 / sqrt(H)``).
+      is_causal: mask keys after the query position.
+      query_seq_lengths, key_value_seq_lengths: per-batch valid lengths ``(B,)``.
+      local_window_size: ``w`` or ``(left, right)``: attend only within that window.
+      implementation: ``None`` or ``"xla"`` (accepted for compatibility).
+
+    Returns:
+      ``(B, T, N, H)`` like ``query``.
+
+    >>> import numpy as np
+    >>> q = k = v = np.ones((1, 2, 1, 4))
+    >>> dot_product_attention(q, k, v).shape
+    (1, 2, 1, 4)
+    """
+    if implementation not in (None, "xla"):
+        raise FuncgradValueError(at_user_line(
+            f"dot_product_attention: implementation must be None or 'xla', got "
+            f"{implementation!r}"))
+    q, k, v = _float(query), _float(key), _float(value)
+    unbatched = q.ndim == 3
+    if unbatched:
+        q, k, v = (fnp.expand_dims(a, 0) for a in (q, k, v))
+    if q.ndim != 4 or k.ndim != 4 or v.shape != k.shape or q.shape[-1] != k.shape[-1] \
+            or q.shape[0] != k.shape[0] or q.shape[2] % k.shape[2]:
+        raise FuncgradValueError(at_user_line(
+            f"dot_product_attention: expected query (B, T, N, H) and key = value shapes "
+            f"(B, S, K, H) with K dividing N, got {query.shape}, {key.shape}, {value.shape}"))
+    t, h = q.shape[1], q.shape[3]
+    s, groups = k.shape[1], q.shape[2] // k.shape[2]
+    if groups > 1:  # grouped-query attention: each key head serves `groups` query heads
+        k = fnp.repeat(k, groups, axis=2)
+        v = fnp.repeat(v, groups, axis=2)
+    factor = float(1 / math.sqrt(h) if scale is None else scale)
+    logits = fnp.einsum("btnh,bsnh->bnts", q, k) * factor
+    if bias is not None:
+        bias = fnp.asarray(bias)
+        logits = logits + (fnp.expand_dims(bias, 0) if unbatched and bias.ndim == 3 else bias)
+    allowed = _attention_mask(t, s, is_causal, local_window_size, query_seq_lengths,
+                              key_value_seq_lengths)
+    if mask is not None:
+        m = fnp.asarray(mask, bool)
+        m = fnp.expand_dims(m, 0) if unbatched and m.ndim == 3 else m
+        allowed = m if allowed is None else fnp.logical_and(allowed, m)
+    if allowed is not None:
+        logits = fnp.where(allowed, logits, float(np.finfo(logits.dtype).min) * 0.7)
+    probs = softmax(logits, axis=-1)
+    out = fnp.einsum("bnts,bsnh->btnh", probs, v)
+    return out[0] if unbatched else out
