@@ -31,7 +31,7 @@ from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.elementwise import exp, full_like, log, mul, neg, sub
 from funcgrad.lax.structural import concatenate, slice, transpose
-from funcgrad.transforms import ad, batching
+from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
 # == helpers ==================================================================================
@@ -58,6 +58,7 @@ def _elementwise(name: str, impl64: Callable[..., np.ndarray]) -> Primitive:
     prim.def_impl(impl)
     prim.def_abstract_eval(abstract_eval)
     batching.defvectorized(prim)
+    codegen.def_impl_call(prim)
     return prim
 
 
@@ -424,6 +425,7 @@ def _binary(name: str, impl64: Callable[[np.ndarray, np.ndarray], np.ndarray]) -
     prim.def_impl(impl)
     prim.def_abstract_eval(abstract_eval)
     batching.defbroadcasting(prim)
+    codegen.def_impl_call(prim)
     return prim
 
 
@@ -576,6 +578,7 @@ def _expm_batch(args: Sequence[Any], dims: Sequence[Any]) -> tuple[Any, int]:
 ad.jvp_rules[expm_p] = _expm_jvp
 ad.vjp_rules[expm_p] = _expm_vjp
 batching.batch_rules[expm_p] = _expm_batch
+codegen.def_impl_call(expm_p)
 
 __all__ = ["digamma", "erf_inv", "erfc", "expm", "igamma", "igamma_grad_a", "igammac", "lgamma",
            "ndtri", "polygamma"]

@@ -166,20 +166,24 @@ def cho_solve(c_and_lower: tuple[Array, bool], b: Array, overwrite_b: bool = Fal
 
 # == LU =======================================================================================
 
+# Index grids are iota primitives, not captured NumPy constants: staged, an LU is equations only.
+
+def _grid(n: int, axis: int) -> Array:
+    return lax.broadcasted_iota(np.int32, (n, n), axis)
+
+
 def _swap_rows(x: Array, k: int, p: Array) -> Array:
-    """Rows ``k`` and ``p`` (an integer per matrix or vector of the stack) of ``x`` exchanged."""
+    """Rows ``k`` and ``p`` (an integer per matrix or vector of the stack) of ``x`` exchanged;
+    row ``p`` is read by a one-hot masked sum (exact: one term, the rest zeros)."""
     if x.ndim == p.ndim + 2:  # a stack of matrices
-        n, idx = x.shape[-2], fnp.reshape(p, (*p.shape, 1, 1))
-        rows = np.arange(n)[:, None]
+        idx, rows, axis = fnp.reshape(p, (*p.shape, 1, 1)), _grid(x.shape[-2], 0)[:, :1], -2
         row_k = x[..., k:k + 1, :]
-        row_p = fnp.take_along_axis(x, fnp.broadcast_to(idx, (*p.shape, 1, x.shape[-1])),
-                                    axis=-2)
     else:  # a stack of vectors (permutations)
-        n, idx = x.shape[-1], fnp.reshape(p, (*p.shape, 1))
-        rows = np.arange(n)
+        idx, rows, axis = fnp.reshape(p, (*p.shape, 1)), lax.iota(np.int32, x.shape[-1]), -1
         row_k = x[..., k:k + 1]
-        row_p = fnp.take_along_axis(x, idx, axis=-1)
-    return fnp.where(rows == k, row_p, fnp.where(rows == idx, row_k, x))
+    at_p = rows == idx
+    row_p = fnp.sum(fnp.where(at_p, x, 0), axis=axis, keepdims=True)
+    return fnp.where(rows == k, row_p, fnp.where(at_p, row_k, x))
 
 
 def _lu(a: Array) -> tuple[Array, Array, Array]:
@@ -187,13 +191,13 @@ def _lu(a: Array) -> tuple[Array, Array, Array]:
     partial pivoting (``a[perm] = L U``)."""
     n = a.shape[-1]
     batch = a.shape[:-2]
-    rows = np.arange(n)[:, None]
-    cols = np.arange(n)[None, :]
-    perm = np.broadcast_to(np.arange(n, dtype=np.int32), (*batch, n))
+    rows, cols = _grid(n, 0), _grid(n, 1)
+    index = lax.iota(np.int32, n)
+    perm = fnp.broadcast_to(index, (*batch, n))
     pivots = []
     for k in range(n):
         col = lax.stop_gradient(fnp.abs(a[..., :, k]))
-        col = fnp.where(np.arange(n) >= k, col, -1)
+        col = fnp.where(index >= k, col, -1)
         p = fnp.astype(fnp.argmax(col, axis=-1), np.int32)
         pivots.append(p)
         a = _swap_rows(a, k, p)
@@ -224,8 +228,7 @@ def lu_factor(a: Array, overwrite_a: bool = False, check_finite: bool = True
 
 def _perm_matrix(perm: Array, dtype: Any) -> Array:
     # P[j, i] = (perm[i] == j), so that a = P L U
-    n = perm.shape[-1]
-    return fnp.astype(np.arange(n)[:, None] == fnp.expand_dims(perm, -2), dtype)
+    return fnp.astype(_grid(perm.shape[-1], 0) == fnp.expand_dims(perm, -2), dtype)
 
 
 def lu(a: Array, permute_l: bool = False, overwrite_a: bool = False,
@@ -240,10 +243,9 @@ def lu(a: Array, permute_l: bool = False, overwrite_a: bool = False,
     """
     a = _matrices(a, "lu")
     packed, _, perm = _lu(a)
-    n = a.shape[-1]
-    eye = np.eye(n, dtype=a.dtype)
-    lower = fnp.tril(packed, -1) + eye
-    upper = fnp.triu(packed)
+    rows, cols = _grid(a.shape[-1], 0), _grid(a.shape[-1], 1)
+    lower = fnp.where(rows > cols, packed, fnp.where(rows == cols, 1, 0))
+    upper = fnp.where(rows <= cols, packed, 0)
     p = _perm_matrix(perm, a.dtype)
     if permute_l:
         return fnp.matmul(p, lower), upper
@@ -252,7 +254,7 @@ def lu(a: Array, permute_l: bool = False, overwrite_a: bool = False,
 
 def _perm_from_pivots(piv: Array) -> Array:
     n = piv.shape[-1]
-    perm = np.broadcast_to(np.arange(n, dtype=np.int32), piv.shape)
+    perm = fnp.broadcast_to(lax.iota(np.int32, n), piv.shape)
     for k in range(n):
         perm = _swap_rows(perm, k, piv[..., k])
     return perm
@@ -274,9 +276,8 @@ def lu_solve(lu_and_piv: tuple[Array, Array], b: Array, trans: int = 0,
     packed_b, rhs, vector = _rhs(packed, b, "lu_solve")
     perm = fnp.broadcast_to(perm, (*rhs.shape[:-2], rhs.shape[-2]))
     if code == 0:  # L U x = b[perm]
-        rows = fnp.broadcast_to(fnp.expand_dims(perm, -1), rhs.shape)
-        y = solve_triangular(packed_b, fnp.take_along_axis(rhs, rows, axis=-2), lower=True,
-                             unit_diagonal=True)
+        permuted = fnp.matmul(_mT(_perm_matrix(perm, rhs.dtype)), rhs)   # b[perm]
+        y = solve_triangular(packed_b, permuted, lower=True, unit_diagonal=True)
         x = solve_triangular(packed_b, y)
     else:  # U^T L^T (P^T x) = b
         z = solve_triangular(packed_b, rhs, trans=1)
@@ -319,10 +320,8 @@ def block_diag(*arrs: Array) -> Array:
     total = sum(blk.shape[1] for blk in blocks)
     rows, before = [], 0
     for blk in blocks:
-        r, c = blk.shape
-        rows.append(fnp.concatenate([np.zeros((r, before), dtype), blk,
-                                     np.zeros((r, total - before - c), dtype)], axis=1))
-        before += c
+        rows.append(fnp.pad(blk, ((0, 0), (before, total - before - blk.shape[1]))))
+        before += blk.shape[1]
     return fnp.concatenate(rows, axis=0)
 
 

@@ -234,22 +234,26 @@ def ndtri(p: Array) -> Array:
 def log_ndtr(x: Array) -> Array:
     """``log(Phi(x))``, accurate in both tails (as ``jax.scipy.special.log_ndtr``).
 
-    Right of 6 it is ``log1p(-Phi(-x))``; left of -20, where ``Phi`` underflows, the
-    asymptotic series ``-x^2/2 - log(-x) - log(2 pi)/2 + log(1 - 1/x^2 + 3/x^4 - ...)``;
-    in between ``log(Phi(x))``. Each branch sees a safe argument (no NaN gradients).
+    Right of -1 it is ``log1p(-Phi(-x))`` (``Phi(-x)`` is accurate there, ``log`` of a value
+    near 1 would not be); left of -20, where ``Phi`` underflows, the asymptotic series
+    ``-x^2/2 - log(-x) - log(2 pi)/2 + log(1 - 1/x^2 + 3/x^4 - ...)``; in between
+    ``log(Phi(x))``. Each branch sees a safe argument (no NaN gradients).
 
     >>> log_ndtr(np.array([-40.0])).round(4)
     array([-804.6084])
     """
     x = _float(x)
-    right, left = x > 6, x < -20
-    mid_x = fnp.where(right | left, 0, x)
+    right, left = x > -1, x < -20
+    mid_x = fnp.where(right | left, -2, x)
     mid = fnp.log(ndtr(mid_x))
-    right_x = fnp.where(right, x, 6)
+    right_x = fnp.where(right, x, 0)
     right_val = fnp.log1p(-ndtr(-right_x))
     left_x = fnp.where(left, x, -20)
     r = 1 / (left_x * left_x)
-    series = 1 + r * (-1 + r * (3 + r * (-15 + r * 105)))
+    series = fnp.zeros_like(r)
+    for n in range(12, 0, -1):  # 1 + sum_n (-1)^n (2n-1)!! / x^2n, Horner (error < 1e-17)
+        series = (series + (-1) ** n * math.prod(range(1, 2 * n, 2))) * r
+    series = series + 1
     left_val = (left_x * left_x * -0.5 - fnp.log(-left_x) - 0.5 * math.log(2 * math.pi)
                 + fnp.log(series))
     return fnp.where(right, right_val, fnp.where(left, left_val, mid))
