@@ -385,10 +385,8 @@ def celu(x: Array, alpha: float = 1.0) -> Array:
     >>> celu(np.array([-1e4, 2.0]), 0.5)
     array([-0.5,  2. ])
     """
-    x = _float(x)
-    positive = x > 0
-    safe = fnp.where(positive, 0, x)
-    return fnp.where(positive, x, fnp.expm1(safe / float(alpha)) * float(alpha))
+    # elu(x / alpha) * alpha: x for x > 0, else alpha expm1(x / alpha)
+    return elu(_float(x) / float(alpha)) * float(alpha)
 
 
 def glu(x: Array, axis: int = -1) -> Array:
@@ -645,4 +643,7 @@ def dot_product_attention(query: Array, key: Array, value: Array, bias: Array | 
         logits = fnp.where(allowed, logits, float(np.finfo(logits.dtype).min) * 0.7)
     probs = softmax(logits, axis=-1)
     out = fnp.einsum("bnts,bsnh->btnh", probs, v)
+    if query_seq_lengths is not None:  # padded query positions give zeros (as JAX)
+        q_len = fnp.reshape(fnp.asarray(query_seq_lengths), (-1, 1, 1, 1))
+        out = fnp.where(np.arange(t)[None, :, None, None] < q_len, out, 0)
     return out[0] if unbatched else out

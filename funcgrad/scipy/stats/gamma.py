@@ -45,6 +45,11 @@ def pdf(x: Array, a: Array, loc: Array = 0, scale: Array = 1) -> Array:
     return fnp.exp(logpdf(x, a, loc, scale))
 
 
+def _shape_and_y(x: Array, a: Array, loc: Array, scale: Array) -> tuple[Array, Array]:
+    x, a, loc, scale = promote(x, a, loc, scale)
+    return a, fnp.maximum((x - loc) / scale, 0)
+
+
 def cdf(x: Array, a: Array, loc: Array = 0, scale: Array = 1) -> Array:
     """``P(a, max(y, 0))``, the regularized lower incomplete gamma function.
 
@@ -52,12 +57,11 @@ def cdf(x: Array, a: Array, loc: Array = 0, scale: Array = 1) -> Array:
     >>> cdf(np.array([1.0]), 1.0).round(6)
     array([0.632121])
     """
-    x, a, loc, scale = promote(x, a, loc, scale)
-    return special.gammainc(a, fnp.maximum((x - loc) / scale, 0))
+    return special.gammainc(*_shape_and_y(x, a, loc, scale))
 
 
 def logcdf(x: Array, a: Array, loc: Array = 0, scale: Array = 1) -> Array:
-    """``log cdf``.
+    """``log cdf`` (the logarithm of ``cdf``).
 
     >>> import numpy as np
     >>> logcdf(np.array([1.0]), 1.0).round(6)
@@ -73,8 +77,7 @@ def sf(x: Array, a: Array, loc: Array = 0, scale: Array = 1) -> Array:
     >>> sf(np.array([1.0]), 1.0).round(6)
     array([0.367879])
     """
-    x, a, loc, scale = promote(x, a, loc, scale)
-    return special.gammaincc(a, fnp.maximum((x - loc) / scale, 0))
+    return special.gammaincc(*_shape_and_y(x, a, loc, scale))
 
 
 def logsf(x: Array, a: Array, loc: Array = 0, scale: Array = 1) -> Array:

@@ -1,0 +1,109 @@
+"""The newer ``fg.nn`` activations, ``logsumexp``/``softmax`` with ``where`` and
+``dot_product_attention`` against ``jax.nn`` (values and gradients). Finite differences to
+order 2, vmap against a loop and staged-equals-eager run over ``specs_special.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from oracles import oracle
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad import nn
+
+RNG = np.random.default_rng(22)
+
+
+def _jax() -> Any:
+    jax = oracle("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+NAMES = ["selu", "celu", "glu", "log_sigmoid", "hard_tanh", "hard_sigmoid", "hard_swish",
+         "mish", "sparse_plus", "standardize"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_activation_against_jax(name: str) -> None:
+    jax = _jax()
+    x = np.concatenate([RNG.normal(size=(3, 4)) * 3, [[-1e4, 1e4, 0.3, -0.7]]])
+    ours, theirs = getattr(nn, name), getattr(jax.nn, name)
+    np.testing.assert_allclose(ours(x), np.asarray(theirs(x)), rtol=1e-13, atol=1e-13)
+    g = fg.grad(lambda v: fnp.sum(fnp.sin(ours(v))))(x[:3])
+    gj = jax.grad(lambda v: jax.numpy.sin(theirs(v)).sum())(x[:3])
+    np.testing.assert_allclose(g, np.asarray(gj), rtol=1e-11, atol=1e-12)
+    assert ours(x.astype(np.float32)).dtype == np.float32
+
+
+def test_where_reductions_against_jax() -> None:
+    jax = _jax()
+    x = RNG.normal(size=(3, 5))
+    where = RNG.random((3, 5)) < 0.6
+    where[0] = False  # an empty row: logsumexp -inf
+    b = RNG.uniform(0.5, 2, (3, 5))
+    np.testing.assert_allclose(nn.logsumexp(x, axis=1, where=where),
+                               np.asarray(jax.nn.logsumexp(x, axis=1, where=where)))
+    np.testing.assert_allclose(nn.logsumexp(x, axis=0, b=b, where=where),
+                               np.asarray(jax.nn.logsumexp(x, axis=0, b=b, where=where)),
+                               rtol=1e-13)
+    w = where.copy()
+    w[0, 0] = True
+    np.testing.assert_allclose(nn.softmax(x, where=w), np.asarray(jax.nn.softmax(x, where=w)),
+                               rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(nn.log_softmax(x, where=w),
+                               np.asarray(jax.nn.log_softmax(x, where=w)), rtol=1e-13)
+    np.testing.assert_allclose(nn.standardize(x, axis=0, where=w),
+                               np.asarray(jax.nn.standardize(x, axis=0, where=w)), rtol=1e-11)
+    g = fg.grad(lambda v: fnp.sum(nn.softmax(v, where=w) ** 2))(x)
+    gj = jax.grad(lambda v: (jax.nn.softmax(v, where=w) ** 2).sum())(x)
+    np.testing.assert_allclose(g, np.asarray(gj), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"is_causal": True},
+    {"scale": 0.3, "local_window_size": (1, 0)},
+    {"key_value_seq_lengths": np.array([3, 5], np.int32),
+     "query_seq_lengths": np.array([2, 4], np.int32)},
+    {"mask": "random", "bias": "random"},
+])
+def test_dot_product_attention_against_jax(kwargs: dict[str, Any]) -> None:
+    jax = _jax()
+    q = RNG.normal(size=(2, 4, 4, 3))
+    k = RNG.normal(size=(2, 5, 2, 3))
+    v = RNG.normal(size=(2, 5, 2, 3))
+    kw = dict(kwargs)
+    if kw.get("mask") == "random":
+        kw["mask"] = RNG.random((2, 4, 4, 5)) < 0.7
+        kw["bias"] = RNG.normal(size=(2, 4, 4, 5))
+    got = nn.dot_product_attention(q, k, v, **kw)
+    want = jax.nn.dot_product_attention(q, k, v, **kw)
+    # JAX takes the softmax in float32 even for float64 inputs: agreement to ~1e-7
+    np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+    g = fg.grad(lambda a, b, c: fnp.sum(fnp.sin(nn.dot_product_attention(a, b, c, **kw))),
+                argnums=(0, 1, 2))(q, k, v)
+    gj = jax.grad(lambda a, b, c: jax.numpy.sin(jax.nn.dot_product_attention(a, b, c, **kw))
+                  .sum(), argnums=(0, 1, 2))(q, k, v)
+    for a, b in zip(g, gj):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
+    # float64 reference: softmax(q k^T / sqrt(H)) v per head, key heads repeated
+    kr, vr = np.repeat(k, 2, axis=2), np.repeat(v, 2, axis=2)
+    logits = np.einsum("btnh,bsnh->bnts", q, kr) / np.sqrt(3)
+    if not kw:
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        np.testing.assert_allclose(got, np.einsum("bnts,bsnh->btnh", p, vr), rtol=1e-13)
+    unbatched = nn.dot_product_attention(q[0], k[0], v[0])
+    np.testing.assert_allclose(unbatched, nn.dot_product_attention(q, k, v)[0], rtol=1e-14)
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="even"):
+        nn.glu(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="K dividing N"):
+        nn.dot_product_attention(np.ones((1, 2, 3, 4)), np.ones((1, 2, 2, 4)),
+                                 np.ones((1, 2, 2, 4)))
