@@ -20,6 +20,7 @@ import reference as ref
 from op_specs import OpSpec
 
 from funcgrad import lax, nn
+from funcgrad.lax.conv import conv_patches_p, conv_patches_transpose_p
 
 F32_64 = (np.float64, np.float32)
 Draw = Callable[[np.random.Generator], Any]
@@ -101,6 +102,14 @@ spec("lax.conv_transpose",
 spec("lax.conv_transpose_flipped",
      lambda x, w: lax.conv_transpose(x, w, (2, 1), "VALID", transpose_kernel=True),
      [U((1, 3, 4, 2)), U((2, 3, 3, 2))], (*CONV, "rev"))
+
+_PATCH = dict(kernel_shape=(3, 2), window_strides=(2, 1), padding=((1, 0), (2, 1)),
+              rhs_dilation=(1, 2))
+spec("lax.conv_patches", lambda x: conv_patches_p.bind(x, **_PATCH), [U((2, 2, 6, 5))],
+     ("conv_patches",))
+spec("lax.conv_patches_transpose",
+     lambda c: conv_patches_transpose_p.bind(c, input_shape=(6, 5), **_PATCH),
+     [U((12, 2, 3, 6))], ("conv_patches_transpose",))
 
 _WIN = ((1, 1, 3, 2), (1, 1, 2, 1), ((0, 0), (0, 0), (1, 1), (0, 1)))
 spec("lax.reduce_window_sum", lambda x: lax.reduce_window_sum(x, *_WIN), [U((2, 3, 7, 5))],

@@ -230,24 +230,31 @@ def test_blog_example_stride2(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(dw[0, 0], dw_want, rtol=1e-14, atol=1e-15)
 
 
-def test_vjp_rules_are_convolutions() -> None:
-    # The backward pass is made of primitives (convs, a rev for rot180), not NumPy on data:
-    # that is what makes grad-of-grad, vmap and jit of the backward pass possible.
-    x, w = np.ones((2, 3, 7, 7)), np.ones((4, 3, 3, 3))
+def test_vjp_rules_are_primitives() -> None:
+    # The backward pass is made of primitives, not NumPy on data: that is what makes
+    # grad-of-grad, vmap and jit of the backward pass possible. The forward builds the
+    # columns once and dW reuses them; dX is col2im at stride 2 and the seed rule's conv of
+    # the padded dZ with the rotated kernel at stride 1.
+    x, w = np.ones((2, 3, 17, 17)), np.ones((4, 3, 3, 3))   # 8x8 outputs at stride 2
 
-    def loss(x: Any, w: Any) -> Any:
-        return fnp.sum(nn.conv(x, w, stride=2) ** 2)
+    def loss(stride: int) -> Any:
+        return lambda x, w: fnp.sum(nn.conv(x, w, stride=stride) ** 2)
 
-    closed = fg.make_jaxpr(fg.grad(loss, argnums=(0, 1)))(x, w)
+    closed = fg.make_jaxpr(fg.grad(loss(2), argnums=(0, 1)))(x, w)
     names = [e.primitive.name for e in closed.jaxpr.eqns]
-    assert names.count("conv_general_dilated") == 3, names
-    assert "rev" in names
-    conv_eqns = [e for e in closed.jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
-    # dX: dZ dilated by the stride (lhs_dilation); dW: the stride becomes the kernel dilation.
-    assert conv_eqns[1].params["lhs_dilation"] == (2, 2)
-    assert conv_eqns[2].params["rhs_dilation"] == (2, 2)
-    for e in conv_eqns:
+    assert names.count("conv_patches") == 1, names
+    assert names.count("conv_patches_transpose") == 1, names
+    assert "conv_general_dilated" not in names
+    assert names.count("dot_general") == 3, names
+    for e in closed.jaxpr.eqns:
         hash(tuple(sorted(e.params.items())))
+
+    closed = fg.make_jaxpr(fg.grad(loss(1), argnums=(0, 1)))(x, w)
+    names = [e.primitive.name for e in closed.jaxpr.eqns]
+    assert names.count("conv_patches") == 1 and "conv_patches_transpose" not in names, names
+    assert names.count("conv_general_dilated") == 1 and "rev" in names, names
+    conv_eqn = next(e for e in closed.jaxpr.eqns if e.primitive.name == "conv_general_dilated")
+    assert conv_eqn.params["padding"] == ((2, 2), (2, 2))   # dX: the padded dZ
 
 
 # == conv_transpose ===========================================================================

@@ -218,3 +218,134 @@ def test_window_sum_transpose_tiling_matches_general(case, dtype):
     (back,) = g(x)
     np.testing.assert_allclose(back, W._reduce_window_sum_impl(
         x, window_dimensions=dims, window_strides=dims, padding=pad4), rtol=1e-5, atol=1e-5)
+
+
+# == conv: the column kernels vs the seed rules ================================================
+
+from funcgrad.lax import conv as C  # noqa: E402
+
+# (lhs shape, rhs shape, strides, padding, rhs dilation, groups): the op-spec table's conv
+# configurations and the benchmark's classes (stride 1 / 2, dilation 2, depthwise, 1-3 d).
+CONV_CASES = [
+    ((2, 4, 6, 5), (4, 2, 3, 2), (2, 1), ((1, 0), (2, 1)), (1, 2), 2),
+    ((2, 3, 10), (2, 3, 4), (3,), ((1, 2),), (1,), 1),                 # 1-d 'SAME', stride 3
+    ((1, 2, 3, 4, 3), (2, 2, 2, 2, 2), (1, 2, 1), ((1, 0), (0, 1), (1, 1)), (1, 1, 1), 1),
+    ((2, 3, 7, 7), (6, 1, 3, 3), (2, 2), ((0, 0), (0, 0)), (1, 1), 3),  # depthwise, stride 2
+    ((2, 3, 8, 8), (4, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),  # 'SAME' stride 1
+    ((2, 3, 8, 8), (4, 3, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 1),  # stride 2
+    ((2, 3, 8, 8), (4, 3, 3, 3), (1, 1), ((2, 2), (2, 2)), (2, 2), 1),  # dilation 2
+    ((2, 3, 9, 8), (4, 3, 3, 2), (2, 3), ((-1, 1), (2, -1)), (1, 1), 1),  # crops, odd strides
+    ((1, 2, 9, 9), (3, 2, 2, 2), (3, 3), ((0, 0), (0, 0)), (2, 1), 1),  # rows never read
+    ((3, 2, 12, 11), (2, 2, 4, 4), (1, 1), ((0, 0), (1, 2)), (1, 1), 1),  # > 64 positions
+]
+
+
+def _conv_params(case):
+    _, _, strides, pads, rd, g = case
+    return dict(window_strides=strides, padding=pads, lhs_dilation=(1,) * len(strides),
+                rhs_dilation=rd, feature_group_count=g)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_column_kernels_match_seed_rules(case, dtype):
+    xs, ws = case[:2]
+    p = _conv_params(case)
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    ans, f = fg.vjp(lambda a, b: C.conv_general_dilated_p.bind(a, b, **p), x, w)
+    ct = rng.standard_normal(ans.shape).astype(dtype)
+    dx, dw = f(ct)
+    # the seed rules, evaluated directly (they bind conv_general_dilated eagerly)
+    want_ans = C._conv_impl(x, w, **p)
+    want_dx = C._conv_lhs_vjp(ct, want_ans, x, w, **p)
+    want_dw = C._conv_rhs_vjp(ct, want_ans, x, w, **p)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for got, want in ((ans, want_ans), (dx, want_dx), (dw, want_dw)):
+        assert got.shape == want.shape and got.dtype == want.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    # reverse mode's forward is the plain forward's GEMM: the same bits
+    np.testing.assert_array_equal(ans, want_ans)
+
+
+def _patches_loop(x, ks, strides, pads, rd):
+    """im2col by loops over the output positions (the definition)."""
+    xp = np.pad(x, ((0, 0), (0, 0), *((max(lo, 0), max(hi, 0)) for lo, hi in pads)))
+    xp = xp[(Ellipsis, *(slice(max(-lo, 0), xp.shape[2 + a] - max(-hi, 0))
+                         for a, (lo, hi) in enumerate(pads)))]
+    out_sp = C.conv_output_shape(x.shape[2:], ks, strides, pads, (1,) * len(ks), rd)
+    out = np.zeros((x.shape[0], x.shape[1], *ks, *out_sp), x.dtype)
+    for m in np.ndindex(*out_sp):
+        for t in np.ndindex(*ks):
+            src = tuple(mi * s + ti * r for mi, s, ti, r in zip(m, strides, t, rd))
+            out[(slice(None), slice(None), *t, *m)] = xp[(slice(None), slice(None), *src)]
+    return out.reshape(x.shape[0], -1, *out_sp).swapaxes(0, 1)   # (C*K, N, *out)
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_patches_and_their_transpose(case):
+    xs, ws, strides, pads, rd, _ = case
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(xs)
+    ks = ws[2:]
+    cols = C.conv_patches(x, ks, strides, pads, rd)
+    np.testing.assert_array_equal(cols, _patches_loop(x, ks, strides, pads, rd))
+    # col2im is the adjoint: <P x, y> == <x, P^T y>
+    y = rng.standard_normal(cols.shape)
+    back = C.conv_patches_transpose_p.bind(y, input_shape=xs[2:], kernel_shape=ks,
+                                           window_strides=strides, padding=pads,
+                                           rhs_dilation=rd)
+    assert back.shape == x.shape
+    np.testing.assert_allclose(np.vdot(cols, y), np.vdot(x, back), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[4], CONV_CASES[5], CONV_CASES[7]],
+                         ids=str)
+def test_conv_column_kernels_second_order(case):
+    xs, ws = case[:2]
+    p = _conv_params(case)
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+
+    def f(a, b):
+        return fg.numpy.sum(fg.numpy.sin(C.conv_general_dilated_p.bind(a, b, **p)))
+
+    fg.test_util.check_grads(f, (x, w), order=2, modes=("rev",))
+    # grad of grad through the fast paths against the same through the seed rules only
+    hv = fg.grad(lambda a, b: fg.numpy.sum(fg.grad(f, argnums=(0, 1))(a, b)[1] ** 2))(x, w)
+    rules = fg.transforms.ad.residual_rules
+    saved = rules.pop(C.conv_general_dilated_p)
+    lhs_rule = fg.transforms.ad.vjp_rules[C.conv_general_dilated_p]
+    try:
+        fg.transforms.ad.defvjp(C.conv_general_dilated_p, C._conv_lhs_vjp, C._conv_rhs_vjp)
+        want = fg.grad(lambda a, b: fg.numpy.sum(fg.grad(f, argnums=(0, 1))(a, b)[1] ** 2))(x, w)
+    finally:
+        rules[C.conv_general_dilated_p] = saved
+        fg.transforms.ad.vjp_rules[C.conv_general_dilated_p] = lhs_rule
+    np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-10)
+
+
+def test_conv_column_kernels_under_vmap_and_staging():
+    rng = np.random.default_rng(8)
+    xs, w = rng.standard_normal((3, 2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
+
+    def loss(x, w):
+        return fg.numpy.sum(fg.nn.conv(x, w, stride=2, padding=1) ** 2)
+
+    per_example = fg.vmap(fg.grad(loss, argnums=(0, 1)), in_axes=(0, None))(xs, w)
+    for i in range(3):
+        gx, gw = fg.grad(loss, argnums=(0, 1))(xs[i], w)
+        np.testing.assert_allclose(per_example[0][i], gx, rtol=1e-12)
+        np.testing.assert_allclose(per_example[1][i], gw, rtol=1e-12)
+    closed = fg.make_jaxpr(fg.grad(loss, argnums=(0, 1)))(xs[0], w)
+    staged = fg.core.eval_jaxpr(closed.jaxpr, closed.consts, xs[0], w)
+    for got, want in zip(staged, fg.grad(loss, argnums=(0, 1))(xs[0], w)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_conv_saves_its_columns():
+    # the residual is the column matrix, the weight gradient reuses it (no second im2col)
+    x, w = np.ones((2, 3, 8, 8)), np.ones((4, 3, 3, 3))
+    listing = fg.ad_checkpoint.saved_residuals(lambda a, b: fg.numpy.sum(fg.nn.conv(a, b)),
+                                               x, w)
+    assert [r.aval.shape for r in listing].count((27, 2, 6, 6)) == 1

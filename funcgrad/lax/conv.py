@@ -37,6 +37,8 @@ from numpy.lib.stride_tricks import as_strided
 from funcgrad.core.avals import ShapedArray, get_aval, result_type
 from funcgrad.core.errors import FuncgradTypeError, ShapeError
 from funcgrad.core.primitive import Primitive
+from funcgrad.lax import workspace
+from funcgrad.lax.dot import dot_general
 from funcgrad.lax.elementwise import convert_element_type
 from funcgrad.lax.structural import pad_p, reshape, rev, transpose
 from funcgrad.transforms import ad, batching, codegen
@@ -153,39 +155,81 @@ def _dilate_and_pad(x: np.ndarray, lhs_dilation: tuple[int, ...], padding: Pads)
                                       zip(padding, lhs_dilation)))
     if all(c == (0, 0, 0) for c in config):
         return x
-    return pad_p.impl(x, padding_config=config, padding_value=0)
+    if any(d != 1 for d in lhs_dilation) or any(lo < 0 or hi < 0 for lo, hi in padding):
+        return pad_p.impl(x, padding_config=config, padding_value=0)
+    # Zero padding into a reused buffer: the borders zeroed, the interior copied once.
+    out = workspace.empty((*x.shape[:2], *(n + lo + hi for n, (lo, hi) in
+                                          zip(x.shape[2:], padding))), x.dtype)
+    inner: list[slice] = [slice(None), slice(None)]
+    for a, (lo, hi) in enumerate(padding):
+        size = out.shape[2 + a]
+        for edge in (slice(0, lo), slice(size - hi, size)):
+            if edge.stop > edge.start:
+                border: tuple[Any, ...] = (Ellipsis, edge) + (slice(None),) * (len(padding) - a - 1)
+                out[border] = 0
+        inner.append(slice(lo, size - hi))
+    out[tuple(inner)] = x
+    return out
+
+
+def _window_view(x: np.ndarray, kernel_shape: Sequence[int], window_strides: Sequence[int],
+                 rhs_dilation: Sequence[int], out_sp: Sequence[int]) -> np.ndarray:
+    """``x`` (N, C, *spatial) already dilated and padded, as the read-only strided view
+    ``(C, *kernel, N, *out)``: element ``[c, t, n, m]`` is ``x[n, c, m * s + t * rd]``."""
+    xs = x.strides
+    nsp = len(kernel_shape)
+    strides = (xs[1], *(xs[2 + a] * rhs_dilation[a] for a in range(nsp)), xs[0],
+               *(xs[2 + a] * window_strides[a] for a in range(nsp)))
+    return as_strided(x, (x.shape[1], *kernel_shape, x.shape[0], *out_sp), strides,
+                      writeable=False)
+
+
+def _columns_inner_out(kernel_shape: Sequence[int], window_strides: Sequence[int],
+                       rhs_dilation: Sequence[int], out_sp: Sequence[int]) -> bool:
+    """The dispatch of the column layout: output positions innermost (``(C*K, N*P)``, the
+    forward conv's case) unless the kernel's run of neighbours is the longer one (a kernel
+    gradient's "kernel" is the output gradient), which makes the copy several times faster."""
+    return not out_sp or out_sp[-1] * window_strides[-1] > kernel_shape[-1] * rhs_dilation[-1]
 
 
 def _conv_im2col(x: np.ndarray, w: np.ndarray, window_strides: tuple[int, ...],
                  rhs_dilation: tuple[int, ...], groups: int, out_sp: tuple[int, ...]
                  ) -> np.ndarray:
-    """``x`` already dilated and padded: one strided view, one copy into columns, one matmul."""
+    """``x`` already dilated and padded: one strided view, one copy into columns, one matmul
+    (batched over the groups) in the shape of the GEMM floor, ``(O, C*K) @ (C*K, N*P)``."""
     n, c = x.shape[:2]
     o, i = w.shape[:2]
     ks = w.shape[2:]
     nsp = len(ks)
-    xs = x.strides
-    strides = (xs[0], xs[1] * i, xs[1], *(xs[2 + a] * window_strides[a] for a in range(nsp)),
-               *(xs[2 + a] * rhs_dilation[a] for a in range(nsp)))
-    view = as_strided(x, (n, groups, i, *out_sp, *ks), strides, writeable=False)
     p = int(np.prod(out_sp, dtype=np.int64))
     k = int(np.prod(ks, dtype=np.int64))
     og = o // groups
     w_m = w.reshape(groups, og, i * k)
-    out_axes, k_axes = tuple(range(3, 3 + nsp)), tuple(range(3 + nsp, 3 + 2 * nsp))
-    # The columns are the one copy of the im2col; their layout puts the longer run of
-    # neighbouring input elements innermost (output positions for a forward conv, kernel
-    # taps for a kernel gradient, whose "kernel" is the output gradient), which makes the
-    # copy several times faster. Then one matmul, batched over the groups.
-    if out_sp[-1] * window_strides[-1] <= ks[-1] * rhs_dilation[-1] or nsp == 0:
-        cols = view.transpose(1, 0, *out_axes, 2, *k_axes).reshape(groups, n * p, i * k)
+    if _columns_inner_out(ks, window_strides, rhs_dilation, out_sp):
+        cols = _im2col(x, ks, window_strides, rhs_dilation, out_sp).reshape(groups, i * k,
+                                                                            n * p)
+        out = np.matmul(w_m, cols, out=workspace.empty((groups, og, n * p),
+                                                       np.result_type(w_m, cols)))
+        out = out.reshape(groups, og, n, p).transpose(2, 0, 1, 3)
+    else:
+        view = _window_view(x, ks, window_strides, rhs_dilation, out_sp)  # (C, *k, N, *out)
+        view = view.reshape(groups, i, *ks, n, *out_sp)                  # still a view
+        k_axes = tuple(range(2, 2 + nsp))
+        out_axes = tuple(range(3 + nsp, 3 + 2 * nsp))
+        cols = view.transpose(0, 2 + nsp, *out_axes, 1, *k_axes).reshape(groups, n * p, i * k)
         out = np.matmul(cols, w_m.transpose(0, 2, 1))                # (G, N*P, Og)
         out = out.reshape(groups, n, p, og).transpose(1, 0, 3, 2)
-    else:
-        cols = view.transpose(1, 2, *k_axes, 0, *out_axes).reshape(groups, i * k, n * p)
-        out = np.matmul(w_m, cols)                                   # (G, Og, N*P)
-        out = out.reshape(groups, og, n, p).transpose(2, 0, 1, 3)
-    return np.ascontiguousarray(out).reshape(n, o, *out_sp)          # (N, G, Og, P)
+    return workspace.contiguous(out).reshape(n, o, *out_sp)          # (N, G, Og, P)
+
+
+def _im2col(x: np.ndarray, kernel_shape: Sequence[int], window_strides: Sequence[int],
+            rhs_dilation: Sequence[int], out_sp: Sequence[int]) -> np.ndarray:
+    """The columns ``(C, *kernel, N, *out)`` of a dilated, padded ``x`` in one copy: a GEMM
+    operand ``(C*K, N*P)`` as it is."""
+    cols = workspace.empty((x.shape[1], *kernel_shape, x.shape[0], *out_sp), x.dtype)
+    if cols.size:
+        np.copyto(cols, _window_view(x, kernel_shape, window_strides, rhs_dilation, out_sp))
+    return cols
 
 
 def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tuple[int, ...],
@@ -214,7 +258,7 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
         off = max(0, (kk - 1) * rd - lo)
         offsets.append(off)
         length.append(off + max(m, lo + (size - 1) * ld + 1))
-    buf = np.zeros((groups, og, n, *length), dtype=np.result_type(x, w))
+    buf = workspace.zeros((groups, og, n, *length), np.result_type(x, w))
     for tap in itertools.product(*(range(kk) for kk in ks)):
         dst = tuple(slice(off + lo - t * rd, off + lo - t * rd + (size - 1) * ld + 1, ld)
                     for off, (lo, _), t, rd, ld, size in zip(offsets, padding, tap, rhs_dilation,
@@ -223,7 +267,7 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
         buf[where] += prods[(slice(None),) + tap]
     crop: tuple[Any, ...] = (Ellipsis, *(slice(off, off + m) for off, m in zip(offsets, out_sp)))
     out = buf[crop].transpose(2, 0, 1, *range(3, 3 + len(out_sp)))
-    return np.ascontiguousarray(out).reshape(n, o, *out_sp)
+    return workspace.contiguous(out).reshape(n, o, *out_sp)
 
 
 def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, ...],
@@ -543,11 +587,249 @@ def _conv_rhs_vjp(ct: Any, ans: Any, lhs: Any, rhs: Any, *, window_strides: tupl
     return transpose(dw, (1, 0, *sp))
 
 
+# == the column kernels: im2col, its transpose col2im, and the VJP through them =============
+# The seed rules above are the definition; these are the kernels reverse mode runs, equal to
+# them (tests/test_kernels.py). For a conv without lhs dilation, with G groups:
+# - the forward (residual rule) builds the columns once, ``conv_patches(x)`` of shape
+#   (C*K, N, *out), multiplies them, (G, Og, I*K) @ (G, I*K, N*P), and keeps them;
+# - dW = dZ (G, Og, N*P) @ cols^T: one GEMM on the saved columns, no second im2col and no
+#   transposed copy of X;
+# - dX at unit strides: the seed rule itself (a stride-1 conv of the padded dZ with the rotated
+#   kernel: one im2col of dZ and one GEMM), measured faster than col2im (64->64 3x3 on
+#   32x64x32x32: 29 ms against 44 ms);
+# - dX at strides > 1: dcols = W^T @ dZ, then col2im (one strided += per kernel tap), instead
+#   of convolving the stride-dilated dZ (stride**2 times the GEMM work, on zeros).
+# The GEMMs are the floor's shapes, (O, C*K) @ (C*K, N*P) and its two transposes; dZ is laid
+# out (G, Og, N*P) once for both cotangents. conv_patches and conv_patches_transpose are each
+# other's transpose, so every order of derivative, vmap and staging work through them.
+
+conv_patches_p = Primitive("conv_patches")
+conv_patches_transpose_p = Primitive("conv_patches_transpose")
+
+
+def _patches_out_shape(in_sp: Sequence[int], kernel_shape: Sequence[int],
+                       window_strides: Sequence[int], padding: Pads,
+                       rhs_dilation: Sequence[int]) -> tuple[int, ...]:
+    return conv_output_shape(in_sp, kernel_shape, window_strides, padding,
+                             (1,) * len(in_sp), rhs_dilation)
+
+
+def _conv_patches_impl(x: np.ndarray, *, kernel_shape: tuple[int, ...],
+                       window_strides: tuple[int, ...], padding: Pads,
+                       rhs_dilation: tuple[int, ...]) -> np.ndarray:
+    """(N, C, *in) -> (C*K, N, *out): ``[c*K + t, n, m] = padded x[n, c, m * s + t * rd]``."""
+    n, c, *in_sp = x.shape
+    out_sp = _patches_out_shape(in_sp, kernel_shape, window_strides, padding, rhs_dilation)
+    k = int(np.prod(kernel_shape, dtype=np.int64))
+    if 0 in (n, c, *out_sp):
+        return np.zeros((c * k, n, *out_sp), x.dtype)
+    xp = _dilate_and_pad(x, (1,) * len(in_sp), padding)
+    return _im2col(xp, kernel_shape, window_strides, rhs_dilation, out_sp).reshape(
+        c * k, n, *out_sp)
+
+
+def _conv_patches_transpose_impl(cols: np.ndarray, *, input_shape: tuple[int, ...],
+                                 kernel_shape: tuple[int, ...], window_strides: tuple[int, ...],
+                                 padding: Pads, rhs_dilation: tuple[int, ...]) -> np.ndarray:
+    """col2im: (C*K, N, *out) -> (N, C, *in), each column added back where it was read."""
+    ck, n, *out_sp = cols.shape
+    k = int(np.prod(kernel_shape, dtype=np.int64))
+    c = ck // k
+    padded = [size + lo + hi for size, (lo, hi) in zip(input_shape, padding)]
+    buf = workspace.zeros((n, c, *padded), cols.dtype)
+    if buf.size and cols.size:
+        c6 = cols.reshape(c, *kernel_shape, n, *out_sp)
+        for tap in itertools.product(*(range(kk) for kk in kernel_shape)):
+            where: tuple[Any, ...] = (Ellipsis, *(
+                slice(t * rd, t * rd + (m - 1) * s + 1, s)
+                for t, rd, m, s in zip(tap, rhs_dilation, out_sp, window_strides)))
+            src: tuple[Any, ...] = (slice(None), *tap)
+            buf[where] += c6[src].swapaxes(0, 1)
+    if all(p == (0, 0) for p in padding):
+        return buf
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        config = ((0, 0, 0), (0, 0, 0), *((-lo, -hi, 0) for lo, hi in padding))
+        return pad_p.impl(buf, padding_config=config, padding_value=0)
+    crop: tuple[Any, ...] = (Ellipsis, *(slice(lo, lo + size) for size, (lo, _) in
+                                         zip(input_shape, padding)))
+    return workspace.contiguous(buf[crop])
+
+
+def _conv_patches_abstract_eval(x: ShapedArray, *, kernel_shape: tuple[int, ...],
+                                window_strides: tuple[int, ...], padding: Pads,
+                                rhs_dilation: tuple[int, ...]) -> ShapedArray:
+    nsp = x.ndim - 2
+    if nsp < 0 or not len(kernel_shape) == len(window_strides) == len(padding) == \
+            len(rhs_dilation) == nsp:
+        raise ShapeError(f"conv_patches: kernel_shape {kernel_shape}, window_strides "
+                         f"{window_strides}, padding {padding} and rhs_dilation {rhs_dilation} "
+                         f"need one entry per spatial axis of the operand {x.shape}")
+    out_sp = _patches_out_shape(x.shape[2:], kernel_shape, window_strides, padding,
+                                rhs_dilation)
+    k = int(np.prod(kernel_shape, dtype=np.int64))
+    return ShapedArray((x.shape[1] * k, x.shape[0], *out_sp), x.dtype, x.weak_type)
+
+
+def _conv_patches_transpose_abstract_eval(cols: ShapedArray, *, input_shape: tuple[int, ...],
+                                          kernel_shape: tuple[int, ...],
+                                          window_strides: tuple[int, ...], padding: Pads,
+                                          rhs_dilation: tuple[int, ...]) -> ShapedArray:
+    k = int(np.prod(kernel_shape, dtype=np.int64))
+    out_sp = _patches_out_shape(input_shape, kernel_shape, window_strides, padding,
+                                rhs_dilation)
+    if cols.ndim != 2 + len(input_shape) or cols.shape[0] % k or cols.shape[2:] != out_sp:
+        raise ShapeError(f"conv_patches_transpose: columns {cols.shape} must be (C*{k}, N, "
+                         f"*{out_sp}) for input spatial shape {input_shape}")
+    return ShapedArray((cols.shape[1], cols.shape[0] // k, *input_shape), cols.dtype,
+                       cols.weak_type)
+
+
+conv_patches_p.def_impl(_conv_patches_impl)
+conv_patches_p.def_abstract_eval(_conv_patches_abstract_eval)
+conv_patches_transpose_p.def_impl(_conv_patches_transpose_impl)
+conv_patches_transpose_p.def_abstract_eval(_conv_patches_transpose_abstract_eval)
+codegen.def_impl_call(conv_patches_p)
+codegen.def_impl_call(conv_patches_transpose_p)
+ad.deflinear(conv_patches_p, lambda ct, x, **p: [conv_patches_transpose_p.bind(
+    ct, input_shape=tuple(get_aval(x).shape[2:]), **p)])
+ad.deflinear(conv_patches_transpose_p,
+             lambda ct, cols, *, input_shape, **p: [conv_patches_p.bind(ct, **p)])
+
+
+def _conv_patches_batch(args: Sequence[Any], dims: Sequence[Any], **params: Any
+                        ) -> tuple[Any, int]:
+    # The vmapped axis folds into the images: one call, no loop.
+    (x,), (d,) = args, dims
+    x = moveaxis(x, d, 0)
+    b, n, *rest = get_aval(x).shape
+    cols = conv_patches_p.bind(reshape(x, (b * n, *rest)), **params)
+    ck, _, *out_sp = get_aval(cols).shape
+    return reshape(cols, (ck, b, n, *out_sp)), 1
+
+
+def _conv_patches_transpose_batch(args: Sequence[Any], dims: Sequence[Any], **params: Any
+                                  ) -> tuple[Any, int]:
+    (cols,), (d,) = args, dims
+    cols = moveaxis(cols, d, 1)                     # (C*K, B, N, *out)
+    ck, b, n, *out_sp = get_aval(cols).shape
+    out = conv_patches_transpose_p.bind(reshape(cols, (ck, b * n, *out_sp)), **params)
+    return reshape(out, (b, n, *get_aval(out).shape[1:])), 0
+
+
+batching.batch_rules[conv_patches_p] = _conv_patches_batch
+batching.batch_rules[conv_patches_transpose_p] = _conv_patches_transpose_batch
+
+
+def conv_patches(x: Any, kernel_shape: Sequence[int], window_strides: Sequence[int],
+                 padding: Sequence[tuple[int, int]], rhs_dilation: Sequence[int] | None = None
+                 ) -> Any:
+    """The im2col columns of ``x`` (N, C, *spatial): ``(C * prod(kernel_shape), N, *out)``,
+    channel-major, so that a conv is ``w.reshape(O, -1) @ cols.reshape(C*K, -1)``.
+
+    Args:
+      x: the input, NCHW-style.
+      kernel_shape: the kernel's spatial shape.
+      window_strides: one stride per spatial axis.
+      padding: one (low, high) pair per spatial axis.
+      rhs_dilation: kernel dilation per spatial axis (default 1).
+
+    Returns:
+      The columns; column ``[c * K + t, n, m]`` is the padded ``x[n, c, m * s + t * rd]``.
+
+    >>> import numpy as np
+    >>> conv_patches(np.arange(4.0).reshape(1, 1, 4), (2,), (2,), ((0, 0),))
+    array([[[0., 2.]],
+    <BLANKLINE>
+           [[1., 3.]]])
+    """
+    nsp = len(kernel_shape)
+    params: dict[str, Any] = dict(kernel_shape=tuple(int(k) for k in kernel_shape),
+                                  window_strides=tuple(int(s) for s in window_strides),
+                                  padding=tuple((int(lo), int(hi)) for lo, hi in padding),
+                                  rhs_dilation=_ints(rhs_dilation, nsp, "rhs_dilation"))
+    _conv_patches_abstract_eval(get_aval(x), **params)
+    return conv_patches_p.bind(x, **params)
+
+
+def _columns_apply(params: dict[str, Any], lhs: Any, rhs: Any, ct: Any = None) -> bool:
+    """Whether the column kernels apply: no lhs dilation, nothing empty, and the columns in
+    the (C*K, N*P) layout that the impl would choose too (so both forwards agree bitwise)."""
+    shapes = [get_aval(lhs).shape, get_aval(rhs).shape]
+    if ct is not None:
+        shapes.append(get_aval(ct).shape)
+    if not all(d == 1 for d in params["lhs_dilation"]) or any(0 in s for s in shapes):
+        return False
+    ks = shapes[1][2:]
+    out_sp = _patches_out_shape(shapes[0][2:], ks, params["window_strides"],
+                                params["padding"], params["rhs_dilation"])
+    return _columns_inner_out(ks, params["window_strides"], params["rhs_dilation"], out_sp)
+
+
+def _patch_params(rhs_shape: Sequence[int], params: dict[str, Any]) -> dict[str, Any]:
+    return dict(kernel_shape=tuple(rhs_shape[2:]), window_strides=params["window_strides"],
+                padding=params["padding"], rhs_dilation=params["rhs_dilation"])
+
+
+def _grouped(rhs: Any, g: int) -> Any:
+    """(O, I, *k) -> (G, Og, I*K)."""
+    o, i, *ks = get_aval(rhs).shape
+    return reshape(rhs, (g, o // g, i * int(np.prod(ks, dtype=np.int64))))
+
+
+def _conv_residual_rule(lhs: Any, rhs: Any, **params: Any) -> tuple[Any, Any]:
+    """The forward of reverse mode: the columns, once, multiplied and kept."""
+    if not _columns_apply(params, lhs, rhs):
+        return conv_general_dilated_p.bind(lhs, rhs, **params), None
+    cols = conv_patches_p.bind(lhs, **_patch_params(get_aval(rhs).shape, params))
+    ck, n, *out_sp = get_aval(cols).shape
+    g = params["feature_group_count"]
+    w3 = _grouped(rhs, g)
+    _, og, ik = get_aval(w3).shape
+    out = dot_general(w3, reshape(cols, (g, ik, -1)), (((2,), (1,)), ((0,), (0,))))
+    out = transpose(reshape(out, (g, og, n, -1)), (2, 0, 1, 3))           # (N, G, Og, P)
+    return reshape(out, (n, g * og, *out_sp)), cols
+
+
+def _conv_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+              params: dict[str, Any]) -> list[Any]:
+    lhs, rhs = primals
+    residuals = params.get("residuals")
+    params = {k: v for k, v in params.items() if k != "residuals"}
+    if not _columns_apply(params, lhs, rhs, ct):
+        return [_conv_lhs_vjp(ct, ans, lhs, rhs, **params) if needs[0] else None,
+                _conv_rhs_vjp(ct, ans, lhs, rhs, **params) if needs[1] else None]
+    g = params["feature_group_count"]
+    n, o, *out_sp = get_aval(ct).shape
+    unit = all(s == 1 for s in params["window_strides"])
+    ct3 = None
+    if needs[1] or not unit:                                               # (G, Og, N*P)
+        ct3 = reshape(transpose(reshape(ct, (n, g, o // g, -1)), (1, 2, 0, 3)), (g, o // g, -1))
+    dx = dw = None
+    if needs[0] and unit:
+        dx = _conv_lhs_vjp(ct, ans, lhs, rhs, **params)
+    elif needs[0]:
+        w3 = _grouped(rhs, g)
+        dcols = dot_general(w3, ct3, (((1,), (1,)), ((0,), (0,))))       # (G, I*K, N*P)
+        ck = g * get_aval(w3).shape[2]
+        dx = conv_patches_transpose_p.bind(
+            reshape(dcols, (ck, n, *out_sp)), input_shape=tuple(get_aval(lhs).shape[2:]),
+            **_patch_params(get_aval(rhs).shape, params))
+    if needs[1]:
+        cols = residuals
+        if cols is None:
+            cols = conv_patches_p.bind(lhs, **_patch_params(get_aval(rhs).shape, params))
+        ck = get_aval(cols).shape[0]
+        dw = dot_general(ct3, reshape(cols, (g, ck // g, -1)), (((2,), (2,)), ((0,), (0,))))
+        dw = reshape(dw, get_aval(rhs).shape)                              # (G, Og, I*K)
+    return [dx, dw]
+
+
 # Bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw).
 ad.defjvp(conv_general_dilated_p,
           lambda t, ans, lhs, rhs, **params: conv_general_dilated_p.bind(t, rhs, **params),
           lambda t, ans, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, t, **params))
-ad.defvjp(conv_general_dilated_p, _conv_lhs_vjp, _conv_rhs_vjp)
+ad.vjp_rules[conv_general_dilated_p] = _conv_vjp
+ad.residual_rules[conv_general_dilated_p] = _conv_residual_rule
 
 
 # == batching =================================================================================

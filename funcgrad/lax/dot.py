@@ -15,6 +15,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval, result_type
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
+from funcgrad.lax import workspace
 from funcgrad.lax.structural import transpose
 from funcgrad.transforms import ad, batching, codegen
 
@@ -70,6 +71,9 @@ def _dot_general_matmul(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimensi
         return None  # the general path's outer-product multiply, and vector batches
     a = x if xc[0] == x.ndim - 1 else x.swapaxes(-1, -2)   # (..., m, k) or (k,)
     b = y if yc[0] == nb else y.swapaxes(-1, -2)            # (..., k, n) or (k,)
+    if a.ndim >= 2 and b.ndim >= 2:
+        shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+        return np.matmul(a, b, out=workspace.empty(shape, np.result_type(a, b)))
     return np.matmul(a, b)
 
 
