@@ -381,9 +381,10 @@ def test_cnn_source_calls_kernels_directly() -> None:
     args = (rng.normal(size=(2, 1, 3, 3)), rng.normal(size=(2, 1, 6, 6)))
     step = fg.jit(fg.grad(cnn))
     src = step.lower(*args).source()
-    # the kernels are called directly; the pool's forward output is unused by this gradient,
-    # so dead-code elimination removed it
-    assert "conv_general_dilated_impl(" in src and "select_and_scatter_add_impl(" in src
+    # the kernels are called directly (the conv's reverse-mode forward is its im2col kernel
+    # and a GEMM, lax/conv.py); the pool's forward output is unused by this gradient, so
+    # dead-code elimination removed it
+    assert "conv_patches_impl(" in src and "select_and_scatter_add_impl(" in src
     assert "reduce_window_max_impl(" not in src
     _close(step(*args), fg.grad(cnn)(*args), 1e-12)
 
