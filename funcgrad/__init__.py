@@ -7,6 +7,7 @@ array([0., 0., 0.])
 
 from funcgrad import ad_checkpoint as ad_checkpoint
 from funcgrad import checkpoint_policies as checkpoint_policies
+from funcgrad import debug as debug
 from funcgrad import lax as lax
 from funcgrad import nn as nn
 from funcgrad import numpy as numpy
@@ -15,6 +16,7 @@ from funcgrad import random as random
 from funcgrad import scipy as scipy
 from funcgrad import test_util as test_util
 from funcgrad import tree_util as tree_util
+from funcgrad import typing as typing
 from funcgrad.core.config import config as config
 from funcgrad.core.staging import make_jaxpr as make_jaxpr
 from funcgrad.transforms.ad import grad as grad
@@ -40,8 +42,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ad_checkpoint", "checkpoint", "checkpoint_policies", "config", "custom_jvp", "custom_vjp",
+    "debug",
     "disable_jit", "grad", "jit", "hessian", "jacfwd", "jacrev", "optim",
     "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "random", "remat", "scipy",
     "stop_gradient",
-    "test_util", "tree", "tree_util", "value_and_grad", "vjp", "vmap",
+    "test_util", "tree", "tree_util", "typing", "value_and_grad", "vjp", "vmap",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from op_specs import OpSpec
 
+import funcgrad as fg
 from funcgrad import nn
 from funcgrad import scipy as fsp
 from funcgrad.lax import special as lsp
@@ -231,3 +232,10 @@ spec("nn.dot_product_attention_unbatched_lengths",
      [U((3, 2, 2)), U((4, 2, 2)), U((4, 2, 2))], ("dot_general", "select"))
 
 
+
+# == fg.debug =================================================================================
+
+_SEEN: list[Any] = []
+spec("debug.callback",
+     lambda x, y: (fg.debug.callback(lambda a, b: _SEEN.append(1), x, b=y), x * y)[1],
+     [U(S), U(S)], ("debug_callback", "mul"))
