@@ -93,6 +93,8 @@ spec("lax.igamma_a", lsp.igamma, [U(S, 0.5, 3.0), U(S, 0.2, 4.0)], ("igamma",), 
 spec("lax.igammac", lsp.igammac, [U(S, 0.5, 3.0), U(S, 0.2, 4.0)], ("igammac",), order=1)
 spec("lax.igamma_grad_a", lsp.igamma_grad_a, [U(S, 0.5, 3.0), U(S, 0.2, 4.0)],
      ("igamma_grad_a",), diff_argnums=(1,))
+spec("lax.betainc", lsp.betainc, [U(S, 0.5, 4.0), U(S, 0.5, 4.0), U(S, 0.1, 0.9)],
+     ("betainc",), diff_argnums=(2,))
 spec("lax.expm", lsp.expm, [U((3, 3), -1.0, 1.0)], ("expm",))
 spec("lax.expm_batched_scaled", lsp.expm, [U((2, 3, 3), -4.0, 4.0)], ("expm",), tol=1e-4)
 
@@ -130,6 +132,9 @@ spec("scipy.special.logsumexp_sign",
 spec("scipy.special.softmax", sp.softmax, [U(S)], ("exp",))
 spec("scipy.special.log_softmax", lambda x: sp.log_softmax(x, axis=0), [U(S)], ("exp", "log"))
 
+spec("scipy.special.betainc", sp.betainc, [U(S, 0.5, 4.0), U((3,), 0.5, 4.0), U(S, 0.1, 0.9)],
+     ("betainc",), diff_argnums=(2,))
+
 # == fg.scipy.stats ===========================================================================
 
 st = fsp.stats
@@ -154,6 +159,10 @@ spec("stats.beta.logpdf", st.beta.logpdf, [U(S, 0.1, 0.9), U(S, 0.5, 3.0), U(S, 
      ("lgamma", "log1p"))
 spec("stats.beta.pdf", st.beta.pdf, [U(S, 0.1, 0.9), U(S, 0.5, 3.0), U(S, 0.5, 3.0)],
      ("lgamma",))
+spec("stats.beta.cdf", st.beta.cdf, [U(S, 0.1, 0.9), U(S, 0.5, 3.0), U(S, 0.5, 3.0)],
+     ("betainc",), diff_argnums=(0,))
+spec("stats.beta.logsf", st.beta.logsf, [U(S, 0.1, 0.9), U(S, 0.5, 3.0), U(S, 0.5, 3.0)],
+     ("betainc", "log"), diff_argnums=(0,))
 spec("stats.poisson.logpmf", st.poisson.logpmf, [INTS(S, 0, 6), U(S, 0.5, 4.0)], ("lgamma",),
      diff_argnums=(1,))
 spec("stats.poisson.cdf", st.poisson.cdf, [INTS(S, 0, 6), U(S, 0.5, 4.0)], ("igammac",),

@@ -92,7 +92,7 @@ def test_discrete_and_gamma_beta_against_scipy() -> None:
                                        getattr(st.gamma, name)(x, a, loc, scale),
                                        rtol=1e-12, atol=1e-300, err_msg=name)
     y = np.concatenate([RNG.uniform(0, 1, 30), [-0.5, 1.5]])
-    for name in ("logpdf", "pdf"):
+    for name in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"):
         with np.errstate(divide="ignore"):
             np.testing.assert_allclose(getattr(fs.beta, name)(y, 2.5, 1.5, -0.1, 1.2),
                                        getattr(st.beta, name)(y, 2.5, 1.5, -0.1, 1.2),

@@ -77,6 +77,11 @@ def test_binary_functions_against_scipy() -> None:
     np.testing.assert_allclose(sp.gammaincc(a, x), ss.gammaincc(a, x), rtol=1e-11, atol=1e-300)
     b = RNG.uniform(0.1, 30, a.shape)
     np.testing.assert_allclose(sp.betaln(a, b), ss.betaln(a, b), rtol=1e-12, atol=1e-12)
+    u = np.concatenate([RNG.uniform(0, 1, a.size - 2), [0.0, 1.0]])
+    np.testing.assert_allclose(sp.betainc(a, b, u), ss.betainc(a, b, u), rtol=1e-11,
+                               atol=1e-14)
+    with pytest.raises(NotImplementedError, match="a and b"):
+        fg.grad(lambda a: sp.betainc(a, 2.0, 0.5))(np.array(1.5))
     xs = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 2.0, -1.0])
     ys = np.array([0.0, -1.0, np.inf, 2.0, 0.0, 3.0, 0.5])
     with np.errstate(all="ignore"):

@@ -80,6 +80,7 @@ from funcgrad.lax.reductions import reduce_max as reduce_max
 from funcgrad.lax.reductions import reduce_min as reduce_min
 from funcgrad.lax.reductions import reduce_prod as reduce_prod
 from funcgrad.lax.reductions import reduce_sum as reduce_sum
+from funcgrad.lax.special import betainc as betainc
 from funcgrad.lax.special import digamma as digamma
 from funcgrad.lax.special import erf_inv as erf_inv
 from funcgrad.lax.special import erfc as erfc

@@ -1,6 +1,6 @@
 """Special functions that no composition of the elementwise primitives computes exactly:
-``lgamma``, ``digamma``, ``polygamma``, ``erfc``, ``erf_inv``, ``ndtri``, and the matrix
-exponential ``expm``.
+``lgamma``, ``digamma``, ``polygamma``, ``erfc``, ``erf_inv``, ``ndtri``, the incomplete gamma
+and beta functions, and the matrix exponential ``expm``.
 
 Impls are NumPy alone (``math.lgamma``/``math.erfc`` per element where the standard library is
 exact; recurrences, asymptotic series and Newton/Halley refinement elsewhere), computed in
@@ -29,7 +29,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.primitive import Primitive
-from funcgrad.lax.elementwise import exp, full_like, log, mul, neg, sub
+from funcgrad.lax.elementwise import add, exp, full_like, log, mul, neg, sub
 from funcgrad.lax.structural import concatenate, slice, transpose
 from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
@@ -486,6 +486,99 @@ ad.defvjp(igamma_grad_a_p, _second_in_a, lambda ct, ans, a, x: mul(
     ct, mul(_igamma_density(a, x), sub(log(x), digamma(a)))))
 
 
+# == incomplete beta =========================================================================
+
+def _betacf(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The continued fraction of ``I_x(a, b)`` (modified Lentz; fast for x < (a+1)/(a+b+2))."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = np.ones_like(x)
+    d = 1.0 - qab * x / qap
+    d = 1.0 / np.where(np.abs(d) < tiny, tiny, d)
+    h = d.copy()
+    for m in range(1, 20000):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / np.where(np.abs(d) < tiny, tiny, d)
+            c = 1.0 + aa / c
+            c = np.where(np.abs(c) < tiny, tiny, c)
+            delta = d * c
+            h = h * delta
+        if np.all(np.abs(delta - 1.0) < 1e-15):
+            break
+    return h
+
+
+def _betainc64(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    a, b, x = np.broadcast_arrays(a, b, x)
+    out = np.full(a.shape, np.nan)
+    ok = (a > 0) & (b > 0) & (x >= 0) & (x <= 1)
+    inner = ok & (x > 0) & (x < 1)
+    ai, bi, xi = a[inner], b[inner], x[inner]
+    # I_x(a, b) = x^a (1-x)^b / (a B(a, b)) * cf; by symmetry 1 - I_(1-x)(b, a) past the mean
+    flip = xi > (ai + 1) / (ai + bi + 2)
+    a2, b2, x2 = np.where(flip, bi, ai), np.where(flip, ai, bi), np.where(flip, 1 - xi, xi)
+    log_front = (a2 * np.log(x2) + b2 * np.log1p(-x2) - np.log(a2)
+                 - (_lgamma64(a2) + _lgamma64(b2) - _lgamma64(a2 + b2)))
+    val = np.exp(log_front) * _betacf(a2, b2, x2)
+    out[inner] = np.where(flip, 1 - val, val)
+    out[ok & (x == 0)] = 0.0
+    out[ok & (x == 1)] = 1.0
+    return out
+
+
+betainc_p = Primitive("betainc")
+
+
+def _betainc_impl(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(_betainc64(_float64(a), _float64(b), _float64(x)), x.dtype)
+
+
+def _betainc_abstract_eval(a: ShapedArray, b: ShapedArray, x: ShapedArray) -> ShapedArray:
+    if not (a.shape == b.shape == x.shape and a.dtype == b.dtype == x.dtype) \
+            or x.dtype.kind != "f":
+        raise FuncgradTypeError(f"betainc: expected floating operands of equal shapes and "
+                                f"dtypes, got {a.str_short()}, {b.str_short()} and "
+                                f"{x.str_short()}")
+    return x
+
+
+betainc_p.def_impl(_betainc_impl)
+betainc_p.def_abstract_eval(_betainc_abstract_eval)
+batching.defbroadcasting(betainc_p)
+codegen.def_impl_call(betainc_p)
+
+
+def betainc(a: Any, b: Any, x: Any) -> Any:
+    """The regularized incomplete beta function ``I_x(a, b)`` (equal shapes).
+
+    >>> betainc(np.array([1.0]), np.array([1.0]), np.array([0.3]))
+    array([0.3])
+    """
+    return betainc_p.bind(a, b, x)
+
+
+def _betainc_in_shapes(*_: Any, **__: Any) -> Any:
+    raise NotImplementedError("the derivative of betainc in its parameters a and b is not "
+                              "implemented (as in JAX); it is differentiable in x")
+
+
+def _betainc_dx(a: Any, b: Any, x: Any) -> Any:
+    # x^(a-1) (1-x)^(b-1) / B(a, b)
+    one = full_like(x, 1)
+    return exp(sub(add(mul(sub(a, one), log(x)), mul(sub(b, one), log(sub(one, x)))),
+                   sub(add(lgamma(a), lgamma(b)), lgamma(add(a, b)))))
+
+
+ad.defjvp(betainc_p, _betainc_in_shapes, _betainc_in_shapes,
+          lambda t, ans, a, b, x: mul(t, _betainc_dx(a, b, x)))
+ad.defvjp(betainc_p, _betainc_in_shapes, _betainc_in_shapes,
+          lambda ct, ans, a, b, x: mul(ct, _betainc_dx(a, b, x)))
+
+
 # == expm =====================================================================================
 
 # Higham (2005), "The scaling and squaring method for the matrix exponential revisited":
@@ -580,5 +673,5 @@ ad.vjp_rules[expm_p] = _expm_vjp
 batching.batch_rules[expm_p] = _expm_batch
 codegen.def_impl_call(expm_p)
 
-__all__ = ["digamma", "erf_inv", "erfc", "expm", "igamma", "igamma_grad_a", "igammac", "lgamma",
-           "ndtri", "polygamma"]
+__all__ = ["betainc", "digamma", "erf_inv", "erfc", "expm", "igamma", "igamma_grad_a",
+           "igammac", "lgamma", "ndtri", "polygamma"]
