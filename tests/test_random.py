@@ -8,6 +8,7 @@ import scipy.stats as st
 
 import funcgrad as fg
 import funcgrad.random as fr
+from funcgrad.core import eval_jaxpr
 from funcgrad.core.errors import FuncgradValueError
 
 N = 20000
@@ -86,3 +87,106 @@ def test_jit_style_staging() -> None:
     k = fr.key(9)
     jaxpr = fg.make_jaxpr(lambda k: fr.normal(k, (2,)))(k)
     assert "random_bits" in str(jaxpr)
+
+
+def test_erfinv_against_scipy() -> None:
+    import scipy.special as sp
+    y = np.concatenate([np.linspace(-0.9999, 0.9999, 20001), [0.0, 1e-300]])
+    np.testing.assert_allclose(fr._erfinv(y), sp.erfinv(y), rtol=1e-12, atol=1e-300)
+    # beyond 1 - 1e-8 the polynomial alone (erf's rounding next to 1 limits any Newton step)
+    t = 1 - np.logspace(-4, -15, 50)
+    np.testing.assert_allclose(fr._erfinv(t), sp.erfinv(t), rtol=1e-6)
+    np.testing.assert_allclose(fr._erfinv(-t), sp.erfinv(-t), rtol=1e-6)
+    np.testing.assert_array_equal(fr._erfinv(np.array([-1.0, 1.0])), [-np.inf, np.inf])
+
+
+@pytest.mark.parametrize("lo,hi", [(-2.0, 2.0), (-1.0, 0.5), (1.0, 3.0), (-np.inf, 0.0)])
+def test_truncated_normal_ks(lo: float, hi: float) -> None:
+    x = fr.truncated_normal(fr.key(6), lo, hi, (N,))
+    assert x.min() > lo and x.max() < hi
+    ref = st.truncnorm(lo, hi)
+    assert st.kstest(x, ref.cdf).pvalue > 1e-3
+    assert abs(x.mean() - ref.mean()) < 5 * ref.std() / np.sqrt(N)
+    assert fr.truncated_normal(fr.key(6), -1.0, 1.0, (3,), np.float32).dtype == np.float32
+    # shape defaults to the broadcast shape of the bounds
+    assert fr.truncated_normal(fr.key(6), np.zeros(4) - 1, 1.0).shape == (4,)
+
+
+def test_categorical_frequencies_and_shapes() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    c = fr.categorical(fr.key(7), np.log(p), shape=(N,))
+    assert st.chisquare(np.bincount(c, minlength=4), N * p).pvalue > 1e-3
+    logits = np.log(np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]))
+    d = fr.categorical(fr.key(7), logits, shape=(100, 2))
+    assert d.shape == (100, 2) and set(d[:, 0]) <= {0, 1} and (d[:, 1] == 2).all()
+    e = fr.categorical(fr.key(7), logits.T, axis=0)
+    assert e.shape == (2,) and e[1] == 2
+    with pytest.raises(FuncgradValueError, match="batch shape"):
+        fr.categorical(fr.key(7), logits, shape=(3,))
+
+
+def test_choice() -> None:
+    x = fr.choice(fr.key(8), 6, (N,))
+    assert st.chisquare(np.bincount(x, minlength=6)).pvalue > 1e-3
+    p = np.array([0.5, 0.0, 0.25, 0.25])
+    y = fr.choice(fr.key(8), np.array([10, 20, 30, 40]), (N,), p=p)
+    assert st.chisquare(np.bincount(y // 10 - 1, minlength=4)[[0, 2, 3]], N * p[[0, 2, 3]]
+                        ).pvalue > 1e-3 and not (y == 20).any()
+    z = fr.choice(fr.key(8), 10, (2, 5), replace=False)
+    assert z.shape == (2, 5) and sorted(z.ravel().tolist()) == list(range(10))
+    # without replacement, the first draw is uniform over the entries (and p-weighted with p)
+    firsts = fg.vmap(lambda k: fr.choice(k, 5, (3,), replace=False))(fr.split(fr.key(9), 5000))
+    assert all(len(set(r)) == 3 for r in firsts.tolist())
+    assert st.chisquare(np.bincount(firsts[:, 0], minlength=5)).pvalue > 1e-3
+    rows = fr.choice(fr.key(8), np.arange(12).reshape(4, 3), (2,), replace=False, axis=1)
+    assert rows.shape == (4, 2) and (rows[:, 0] % 3 == rows[0, 0]).all()
+    with pytest.raises(FuncgradValueError, match="without replacement"):
+        fr.choice(fr.key(8), 3, (4,), replace=False)
+    with pytest.raises(FuncgradValueError, match="p must have shape"):
+        fr.choice(fr.key(8), 3, (2,), p=np.ones(4) / 4)
+
+
+def test_rademacher_and_multivariate_normal() -> None:
+    r = fr.rademacher(fr.key(10), (N,))
+    assert set(np.unique(r)) == {-1, 1} and abs(r.mean()) < 5 / np.sqrt(N)
+    mean = np.array([1.0, -2.0, 0.5])
+    a = np.array([[1.0, 0.0, 0.0], [0.5, 2.0, 0.0], [-0.3, 0.2, 0.7]])
+    cov = a @ a.T
+    x = fr.multivariate_normal(fr.key(11), mean, cov, (N,))
+    assert x.shape == (N, 3)
+    np.testing.assert_allclose(x.mean(0), mean, atol=5 * np.sqrt(cov.diagonal().max() / N))
+    np.testing.assert_allclose(np.cov(x.T), cov, atol=0.08)
+    # whitened draws are standard normal (KS per coordinate)
+    w = np.linalg.solve(np.linalg.cholesky(cov), (x - mean).T)
+    assert min(st.kstest(row, "norm").pvalue for row in w) > 1e-3
+    with pytest.raises(FuncgradValueError, match="cov"):
+        fr.multivariate_normal(fr.key(11), mean, np.eye(2))
+
+
+def test_orthogonal_sampler() -> None:
+    q = fr.orthogonal(fr.key(12), 6, (3,))
+    assert q.shape == (3, 6, 6)
+    np.testing.assert_allclose(np.swapaxes(q, -1, -2) @ q, np.broadcast_to(np.eye(6), (3, 6, 6)),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["truncated_normal", "categorical", "choice", "rademacher",
+                                  "orthogonal", "multivariate_normal"])
+def test_new_samplers_vmap_over_keys_and_staging(name: str) -> None:
+    calls = {
+        "truncated_normal": lambda k: fr.truncated_normal(k, -1.0, 2.0, (3,)),
+        "categorical": lambda k: fr.categorical(k, np.log(np.array([0.2, 0.3, 0.5])), shape=(4,)),
+        "choice": lambda k: fr.choice(k, 7, (3,), replace=False),
+        "rademacher": lambda k: fr.rademacher(k, (4,)),
+        "orthogonal": lambda k: fr.orthogonal(k, 3),
+        "multivariate_normal": lambda k: fr.multivariate_normal(k, np.zeros(2),
+                                                                np.array([[2.0, 0.5], [0.5, 1.0]])),
+    }
+    f = calls[name]
+    keys = fr.split(fr.key(13), 4)
+    loop = np.stack([f(k) for k in keys])
+    np.testing.assert_allclose(fg.vmap(f)(keys), loop, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(f(keys[0]), f(keys[0]))
+    jaxpr = fg.make_jaxpr(f)(keys[0])
+    staged = eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, keys[0])[0]
+    np.testing.assert_allclose(staged, loop[0], rtol=1e-12, atol=1e-12)

@@ -10,6 +10,7 @@ Layouts are PyTorch's (channel-first, the seeds' layout) with 1, 2 or 3 spatial 
 (2, 1, 3, 3)
 """
 
+from funcgrad.nn import initializers as initializers
 from funcgrad.nn.activations import celu as celu
 from funcgrad.nn.activations import dot_product_attention as dot_product_attention
 from funcgrad.nn.activations import elu as elu

@@ -22,14 +22,16 @@ from typing import Any
 import numpy as np
 
 import funcgrad.numpy as fnp
+from funcgrad import lax
 from funcgrad.core.avals import ShapedArray
 from funcgrad.core.errors import FuncgradValueError as _FgValueError
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
-__all__ = ["PRNGKey", "bernoulli", "exponential", "fold_in", "gumbel", "key", "laplace",
-           "normal", "randint", "random_bits_p", "split", "uniform"]
+__all__ = ["PRNGKey", "bernoulli", "categorical", "choice", "exponential", "fold_in", "gumbel",
+           "key", "laplace", "multivariate_normal", "normal", "orthogonal", "rademacher",
+           "randint", "random_bits_p", "split", "truncated_normal", "uniform"]
 
 _OUT_DTYPES = (np.dtype(np.uint32), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -201,3 +203,199 @@ def laplace(key: Any, shape: int | Sequence[int] = (), dtype: Any = np.float64) 
     """
     u = _bits(key, _shape(shape), dtype) - 0.5
     return -fnp.sign(u) * fnp.log1p(-2.0 * fnp.abs(u))
+
+
+# == composite samplers (exact compositions of fg.numpy / lax: vmap, jit and staging for free) ==
+
+def _erfinv(y: Any) -> Any:
+    """``erf^-1`` for ``-1 <= y <= 1``: Giles' single-precision polynomial, then two Newton
+    steps on ``lax.erf`` where ``|y| < 1 - 1e-8`` (float64-exact to ~1e-12 there; nearer the
+    ends erf's rounding next to 1 would spoil Newton, and the polynomial's ~1e-7 stands)."""
+    w = -fnp.log1p(-y * y)
+    wc = w - 2.5
+    p = 2.81022636e-08
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+              -0.00417768164, 0.246640727, 1.50140941):
+        p = c + p * wc
+    wt = fnp.sqrt(fnp.maximum(w, 5.0)) - 3.0
+    q = -0.000200214257
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+              0.00943887047, 1.00167406, 2.83297682):
+        q = c + q * wt
+    x = fnp.where(w < 5.0, p, q) * y
+    inner = fnp.abs(y) < 1.0 - 1e-8
+    for _ in range(2):
+        step = (lax.erf(x) - y) * (0.5 * np.sqrt(np.pi)) * fnp.exp(fnp.minimum(x * x, 700.0))
+        x = fnp.where(fnp.isfinite(step) & inner, x - step, x)
+    # tails: Newton on log erfc(|x|) = log(1 - |y|), erfc by its continued fraction (x > 4)
+    ax = fnp.maximum(fnp.abs(x), 4.0)
+    target = fnp.log1p(-fnp.minimum(fnp.abs(y), 1.0 - 1e-300))
+    for _ in range(3):
+        t = ax
+        for n in range(40, 0, -1):
+            t = ax + (0.5 * n) / t
+        g = -ax * ax - 0.5 * np.log(np.pi) - fnp.log(t) - target   # log erfc(ax) - target
+        ax = fnp.maximum(ax + g / (2.0 * t), 4.0)   # d/dx log erfc = -2 / (sqrt(pi) e^x^2 erfc)
+    tail = fnp.sign(y) * ax
+    return fnp.where(inner, x, fnp.where(fnp.abs(y) >= 1.0, fnp.sign(y) * np.inf, tail))
+
+
+def truncated_normal(key: Any, lower: Any = -2.0, upper: Any = 2.0,
+                     shape: int | Sequence[int] | None = None, dtype: Any = np.float64) -> Any:
+    """Standard normal draws conditioned on ``lower < x < upper`` (inverse CDF, as JAX).
+
+    ``shape`` defaults to the broadcast shape of ``lower`` and ``upper``.
+
+    >>> x = truncated_normal(PRNGKey(0), -1.0, 1.0, (100,))
+    >>> bool((x > -1).all() and (x < 1).all())
+    True
+    """
+    s = _shape(shape) if shape is not None else np.broadcast_shapes(np.shape(lower),
+                                                                    np.shape(upper))
+    dt = np.dtype(dtype)
+    a = lax.erf(fnp.asarray(lower, dtype=dt) / np.sqrt(2.0))
+    b = lax.erf(fnp.asarray(upper, dtype=dt) / np.sqrt(2.0))
+    u = a + _bits(key, s, dt) * (b - a)
+    x = np.sqrt(2.0) * _erfinv(u)
+    lo = fnp.asarray(lower, dtype=dt)
+    hi = fnp.asarray(upper, dtype=dt)
+    return fnp.asarray(fnp.clip(x, _inside(lo, 1.0), _inside(hi, -1.0)), dtype=dt)
+
+
+def _inside(b: Any, direction: float) -> Any:
+    """``b`` moved a few ulps toward ``direction`` (infinite bounds stay)."""
+    fin = fnp.isfinite(b)
+    bf = fnp.where(fin, b, 0.0)
+    eps = np.finfo(np.result_type(b)).eps
+    return fnp.where(fin, bf + direction * eps * fnp.maximum(fnp.abs(bf), 1.0), b)
+
+
+def rademacher(key: Any, shape: int | Sequence[int], dtype: Any = np.int64) -> Any:
+    """-1 or +1 with equal probability.
+
+    >>> sorted(set(rademacher(PRNGKey(0), (50,)).tolist()))
+    [-1, 1]
+    """
+    return fnp.asarray(fnp.where(_bits(key, _shape(shape), np.float64) < 0.5, -1, 1),
+                       dtype=dtype)
+
+
+def categorical(key: Any, logits: Any, axis: int = -1,
+                shape: int | Sequence[int] | None = None) -> Any:
+    """Indices drawn with probabilities ``softmax(logits, axis)`` (Gumbel-max, as JAX).
+
+    ``shape`` must end with the batch shape of ``logits`` (its shape without ``axis``); it
+    defaults to that batch shape.
+
+    >>> int(categorical(PRNGKey(0), np.log(np.array([0.0, 1.0, 0.0]))))
+    1
+    """
+    logits = fnp.asarray(logits)
+    nd = fnp.ndim(logits)
+    if nd == 0:
+        raise _FgValueError("categorical: logits must have at least one axis, got a scalar")
+    ax = axis % nd
+    batch = tuple(d for i, d in enumerate(fnp.shape(logits)) if i != ax)
+    s = batch if shape is None else _shape(shape)
+    if s[len(s) - len(batch):] != batch:
+        raise _FgValueError(f"categorical: shape {s} must end with the batch shape {batch} of "
+                            f"logits {tuple(fnp.shape(logits))} (axis {axis})")
+    lg = fnp.moveaxis(logits, ax, -1)
+    k = fnp.shape(logits)[ax]
+    g = gumbel(key, s + (k,), np.float64)
+    return fnp.argmax(g + lg, axis=-1)
+
+
+def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p: Any = None,
+           axis: int = 0) -> Any:
+    """Draws from ``a`` (an int ``n`` means ``arange(n)``) along ``axis``, uniformly or with
+    probabilities ``p``; ``replace=False`` draws distinct entries (Gumbel top-k).
+
+    >>> choice(PRNGKey(0), 5, (3,), replace=False).shape
+    (3,)
+    """
+    s = _shape(shape)
+    if isinstance(a, (int, np.integer)):
+        n = int(a)
+        arr = None
+    else:
+        arr = fnp.asarray(a)
+        if fnp.ndim(arr) == 0:
+            raise _FgValueError("choice: a must be an int or an array with at least one axis")
+        n = fnp.shape(arr)[axis]
+    m = int(np.prod(s, dtype=np.int64))
+    if n == 0 and m > 0:
+        raise _FgValueError("choice: a is empty but shape asks for draws")
+    if not replace and m > n:
+        raise _FgValueError(f"choice: cannot take {m} draws from {n} entries without "
+                            f"replacement")
+    logp = fnp.zeros((n,)) if p is None else fnp.log(fnp.asarray(p, dtype=np.float64))
+    if p is not None and tuple(fnp.shape(logp)) != (n,):
+        raise _FgValueError(f"choice: p must have shape ({n},), got {tuple(fnp.shape(p))}")
+    if replace:
+        idx = categorical(key, logp, shape=s)
+    else:
+        g = gumbel(key, (n,), np.float64) + logp
+        idx = fnp.reshape(_argsort_desc(g)[:m], s)
+    if arr is None:
+        return idx
+    return fnp.take(arr, idx, axis=axis)
+
+
+def _argsort_desc(x: Any) -> Any:
+    """Indices sorting a 1-d ``x`` descending (ties by index), as rank counting: ``O(n^2)``
+    memory, composed of comparisons so it stages and vmaps."""
+    n = fnp.shape(x)[0]
+    i = np.arange(n)
+    beats = (x[None, :] > x[:, None]) | ((x[None, :] == x[:, None]) & (i[None, :] < i[:, None]))
+    rank = fnp.sum(fnp.asarray(beats, dtype=np.int64), axis=1)  # rank of x[j] in the order
+    onehot = fnp.asarray(rank[None, :] == i[:, None], dtype=np.int64)  # [r, j]
+    return fnp.sum(onehot * i[None, :], axis=1)
+
+
+def multivariate_normal(key: Any, mean: Any, cov: Any,
+                        shape: int | Sequence[int] | None = None,
+                        dtype: Any = np.float64) -> Any:
+    """Draws from ``N(mean, cov)`` through the Cholesky factor of ``cov``.
+
+    ``shape`` is the batch shape (default: broadcast batch of ``mean`` and ``cov``); the
+    result has shape ``shape + mean.shape[-1:]``.
+
+    >>> multivariate_normal(PRNGKey(0), np.zeros(2), np.eye(2), (5,)).shape
+    (5, 2)
+    """
+    mean = fnp.asarray(mean, dtype=dtype)
+    cov = fnp.asarray(cov, dtype=dtype)
+    ms, cs = tuple(fnp.shape(mean)), tuple(fnp.shape(cov))
+    if len(ms) < 1 or len(cs) < 2 or cs[-1] != cs[-2] or cs[-1] != ms[-1]:
+        raise _FgValueError(f"multivariate_normal: mean (..., n) and cov (..., n, n) expected, "
+                            f"got mean {ms} and cov {cs}")
+    s = (_shape(shape) if shape is not None else np.broadcast_shapes(ms[:-1], cs[:-2]))
+    chol = fnp.linalg.cholesky(cov)
+    z = normal(key, s + ms[-1:], dtype)
+    return fnp.asarray(mean + fnp.einsum("...ij,...j->...i", chol, z), dtype=dtype)
+
+
+def orthogonal(key: Any, n: int, shape: Sequence[int] = (), dtype: Any = np.float64) -> Any:
+    """Haar-distributed ``n x n`` orthogonal matrices, shape ``shape + (n, n)``.
+
+    The Q of a Gaussian matrix's QR with positive ``diag(R)``: ``R`` is the transposed
+    Cholesky factor of ``A^T A`` and ``Q = A R^-1`` (computed in float64).
+
+    >>> q = orthogonal(PRNGKey(0), 3)
+    >>> bool(np.allclose(q.T @ q, np.eye(3)))
+    True
+    """
+    z = normal(key, _shape(shape) + (int(n), int(n)), np.float64)
+    return fnp.asarray(_q_factor(z), dtype=dtype)
+
+
+def _q_factor(a: Any) -> Any:
+    """Q of the QR of tall ``a`` (..., m, k), ``m >= k``, with positive ``diag(R)``."""
+    at = fnp.swapaxes(a, -1, -2)
+    chol = fnp.linalg.cholesky(at @ a)
+    q = fnp.swapaxes(fnp.linalg.solve(chol, at), -1, -2)
+    # one re-orthogonalisation pass (Cholesky-QR2) for A^T A's squared condition number
+    qt = fnp.swapaxes(q, -1, -2)
+    chol2 = fnp.linalg.cholesky(qt @ q)
+    return fnp.swapaxes(fnp.linalg.solve(chol2, qt), -1, -2)
