@@ -134,7 +134,7 @@ def compute_fans(shape: Shape, in_axis: Axes | None = None, out_axis: Axes | Non
     (``(in, out)`` dense, ``(C_out, C_in, *kernel)`` conv).
 
     >>> compute_fans((16, 3, 5, 5)), compute_fans((16, 3, 5, 5), in_axis=-2, out_axis=-1)
-    ((75.0, 400.0), (80.0, 240.0))
+    ((75.0, 400.0), (240.0, 240.0))
     """
     s = _shape(shape)
     if len(s) < 1:
