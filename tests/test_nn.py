@@ -338,25 +338,29 @@ def test_layer_norm(rng: np.random.Generator) -> None:
 
 def test_dropout(rng: np.random.Generator) -> None:
     x = rng.standard_normal((50, 40))
-    y = nn.dropout(3, x, 0.25)
-    np.testing.assert_array_equal(y, nn.dropout(3, x, 0.25))           # same seed, same mask
-    assert not np.array_equal(y, nn.dropout(4, x, 0.25))
+    k3, k4 = fg.random.key(3), fg.random.key(4)
+    y = nn.dropout(k3, x, 0.25)
+    np.testing.assert_array_equal(y, nn.dropout(k3, x, 0.25))          # same key, same mask
+    assert not np.array_equal(y, nn.dropout(k4, x, 0.25))
     kept = y != 0
     assert 0.7 < kept.mean() < 0.8
     np.testing.assert_allclose(y[kept], x[kept] / 0.75, rtol=1e-15)
-    np.testing.assert_array_equal(nn.dropout(3, x, 0.25, deterministic=True), x)
-    np.testing.assert_array_equal(nn.dropout(3, x, 0.0), x)
-    np.testing.assert_array_equal(nn.dropout(3, x, 1.0), np.zeros_like(x))
-    gen = np.random.default_rng(0)
-    a, b = nn.dropout(gen, x, 0.5), nn.dropout(gen, x, 0.5)   # a Generator advances
-    assert not np.array_equal(a != 0, b != 0)
-    g = fg.grad(lambda x: fnp.sum(nn.dropout(3, x, 0.25)))(x)
+    np.testing.assert_array_equal(nn.dropout(k3, x, 0.25, train=False), x)
+    np.testing.assert_array_equal(nn.dropout(k3, x, 0.0), x)
+    np.testing.assert_array_equal(nn.dropout(k3, x, 1.0), np.zeros_like(x))
+    g = fg.grad(lambda x: fnp.sum(nn.dropout(k3, x, 0.25)))(x)
     np.testing.assert_allclose(g, kept / 0.75, rtol=1e-15)
-    assert nn.dropout(3, x.astype(np.float32), 0.5).dtype == np.float32
+    assert nn.dropout(k3, x.astype(np.float32), 0.5).dtype == np.float32
+    # one mask per example when the keys are mapped too; equal to the loop
+    keys = fg.random.split(k3, 5)
+    xs = rng.standard_normal((5, 7))
+    got = fg.vmap(nn.dropout, (0, 0, None))(keys, xs, 0.5)
+    np.testing.assert_array_equal(got, np.stack([nn.dropout(k, xi, 0.5) for k, xi in
+                                                 zip(keys, xs)]))
     with pytest.raises(ValueError, match="rate"):
-        nn.dropout(0, x, 1.5)
+        nn.dropout(k3, x, 1.5)
     with pytest.raises(TypeError, match="key"):
-        nn.dropout("seed", x, 0.5)  # type: ignore[arg-type]
+        nn.dropout(0, x, 0.5)
 
 
 # == a small CNN end to end ===================================================================

@@ -431,43 +431,40 @@ def layer_norm(x: Array, scale: Array | None = None, bias: Array | None = None,
     return y
 
 
-def dropout(key: np.random.Generator | int, x: Array, rate: float,
-            deterministic: bool = False) -> Array:
+def dropout(key: Array, x: Array, rate: float, train: bool = True) -> Array:
     """Inverted dropout: zero each element with probability ``rate`` and scale the rest by
     ``1 / (1 - rate)``, so the expectation is unchanged.
 
-    ``fg.random`` does not exist yet, so ``key`` is a ``numpy.random.Generator`` (advanced by
-    the call) or an int seed (the same seed gives the same mask). The mask is drawn for
-    ``x``'s shape as seen by this function: under ``vmap`` every example shares one mask.
+    The mask is ``fg.random.uniform(key, x.shape) >= rate``: the same key gives the same mask.
+    Under ``vmap`` over ``x`` alone every example shares one mask; map over split keys too
+    (``vmap(dropout, (0, 0, None))(fg.random.split(key, n), xs, rate)``) for one mask each.
 
     Args:
-      key: a ``numpy.random.Generator`` or an int seed.
+      key: a ``fg.random`` key (``uint32[2]``).
       x: input array.
       rate: drop probability in [0, 1].
-      deterministic: if True, return ``x`` unchanged (evaluation mode).
+      train: if False, return ``x`` unchanged (evaluation mode).
 
     Returns:
       An array like ``x``.
 
-    >>> import numpy as np
-    >>> y = dropout(0, np.ones(1000), 0.5)
-    >>> sorted(set(y.tolist())), 400 < (y == 0).sum() < 600
-    ([0.0, 2.0], np.True_)
+    >>> import funcgrad as fg, numpy as np
+    >>> y = dropout(fg.random.key(0), np.ones(1000), 0.5)
+    >>> sorted(set(y.tolist())), bool(400 < (y == 0).sum() < 600)
+    ([0.0, 2.0], True)
     """
+    from funcgrad import random
+
     rate = float(rate)
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1], got {rate}")
-    x = fnp.asarray(x)
-    if deterministic or rate == 0.0:
-        return x
-    if isinstance(key, np.random.Generator):
-        rng = key
-    elif isinstance(key, (int, np.integer)):
-        rng = np.random.default_rng(int(key))
-    else:
-        raise TypeError(f"dropout: key must be a numpy.random.Generator or an int seed, got "
+    if isinstance(key, (int, np.integer, np.random.Generator)):
+        raise TypeError(f"dropout: key must be a fg.random key (fg.random.key(seed)), got "
                         f"{type(key).__name__}")
+    x = fnp.asarray(x)
+    if not train or rate == 0.0:
+        return x
     if rate == 1.0:
         return x * 0.0
-    keep = rng.random(fnp.shape(x)) >= rate
+    keep = random.uniform(key, fnp.shape(x), np.float64) >= rate
     return fnp.where(keep, x * (1.0 / (1.0 - rate)), 0)
