@@ -7,6 +7,7 @@ import pytest
 import scipy.stats as st
 
 import funcgrad as fg
+import funcgrad.numpy as fnp
 import funcgrad.random as fr
 from funcgrad.core import eval_jaxpr
 from funcgrad.core.errors import FuncgradValueError
@@ -190,3 +191,70 @@ def test_new_samplers_vmap_over_keys_and_staging(name: str) -> None:
     jaxpr = fg.make_jaxpr(f)(keys[0])
     staged = eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, keys[0])[0]
     np.testing.assert_allclose(staged, loop[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("a", [0.05, 0.3, 1.0, 2.5, 40.0])
+def test_gamma_ks_and_moments(a: float) -> None:
+    x = fr.gamma(fr.key(14), a, (N,))
+    ref = st.gamma(a)
+    assert x.min() >= 0 and st.kstest(x, ref.cdf).pvalue > 1e-3
+    assert abs(x.mean() - a) < 5 * np.sqrt(a / N)
+    # array shape parameters broadcast against shape
+    y = fr.gamma(fr.key(14), np.array([0.5, 5.0]), (N, 2))
+    assert st.kstest(y[:, 0], st.gamma(0.5).cdf).pvalue > 1e-3
+    assert st.kstest(y[:, 1], st.gamma(5.0).cdf).pvalue > 1e-3
+
+
+def test_beta_chisquare_t_dirichlet() -> None:
+    b = fr.beta(fr.key(15), 0.5, 2.0, (N,))
+    assert st.kstest(b, st.beta(0.5, 2.0).cdf).pvalue > 1e-3
+    c = fr.chisquare(fr.key(16), 3.0, (N,))
+    assert st.kstest(c, st.chi2(3.0).cdf).pvalue > 1e-3
+    tt = fr.t(fr.key(17), 4.0, (N,))
+    assert st.kstest(tt, st.t(4.0).cdf).pvalue > 1e-3
+    alpha = np.array([0.5, 1.0, 3.0])
+    d = fr.dirichlet(fr.key(18), alpha, (N,))
+    assert d.shape == (N, 3)
+    np.testing.assert_allclose(d.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(d.mean(0), alpha / alpha.sum(), atol=0.01)
+    # each marginal is Beta(alpha_i, sum - alpha_i)
+    for i in range(3):
+        assert st.kstest(d[:, i], st.beta(alpha[i], alpha.sum() - alpha[i]).cdf).pvalue > 1e-3
+    with pytest.raises(FuncgradValueError, match="alpha"):
+        fr.dirichlet(fr.key(18), 1.0)
+
+
+def test_gamma_holds_no_gradient_for_a() -> None:
+    g = fg.grad(lambda a: fnp.sum(fr.gamma(fr.key(0), a, (3,))))(2.0)
+    assert g == 0.0
+
+
+def test_permutation() -> None:
+    p = fr.permutation(fr.key(19), 30)
+    assert sorted(p.tolist()) == list(range(30))
+    x = np.arange(12).reshape(3, 4)
+    q = fr.permutation(fr.key(19), x, axis=1)
+    assert q.shape == (3, 4) and (np.sort(q, axis=1) == x).all() and (q[1] - q[0] == 4).all()
+    # all 6 orders of 3 items are equally likely
+    perms = fg.vmap(lambda k: fr.permutation(k, 3))(fr.split(fr.key(20), 6000))
+    codes = perms[:, 0] * 9 + perms[:, 1] * 3 + perms[:, 2]
+    counts = np.unique(codes, return_counts=True)[1]
+    assert len(counts) == 6 and st.chisquare(counts).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta", "dirichlet", "t", "permutation"])
+def test_gamma_family_vmap_and_staging(name: str) -> None:
+    calls = {
+        "gamma": lambda k: fr.gamma(k, np.array([0.5, 3.0])),
+        "beta": lambda k: fr.beta(k, 2.0, 0.5, (3,)),
+        "dirichlet": lambda k: fr.dirichlet(k, np.array([1.0, 2.0, 0.2])),
+        "t": lambda k: fr.t(k, 5.0, (3,)),
+        "permutation": lambda k: fr.permutation(k, np.arange(5) * 10),
+    }
+    f = calls[name]
+    keys = fr.split(fr.key(21), 4)
+    loop = np.stack([f(k) for k in keys])
+    np.testing.assert_allclose(fg.vmap(f)(keys), loop, rtol=1e-12)
+    jaxpr = fg.make_jaxpr(f)(keys[0])
+    np.testing.assert_allclose(eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, keys[0])[0], loop[0],
+                               rtol=1e-12)

@@ -29,9 +29,10 @@ from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
-__all__ = ["PRNGKey", "bernoulli", "categorical", "choice", "exponential", "fold_in", "gumbel",
-           "key", "laplace", "multivariate_normal", "normal", "orthogonal", "rademacher",
-           "randint", "random_bits_p", "split", "truncated_normal", "uniform"]
+__all__ = ["PRNGKey", "bernoulli", "beta", "categorical", "chisquare", "choice", "dirichlet",
+           "exponential", "fold_in", "gamma", "gumbel", "key", "laplace", "multivariate_normal",
+           "normal", "orthogonal", "permutation", "rademacher", "randint", "random_bits_p",
+           "split", "t", "truncated_normal", "uniform"]
 
 _OUT_DTYPES = (np.dtype(np.uint32), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -399,3 +400,113 @@ def _q_factor(a: Any) -> Any:
     qt = fnp.swapaxes(q, -1, -2)
     chol2 = fnp.linalg.cholesky(qt @ q)
     return fnp.swapaxes(fnp.linalg.solve(chol2, qt), -1, -2)
+
+
+def permutation(key: Any, x: Any, axis: int = 0) -> Any:
+    """A random permutation of ``arange(x)`` (int ``x``) or of ``x`` along ``axis``.
+
+    The order is the rank order of i.i.d. uniform draws (ties broken by index); the ranking is
+    an ``O(n^2)``-memory comparison count, so it stages and vmaps but suits ``n`` up to a few
+    thousand (see the issue note).
+
+    >>> sorted(permutation(PRNGKey(0), 5).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    if isinstance(x, (int, np.integer)):
+        return _argsort_desc(_bits(key, (int(x),), np.float64))
+    arr = fnp.asarray(x)
+    if fnp.ndim(arr) == 0:
+        raise _FgValueError("permutation: x must be an int or an array with at least one axis")
+    idx = _argsort_desc(_bits(key, (fnp.shape(arr)[axis],), np.float64))
+    return fnp.take(arr, idx, axis=axis)
+
+
+_GAMMA_ROUNDS = 16   # Marsaglia-Tsang rounds: P(no acceptance) <= 0.049^16 ~ 1e-21 per draw
+
+
+def gamma(key: Any, a: Any, shape: int | Sequence[int] | None = None,
+          dtype: Any = np.float64) -> Any:
+    """Gamma(``a``, 1) draws: Marsaglia-Tsang squeeze-rejection run for 16 candidate rounds in
+    parallel (the first accepted candidate wins; every round fails with probability below
+    1e-21), boosted by ``U^(1/a)`` for ``a < 1``. No gradient flows to ``a`` (it is held by
+    ``stop_gradient``; JAX's implicit reparameterisation is not implemented).
+
+    >>> bool((gamma(PRNGKey(0), 0.5, (10,)) > 0).all())
+    True
+    """
+    from funcgrad import stop_gradient
+
+    dt = np.dtype(dtype)
+    a = stop_gradient(fnp.asarray(a, dtype=np.float64))
+    s = _shape(shape) if shape is not None else tuple(fnp.shape(a))
+    a = fnp.broadcast_to(a, s)
+    ab = fnp.where(a < 1.0, a + 1.0, a)
+    d = ab - 1.0 / 3.0
+    c = 1.0 / fnp.sqrt(9.0 * d)
+    k_norm, k_unif, k_boost = split(key, 3)
+    z = normal(k_norm, (_GAMMA_ROUNDS,) + s, np.float64)
+    u = _bits(k_unif, (_GAMMA_ROUNDS,) + s, np.float64)
+    v = 1.0 + c * z
+    v3 = fnp.maximum(v, 0.0) ** 3
+    ok = (v > 0) & (fnp.log1p(-u) < 0.5 * z * z + d - d * v3 + d * fnp.log(fnp.maximum(v3,
+                                                                                   1e-300)))
+    first = fnp.argmax(ok, axis=0)                     # the last round if none accepted
+    first = fnp.where(fnp.any(ok, axis=0), first, _GAMMA_ROUNDS - 1)
+    x = fnp.take_along_axis(d * v3, first[None], axis=0)[0]
+    boost = fnp.exp(fnp.log1p(-_bits(k_boost, s, np.float64)) / a)
+    return fnp.asarray(fnp.where(a < 1.0, x * boost, x), dtype=dt)
+
+
+def chisquare(key: Any, df: Any, shape: int | Sequence[int] | None = None,
+              dtype: Any = np.float64) -> Any:
+    """Chi-square(``df``) draws, ``2 * gamma(df / 2)``.
+
+    >>> chisquare(PRNGKey(0), 3.0, (4,)).shape
+    (4,)
+    """
+    return fnp.asarray(2.0 * gamma(key, fnp.asarray(df) / 2.0, shape, np.float64), dtype=dtype)
+
+
+def beta(key: Any, a: Any, b: Any, shape: int | Sequence[int] | None = None,
+         dtype: Any = np.float64) -> Any:
+    """Beta(``a``, ``b``) draws, ``Ga / (Ga + Gb)`` from two independent gamma draws.
+
+    >>> x = beta(PRNGKey(0), 2.0, 3.0, (5,))
+    >>> bool(((x > 0) & (x < 1)).all())
+    True
+    """
+    s = (_shape(shape) if shape is not None
+         else np.broadcast_shapes(np.shape(a), np.shape(b)))
+    ka, kb = split(key)
+    ga = gamma(ka, a, s)
+    gb = gamma(kb, b, s)
+    return fnp.asarray(ga / (ga + gb), dtype=dtype)
+
+
+def dirichlet(key: Any, alpha: Any, shape: int | Sequence[int] | None = None,
+              dtype: Any = np.float64) -> Any:
+    """Dirichlet(``alpha``) draws over ``alpha``'s last axis: normalised gamma draws; the result
+    has shape ``shape + alpha.shape[-1:]``.
+
+    >>> float(dirichlet(PRNGKey(0), np.ones(3)).sum())
+    1.0
+    """
+    alpha = fnp.asarray(alpha, dtype=np.float64)
+    if fnp.ndim(alpha) < 1:
+        raise _FgValueError("dirichlet: alpha must have at least one axis (the categories)")
+    s = (_shape(shape) if shape is not None else tuple(fnp.shape(alpha))[:-1])
+    g = gamma(key, alpha, s + tuple(fnp.shape(alpha))[-1:])
+    return fnp.asarray(g / fnp.sum(g, axis=-1, keepdims=True), dtype=dtype)
+
+
+def t(key: Any, df: Any, shape: int | Sequence[int] = (), dtype: Any = np.float64) -> Any:
+    """Student's t(``df``) draws, ``z / sqrt(chi2(df) / df)``.
+
+    >>> t(PRNGKey(0), 3.0, (4,)).shape
+    (4,)
+    """
+    s = _shape(shape)
+    kz, kc = split(key)
+    df = fnp.asarray(df, dtype=np.float64)
+    z = normal(kz, s, np.float64)
+    return fnp.asarray(z / fnp.sqrt(chisquare(kc, df, s) / df), dtype=dtype)
