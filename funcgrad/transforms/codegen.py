@@ -3,7 +3,8 @@
 Every primitive has a codegen rule, registered next to its other rules in its family file:
 
 - ``def_ufunc(prim, np.add)``: an elementwise primitive whose impl is that ufunc is written as
-  ``c = np.add(a, b)``, with ``out=`` into an input buffer that is dead by liveness;
+  ``c = np_add(a, b)`` (the ufunc bound as a global), with ``out=`` into an input buffer that
+  is dead by liveness when the array is large enough for that to pay;
 - ``def_impl_call(prim)``: the generated code calls the primitive's impl (a self-contained
   NumPy function) directly, with its parameters bound: no ``bind``, no shape rule at run time;
 - ``codegen_rules[prim] = rule``: ``rule(fn, eqn, ins, outs)`` writes the statements that
@@ -20,10 +21,10 @@ so tracebacks and pdb show it.
 >>> import funcgrad.numpy as fnp
 >>> closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
 >>> print(generate(closed, "f").source, end="")  # doctest: +ELLIPSIS
-def f(a):
+def f_0(a):
     # <doctest ...>:1 (<lambda>)  closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
-    b = np.tanh(a)
-    c = np.multiply(b, f64_2_0, out=b)
+    b = np_tanh(a)
+    c = np_multiply(b, f64_2_0)
     return (c,)
 """
 
@@ -56,6 +57,8 @@ block_reductions: dict[Primitive, np.ufunc] = {}
 # Blocked evaluation: an elementwise region over at least BLOCK_MIN_SIZE elements runs as a
 # loop over blocks of BLOCK_SIZE elements, which stay in L2 between the region's ufuncs.
 BLOCK_SIZE = 16384
+# Below this many elements a fresh array costs less than passing out= (argument parsing).
+SMALL_SIZE = 1024
 BLOCK_MIN_SIZE = 4 * BLOCK_SIZE
 
 
@@ -154,9 +157,8 @@ class Module:
         key = id(closed)
         if key in self._function_names:
             return self._function_names[key]
-        # The top function keeps the user's name (only the caller looks it up); the others
-        # are called by global name from code whose variables could shadow a plain name.
-        name = self.unique(hint) if self.functions else _identifier(hint)
+        # Always a name with "_" or a digit: a plain "f" could be a constant's global.
+        name = self.unique(hint)
         self.namespace[name] = None  # reserved: the def below binds it
         self._function_names[key] = name
         self._keep_alive.append(closed)
@@ -244,8 +246,10 @@ class FunctionWriter:
         return self.module.global_(value, hint)
 
     def ufunc(self, ufunc: np.ufunc) -> str:
+        # A global per ufunc (np_sin), not np.sin: one dictionary lookup fewer per call,
+        # which is a tenth of a ufunc call on small arrays.
         if getattr(np, ufunc.__name__, None) is ufunc:
-            return f"np.{ufunc.__name__}"
+            return self.global_(ufunc, f"np_{ufunc.__name__}")
         return self.global_(ufunc, f"{ufunc.__name__}_ufunc")
 
     def fresh_name(self) -> str:
@@ -266,7 +270,9 @@ class FunctionWriter:
 
     def assign(self, eqn: Eqn, outs: list[str], expr: str) -> None:
         """``outs = expr``; a 0-d result is made an array (NumPy returns scalars for them)."""
-        if eqn.primitive.multiple_results:
+        if not outs:
+            self.emit(expr)  # an equation run for its effect
+        elif eqn.primitive.multiple_results:
             targets = ", ".join(outs) + ("," if len(outs) == 1 else "")
             self.emit(f"{targets} = {expr}")
         elif eqn.outvars[0].aval.shape == ():
@@ -278,7 +284,7 @@ class FunctionWriter:
         """An input of ``eqn`` that the output may overwrite: allocated here by a fresh-output
         primitive, of the output's shape and dtype, never aliased, and dead after ``eqn``."""
         out = eqn.outvars[0].aval
-        if out.shape == ():
+        if out.size < SMALL_SIZE:
             return None
         for atom in eqn.invars:
             if (isinstance(atom, Var) and atom in self._fresh and atom not in self._views_taken
@@ -457,6 +463,10 @@ def _block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
             regions.append((start, end))
 
     for i, eqn in enumerate(jaxpr.eqns):
+        if len(eqn.outvars) != 1:
+            close(i)
+            start, shape, n_ufuncs = None, None, 0
+            continue
         out = eqn.outvars[0].aval
         ok_shape = shape if shape is not None else out.shape
         fusible = False
