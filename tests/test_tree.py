@@ -99,3 +99,24 @@ def test_vmap_in_axes_prefix_with_none():
     np.testing.assert_allclose(per_leaf, 2 * xs)
     with pytest.raises(ValueError, match="prefix"):
         fg.vmap(lambda p: p, in_axes=([0, 0],))({"w": xs})
+
+
+def test_a_dropped_pullback_frees_its_residuals_without_the_cycle_collector() -> None:
+    # tree_flatten's recursive closure was a reference cycle holding the leaves, so a dropped
+    # pullback's tape (and every residual) lived until gc ran.
+    import gc
+    import weakref
+
+    import funcgrad as fg
+    import funcgrad.numpy as fnp
+
+    gc.disable()
+    try:
+        x = np.ones(1000)
+        y, pullback = fg.vjp(lambda x: fnp.sin(fnp.tanh(x)), x)
+        cells = dict(zip(pullback.__code__.co_freevars, pullback.__closure__))
+        trace_ref = weakref.ref(cells["trace"].cell_contents)  # the tape and its residuals
+        del y, pullback, cells
+        assert trace_ref() is None
+    finally:
+        gc.enable()

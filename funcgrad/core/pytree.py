@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError
@@ -164,23 +164,27 @@ class PyTreeDef:
 _LEAF = PyTreeDef(None, None, ())
 
 
+# The recursions are module-level functions, not closures: a recursive closure refers to
+# itself through its cell, a reference cycle that would keep the leaves (a pullback's tape and
+# every residual) alive until the cycle collector runs.
+
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None
                  ) -> tuple[list[Any], PyTreeDef]:
     """Leaves in order and the structure to rebuild ``tree`` from them."""
     leaves: list[Any] = []
+    return leaves, _flatten(tree, is_leaf, leaves)
 
-    def rec(x: Any) -> PyTreeDef:
-        if is_leaf is not None and is_leaf(x):
-            leaves.append(x)
-            return _LEAF
-        node = _node_type(x)
-        if node is None:
-            leaves.append(x)
-            return _LEAF
-        children, aux = node[1].to_iterable(x)
-        return PyTreeDef(node, aux, tuple(rec(c) for c in children))
 
-    return leaves, rec(tree)
+def _flatten(x: Any, is_leaf: Callable[[Any], bool] | None, leaves: list[Any]) -> PyTreeDef:
+    if is_leaf is not None and is_leaf(x):
+        leaves.append(x)
+        return _LEAF
+    node = _node_type(x)
+    if node is None:
+        leaves.append(x)
+        return _LEAF
+    children, aux = node[1].to_iterable(x)
+    return PyTreeDef(node, aux, tuple([_flatten(c, is_leaf, leaves) for c in children]))
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
@@ -189,14 +193,13 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     if len(leaves) != treedef.num_leaves:
         raise FuncgradValueError(
             f"tree_unflatten: {treedef} has {treedef.num_leaves} leaves, got {len(leaves)}")
-    it = iter(leaves)
+    return _unflatten(treedef, iter(leaves))
 
-    def rec(td: PyTreeDef) -> Any:
-        if td.node is None:
-            return next(it)
-        return td.node[1].from_iterable(td.aux, [rec(c) for c in td.children])
 
-    return rec(treedef)
+def _unflatten(td: PyTreeDef, it: Iterator[Any]) -> Any:
+    if td.node is None:
+        return next(it)
+    return td.node[1].from_iterable(td.aux, [_unflatten(c, it) for c in td.children])
 
 
 def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
