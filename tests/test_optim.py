@@ -62,3 +62,74 @@ def test_adam_second_moment_is_per_element() -> None:
     nu = st[0].nu["w"]
     assert nu.shape == (2, 3)
     np.testing.assert_allclose(nu, 0.001 * np.arange(6.0).reshape(2, 3) ** 2)
+
+
+MORE: list[tuple[str, Callable[[Any], Any]]] = [
+    ("rmsprop", lambda m: m.rmsprop(0.01)),
+    ("rmsprop_torch_eps", lambda m: m.rmsprop(0.01, eps=1e-3, eps_in_sqrt=False)),
+    ("rmsprop_centered_momentum", lambda m: m.rmsprop(0.01, centered=True, momentum=0.9,
+                                                      initial_scale=0.5)),
+    ("adagrad", lambda m: m.adagrad(0.1)),
+    ("adagrad_zero_init", lambda m: m.adagrad(0.1, initial_accumulator_value=0.0)),
+    ("adamax", lambda m: m.adamax(0.02)),
+    ("adabelief", lambda m: m.adabelief(0.02)),
+    ("lion", lambda m: m.lion(0.01, weight_decay=0.1)),
+    ("sgd_warmup_cosine", lambda m: m.sgd(m.warmup_cosine_decay_schedule(0.0, 0.2, 2, 5, 0.01))),
+    ("sgd_piecewise", lambda m: m.sgd(m.piecewise_constant_schedule(0.1, {1: 0.5, 3: 0.2}))),
+    ("sgd_linear", lambda m: m.sgd(m.linear_schedule(0.1, 0.0, 3, transition_begin=1))),
+    ("adam_polynomial", lambda m: m.adam(m.polynomial_schedule(0.1, 0.01, 2, 4))),
+    ("inject_adam", lambda m: m.inject_hyperparams(m.adam)(learning_rate=0.01, b1=0.8)),
+    ("inject_schedule", lambda m: m.inject_hyperparams(m.sgd)(
+        learning_rate=m.linear_schedule(0.1, 0.0, 4), momentum=0.9)),
+    ("masked_adam", lambda m: m.chain(m.masked(m.adam(0.1), {"w": True, "b": [False]}),
+                                      m.masked(m.sgd(0.5), {"w": False, "b": [True]}))),
+]
+
+
+@pytest.mark.parametrize("name,make", MORE, ids=[c[0] for c in MORE])
+def test_more_match_optax(name: str, make: Callable[[Any], Any]) -> None:
+    test_matches_optax(name, make)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("linear_schedule", dict(init_value=0.3, end_value=0.05, transition_steps=5,
+                             transition_begin=2)),
+    ("polynomial_schedule", dict(init_value=1.0, end_value=0.1, power=3, transition_steps=6)),
+    ("piecewise_constant_schedule", dict(init_value=2.0, boundaries_and_scales={3: 0.5, 7: 0.1})),
+    ("warmup_cosine_decay_schedule", dict(init_value=0.01, peak_value=1.0, warmup_steps=3,
+                                          decay_steps=9, end_value=0.1, exponent=2.0)),
+])
+def test_schedules_match_optax(name: str, kwargs: dict[str, Any]) -> None:
+    optax = oracle("optax")
+    ours, theirs = getattr(fo, name)(**kwargs), getattr(optax, name)(**kwargs)
+    for c in range(12):
+        np.testing.assert_allclose(ours(c), float(theirs(c)), rtol=1e-6, err_msg=f"count {c}")
+
+
+def test_inject_hyperparams_state_can_be_edited() -> None:
+    opt = fo.inject_hyperparams(fo.sgd)(learning_rate=0.1)
+    params = np.ones(2)
+    st = opt.init(params)
+    upd, st = opt.update(np.ones(2), st)
+    np.testing.assert_allclose(upd, -0.1)
+    st = st._replace(hyperparams={**st.hyperparams, "learning_rate": np.asarray(0.01)})
+    upd, st = opt.update(np.ones(2), st)
+    np.testing.assert_allclose(upd, -0.01)
+    assert int(st.count) == 2
+    # a schedule is evaluated at the count of each step
+    sch = fo.inject_hyperparams(fo.sgd)(learning_rate=lambda c: 0.1 * (c + 1))
+    s2 = sch.init(params)
+    for c in range(3):
+        upd, s2 = sch.update(np.ones(2), s2)
+        np.testing.assert_allclose(upd, -0.1 * (c + 1))
+
+
+def test_masked_leaves_pass_through_and_callable_mask() -> None:
+    opt = fo.masked(fo.sgd(0.5), lambda p: {"a": True, "b": False})
+    upd, _ = opt.update({"a": np.ones(2), "b": np.full(2, 3.0)}, opt.init({"a": np.zeros(2),
+                                                                         "b": np.zeros(2)}))
+    np.testing.assert_allclose(upd["a"], -0.5)
+    np.testing.assert_allclose(upd["b"], 3.0)
+    from funcgrad.core.errors import FuncgradValueError
+    with pytest.raises(FuncgradValueError, match="mask"):
+        fo.masked(fo.sgd(0.5), {"a": True}).init({"a": 1.0, "b": 2.0})
