@@ -70,7 +70,7 @@ def _debug_callback_jvp(primals: Sequence[Any], tangents: Sequence[Any], **param
 
 
 def _debug_callback_vjp(cts: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-                        params: dict[str, Any]) -> list[Any]:
+                        **params: Any) -> list[Any]:
     return [None] * len(primals)
 
 

@@ -223,9 +223,9 @@ def test_repeated_doubling_is_linear(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"add": 0}
     rule = ad.vjp_rules[add_p]
 
-    def counting_rule(*args: Any) -> Any:
+    def counting_rule(*args: Any, **params: Any) -> Any:
         calls["add"] += 1
-        return rule(*args)
+        return rule(*args, **params)
 
     monkeypatch.setitem(ad.vjp_rules, add_p, counting_rule)
 

@@ -23,8 +23,8 @@ def _cube_fwd(x):
     return lax.mul(square, x), square  # the answer, and 3 * x**2 / 3 for the backward
 
 
-def _cube_vjp(ct, ans, primals, needs, params):
-    return [fnp.multiply(ct, fnp.multiply(3.0, params["residuals"]))]
+def _cube_vjp(ct, ans, primals, needs, *, residuals):
+    return [fnp.multiply(ct, fnp.multiply(3.0, residuals))]
 
 
 ad.residual_rules[cube_p] = _cube_fwd

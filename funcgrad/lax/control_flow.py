@@ -287,7 +287,7 @@ def _cond_jvp(primals: Sequence[Any], tangents: Sequence[Any],
 
 
 def _cond_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-              params: dict[str, Any]) -> list[Any]:
+              **params: Any) -> list[Any]:
     branches = params["branches"]
     index, *ops = primals
     op_needs = [need and _inexact(get_aval(x)) for need, x in zip(needs[1:], ops)]
@@ -616,7 +616,7 @@ def _while_jvp(primals: Sequence[Any], tangents: Sequence[Any], cond_jaxpr: Clos
 
 
 def _while_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-               params: dict[str, Any]) -> list[Any]:
+               **params: Any) -> list[Any]:
     raise FuncgradTypeError(at_user_line(_WHILE_REVERSE_MSG))
 
 
@@ -921,7 +921,7 @@ def _scan_jvp(primals: Sequence[Any], tangents: Sequence[Any], jaxpr: ClosedJaxp
 
 
 def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-              params: dict[str, Any]) -> list[Any]:
+              **params: Any) -> list[Any]:
     jaxpr, length, reverse = params["jaxpr"], params["length"], params["reverse"]
     nk, nc = params["num_consts"], params["num_carry"]
     consts, init, xs = _split(primals, nk, nc)

@@ -791,7 +791,7 @@ def _conv_residual_rule(lhs: Any, rhs: Any, **params: Any) -> tuple[Any, Any]:
 
 
 def _conv_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-              params: dict[str, Any]) -> list[Any]:
+              **params: Any) -> list[Any]:
     lhs, rhs = primals
     residuals = params.get("residuals")
     params = {k: v for k, v in params.items() if k != "residuals"}

@@ -115,7 +115,7 @@ def _solve_jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, An
 
 
 def _solve_vjp(ct: Any, x: Any, primals: Sequence[Any], needs: Sequence[bool],
-               params: dict[str, Any]) -> list[Any]:
+               **params: Any) -> list[Any]:
     a, _ = primals
     ct_b = solve(_mT(a), ct)
     return [neg(_matmul(ct_b, _mT(x))) if needs[0] else None, ct_b if needs[1] else None]
@@ -171,7 +171,7 @@ def _slogdet_jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[list,
 
 
 def _slogdet_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-                 params: dict[str, Any]) -> list[Any]:
+                 **params: Any) -> list[Any]:
     (a,), ct = primals, cts[1]
     if ct is None:
         return [None]
@@ -259,7 +259,7 @@ def _cholesky_jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any,
 
 
 def _cholesky_vjp(ct: Any, L: Any, primals: Sequence[Any], needs: Sequence[bool],
-                  params: dict[str, Any]) -> list[Any]:
+                  **params: Any) -> list[Any]:
     p = _phi(_matmul(_mT(L), ct))
     left = solve(_mT(L), p)                    # L^-T P
     g = _mT(solve(_mT(L), _mT(left)))          # (L^-T (L^-T P)^T)^T = L^-T P L^-1

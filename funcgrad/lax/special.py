@@ -660,7 +660,7 @@ def _expm_jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any
 
 
 def _expm_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-              params: dict[str, Any]) -> list[Any]:
+              **params: Any) -> list[Any]:
     return [_frechet(_mT(primals[0]), ct)]
 
 

@@ -416,7 +416,7 @@ def _concatenate_transpose(ct: Any, *xs: Any, dimension: int) -> list[Any]:
 
 
 def _concatenate_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-                     params: dict[str, Any]) -> list[Any]:
+                     **params: Any) -> list[Any]:
     pieces = _concatenate_transpose(ct, *primals, **params)
     return [p if need else None for p, need in zip(pieces, needs)]
 

@@ -3,9 +3,9 @@
 Both modes keep a rule table keyed by primitive:
 
 - ``jvp_rules[p](primals, tangents, **params) -> (primal_out, tangent_out)``;
-- ``vjp_rules[p](ct, ans, primals, needs, params) -> cotangent per primal (None = zero)``;
+- ``vjp_rules[p](ct, ans, primals, needs, **params) -> cotangent per primal (None = zero)``;
 - optionally ``residual_rules[p](*primals, **params) -> (ans, residuals)``, whose residuals the
-  VJP rule reads from ``params["residuals"]``.
+  VJP rule receives as its ``residuals`` keyword.
 
 Tangents and cotangents that are symbolically zero are ``None`` and never materialised. Rules
 are written in funcgrad's own primitives, so they are themselves differentiable: ``grad`` of
@@ -15,6 +15,7 @@ whatever trace is current when it runs.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,14 +31,14 @@ from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trac
 from funcgrad.transforms import api_util
 
 JVPRule = Callable[..., tuple[Any, Any]]
-VJPRule = Callable[[Any, Any, Sequence[Any], Sequence[bool], dict[str, Any]], Sequence[Any]]
+VJPRule = Callable[..., Sequence[Any]]  # (ct, ans, primals, needs, **params)
 
 jvp_rules: dict[Primitive, JVPRule] = {}
 vjp_rules: dict[Primitive, VJPRule] = {}
 # The residual channel: ``residual_rules[p](*primals, **params) -> (ans, residuals)`` computes
 # the output together with values its VJP rule wants (a conv's column matrix, a max pool's
 # mask), written in primitives so they are differentiable, batchable and stageable; the VJP
-# rule then finds them in ``params["residuals"]``. Only reverse mode runs it.
+# rule then receives them as its ``residuals`` keyword. Only reverse mode runs it.
 residual_rules: dict[Primitive, Callable[..., tuple[Any, Any]]] = {}
 
 
@@ -73,12 +74,12 @@ def defvjp(prim: Primitive, *ct_fns: Callable[..., Any] | None) -> None:
     """One cotangent function per argument: ``fn(ct, ans, *primals, **params)``; None = the
     argument is not differentiable. Only the cotangents that are needed are computed."""
     def rule(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-             params: dict[str, Any]) -> list[Any]:
+             **params: Any) -> list[Any]:
         return [fn(ct, ans, *primals, **params) if need and fn is not None else None
                 for fn, need in zip(ct_fns, needs)]
 
     def unary_rule(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-                   params: dict[str, Any]) -> list[Any]:
+                   **params: Any) -> list[Any]:
         return [fn0(ct, ans, *primals, **params)]  # eager grad's most common case, kept lean
 
     fn0: Callable[..., Any] = ct_fns[0]  # type: ignore[assignment]
@@ -94,7 +95,7 @@ def deflinear(prim: Primitive, transpose: Callable[..., Sequence[Any]]) -> None:
         return ans, prim.bind(*ts, **params)
 
     def vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-            params: dict[str, Any]) -> Sequence[Any]:
+            **params: Any) -> Sequence[Any]:
         return transpose(ct, *primals, **params)
 
     jvp_rules[prim] = jvp
@@ -107,7 +108,7 @@ def defnondiff(prim: Primitive) -> None:
         return prim.bind(*primals, **params), None
 
     def vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
-            params: dict[str, Any]) -> list[Any]:
+            **params: Any) -> list[Any]:
         return [None] * len(primals)
 
     jvp_rules[prim] = jvp
@@ -255,6 +256,22 @@ def jvp_flat(fun: Callable[..., Sequence[Any]], primals: Sequence[Any],
 
 # == reverse mode =============================================================================
 
+class TapeEntry(tuple):  # type: ignore[type-arg]
+    """One recorded primitive application, in the tape's execution order: ``(rule, params,
+    primals, in_slots, needs, ans, out_slot)``, readable by name. A tuple subclass with no
+    instance dict: built in ~70 ns (a slotted ``__init__`` costs ~270 ns, 5% of eager grad's
+    60-op chain) and unpacked as fast as a tuple by the backward walk."""
+
+    __slots__ = ()
+    rule = property(operator.itemgetter(0), doc="the VJP rule, looked up when recorded")
+    params = property(operator.itemgetter(1), doc="the primitive's params (and residuals)")
+    primals = property(operator.itemgetter(2), doc="the primal inputs")
+    in_slots = property(operator.itemgetter(3), doc="each input's tape slot, None for data")
+    needs = property(operator.itemgetter(4), doc="which inputs need a cotangent")
+    ans = property(operator.itemgetter(5), doc="the output (a list if multiple)")
+    out_slot = property(operator.itemgetter(6), doc="the output's slot (a list if multiple)")
+
+
 class VJPTracer(PrimalTracer):
     __slots__ = ("slot",)
 
@@ -275,7 +292,7 @@ class VJPTrace(Trace):
 
     def __init__(self, parent: Trace):
         self.parent = parent
-        self.tape: list[Any] = []
+        self.tape: list[TapeEntry] = []
         self.num_slots = 0
 
     def new_tracer(self, primal: Any) -> VJPTracer:
@@ -321,12 +338,12 @@ class VJPTrace(Trace):
             raise _missing("vjp", prim)
         if prim.multiple_results:
             outs = [self.new_tracer(a) for a in ans]
-            self.tape.append((rule, params, primals, in_slots, needs, ans,
-                              [o.slot for o in outs]))
+            self.tape.append(TapeEntry((rule, params, primals, in_slots, needs, ans,
+                                        [o.slot for o in outs])))
             return outs
         slot = self.num_slots
         self.num_slots = slot + 1
-        self.tape.append((rule, params, primals, in_slots, needs, ans, slot))
+        self.tape.append(TapeEntry((rule, params, primals, in_slots, needs, ans, slot)))
         return VJPTracer(self, ans, slot)
 
     def _unwrap(self, args: Sequence[Any]) -> tuple[list[Any], list[int | None], list[bool]]:
@@ -373,8 +390,8 @@ class VJPTrace(Trace):
         if all(s is None for s in in_slots):
             return outs
         tracers = [self.new_tracer(o) for o in outs]
-        self.tape.append((rule, {**params, **extra}, primals, in_slots, needs, outs,
-                          [t.slot for t in tracers]))
+        self.tape.append(TapeEntry((rule, {**params, **extra}, primals, in_slots, needs, outs,
+                                    [t.slot for t in tracers])))
         return tracers
 
     def residual_bytes(self) -> int:
@@ -418,27 +435,29 @@ class VJPTrace(Trace):
                 if all(c is None for c in ct):
                     continue
             state.backward_of = ans
-            for s, c in zip(node_in_slots, rule(ct, ans, primals, needs, params)):
+            # Most entries have no params: skipping the empty ** saves ~60 ns per entry.
+            in_cts = (rule(ct, ans, primals, needs, **params) if params
+                      else rule(ct, ans, primals, needs))
+            for s, c in zip(node_in_slots, in_cts):
                 if s is not None and c is not None:
                     prev = cts[s]
                     cts[s] = c if prev is None else add_any_p.bind(prev, c)
 
 
 def _custom_vjp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
-                    needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+                    needs: Sequence[bool], *, bwd: Any, res: Any) -> list[Any]:
     cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans)]
-    in_cts = params["bwd"](params["res"], cts)
+    in_cts = bwd(res, cts)
     return [c if need else None for c, need in zip(in_cts, needs)]
 
 
 def _custom_jvp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
-                    needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+                    needs: Sequence[bool], *, jvp: Any) -> list[Any]:
     # The tangent output of a JVP rule is linear in the tangents, so reverse mode over it (at
     # any tangent point, here zero) is its transpose.
-    jvp_rule = params["jvp"]
     zeros = [zeros_like_aval(get_aval(p)) for p in primals]
     cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans)]
-    _, pullback = vjp(lambda *ts: list(jvp_rule(list(primals), list(ts))[1]), *zeros)
+    _, pullback = vjp(lambda *ts: list(jvp(list(primals), list(ts))[1]), *zeros)
     in_cts = pullback(cts)
     return [c if need else None for c, need in zip(in_cts, needs)]
 
@@ -962,10 +981,11 @@ def _linearize(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
     def sub(x: Any) -> Any:
         return res_in[x.var] if staged(x) else x
 
-    tape.tape = [(rule, {k: pytree.tree_map(sub, v) if k in ("residuals", "res") else v
-                         for k, v in params.items()},
-                  [sub(p) for p in primals], in_slots, nd,
-                  [sub(a) for a in ans] if isinstance(ans, list) else sub(ans), out_slot)
+    tape.tape = [TapeEntry((rule, {k: pytree.tree_map(sub, v) if k in ("residuals", "res")
+                                   else v for k, v in params.items()},
+                            [sub(p) for p in primals], in_slots, nd,
+                            [sub(a) for a in ans] if isinstance(ans, list) else sub(ans),
+                            out_slot))
                  for rule, params, primals, in_slots, nd, ans, out_slot in tape.tape]
     in_slots = [t.slot for t in tracers if isinstance(t, VJPTracer)]
     try:

@@ -252,7 +252,7 @@ def _custom_call_jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: 
 
 
 def _custom_call_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
-                     needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+                     needs: Sequence[bool], **params: Any) -> list[Any]:
     prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
     _, pullback = ad.vjp(lambda *xs: prim.bind(*xs, **params), *primals)
     in_cts = pullback([ad.instantiate_zeros(c, a) for c, a in zip(cts, ans)])

@@ -117,7 +117,7 @@ def _jit_residuals(*primals: Any, jaxpr: ClosedJaxpr, name: str,
 
 
 def _jit_vjp(cts: Sequence[Any], ans: Sequence[Any], primals: Sequence[Any],
-             needs: Sequence[bool], params: dict[str, Any]) -> list[Any]:
+             needs: Sequence[bool], **params: Any) -> list[Any]:
     jaxpr, name = params["jaxpr"], params["name"]
     _, bwd, _ = ad.linearize_jaxpr(jaxpr)
     cts_in = [instantiate_zeros(c, a) for c, a, o in zip(cts, ans, jaxpr.out_avals)
