@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core import pytree
-from funcgrad.transforms.ad import jvp, vjp
+from funcgrad.transforms.api import jvp, vjp
 
 _DEFAULT_EPS: dict[Any, float] = {np.dtype(np.float32): 3e-3, np.dtype(np.float64): 1e-5,
                 np.dtype(np.float16): 3e-2}

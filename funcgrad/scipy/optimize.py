@@ -25,7 +25,7 @@ import numpy as np
 import funcgrad.numpy as fnp
 from funcgrad import lax
 from funcgrad.core.errors import FuncgradValueError, ShapeError, at_user_line
-from funcgrad.transforms.ad import value_and_grad
+from funcgrad.transforms.api import value_and_grad
 
 Array = Any
 

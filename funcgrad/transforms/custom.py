@@ -22,7 +22,7 @@ from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.staging import eval_closed, stage_closure_converted, trace_to_jaxpr
 from funcgrad.core.tracing import current_trace, recomputing
-from funcgrad.transforms import ad, api_util, batching, codegen
+from funcgrad.transforms import ad, api, api_util, batching, codegen
 
 # == stop_gradient ============================================================================
 
@@ -254,7 +254,7 @@ def _custom_call_jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: 
 def _custom_call_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
                      needs: Sequence[bool], **params: Any) -> list[Any]:
     prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
-    _, pullback = ad.vjp(lambda *xs: prim.bind(*xs, **params), *primals)
+    _, pullback = ad.vjp_flat(lambda *xs: prim.bind(*xs, **params), primals)
     in_cts = pullback([ad.instantiate_zeros(c, a) for c, a in zip(cts, ans)])
     return [c if need else None for c, need in zip(in_cts, needs)]
 
@@ -362,7 +362,7 @@ def checkpoint(fun: Callable[..., Any], *, prevent_cse: bool = True,
 
         def bwd(res: Any, ct: Any) -> Any:
             with recomputing():
-                _, pullback = ad.vjp(fun, *res)
+                _, pullback = api.vjp(fun, *res)
             return pullback(ct)
     else:
         fwd, bwd = _policy_rules(fun, policy)
@@ -432,7 +432,7 @@ def _policy_rules(fun: Callable[..., Any], policy: Policy
             return pytree.tree_unflatten(out_tree, run(closed, flat, saved, keep)[0])
 
         with recomputing():
-            _, pullback = ad.vjp(replay, *leaves)
+            _, pullback = api.vjp(replay, *leaves)
         return tuple(pytree.tree_unflatten(in_tree, list(pullback(ct))))
 
     return fwd, bwd
