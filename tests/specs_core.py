@@ -620,3 +620,23 @@ spec("methods", lambda x: (x.sum(axis=0), x.mean(), x.max(axis=1), x.min(),
 KEY = _Gen((2,), lambda rng: rng.integers(0, 2 ** 32, (2,), dtype=np.uint64).astype(np.uint32))
 spec("random_normal", lambda k: fg.random.normal(k, (3,)), [KEY], ("random_bits",), order=0)
 spec("random_split", lambda k: fg.random.split(k, 3), [KEY], ("random_bits",), order=0)
+
+# == complex parts (real in, real out, so finite differences check the convention inside) ====
+
+_C1, _C2 = 0.7 - 1.3j, -0.4 + 0.9j
+
+
+def _z(x: Any, y: Any, m: Any = None) -> Any:
+    return lax.complex(x, y) if m is None else x + 1j * y
+
+
+spec("complex_parts", lambda x, y: fnp.real(_z(x, y) * _z(x, y) * _C1)
+     + fnp.imag(fnp.conj(_z(x, y)) * _C2) + fnp.conjugate(x) + fnp.real(y) - fnp.imag(x),
+     [U(S23), U(S23)], ("real", "imag", "conj", "convert_element_type", "mul", "add"),
+     lambda x, y: np.real(_z(x, y, np) ** 2 * _C1) + np.imag(np.conj(_z(x, y, np)) * _C2)
+     + x + y, numpy=("real", "imag", "conj", "conjugate"))
+spec("abs_complex", lambda x, y: fnp.abs(_z(x, y) * _C1), [AWAY(S23), AWAY(S23)], ("abs",),
+     lambda x, y: np.abs(_z(x, y, np) * _C1))
+spec("angle", lambda x, y: fnp.angle(_z(x, y) * _C2) + fnp.angle(x + 2.5, deg=True),
+     [AWAY(S23), AWAY(S23)], ("atan2", "real", "imag"),
+     lambda x, y: np.angle(_z(x, y, np) * _C2) + np.angle(x + 2.5, deg=True), numpy=("angle",))

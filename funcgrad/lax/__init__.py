@@ -32,6 +32,8 @@ from funcgrad.lax.elementwise import bitwise_not as bitwise_not
 from funcgrad.lax.elementwise import bitwise_or as bitwise_or
 from funcgrad.lax.elementwise import bitwise_xor as bitwise_xor
 from funcgrad.lax.elementwise import ceil as ceil
+from funcgrad.lax.elementwise import complex as complex
+from funcgrad.lax.elementwise import conj as conj
 from funcgrad.lax.elementwise import constant as constant
 from funcgrad.lax.elementwise import convert_element_type as convert_element_type
 from funcgrad.lax.elementwise import cos as cos
@@ -46,6 +48,7 @@ from funcgrad.lax.elementwise import floor as floor
 from funcgrad.lax.elementwise import full_like as full_like
 from funcgrad.lax.elementwise import ge as ge
 from funcgrad.lax.elementwise import gt as gt
+from funcgrad.lax.elementwise import imag as imag
 from funcgrad.lax.elementwise import integer_pow as integer_pow
 from funcgrad.lax.elementwise import is_finite as is_finite
 from funcgrad.lax.elementwise import le as le
@@ -59,6 +62,7 @@ from funcgrad.lax.elementwise import mul as mul
 from funcgrad.lax.elementwise import ne as ne
 from funcgrad.lax.elementwise import neg as neg
 from funcgrad.lax.elementwise import pow as pow
+from funcgrad.lax.elementwise import real as real
 from funcgrad.lax.elementwise import rem as rem
 from funcgrad.lax.elementwise import round as round
 from funcgrad.lax.elementwise import select as select

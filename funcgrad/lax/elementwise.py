@@ -8,6 +8,7 @@ derivative ``f'``, one rule serves both modes: the JVP is ``f'(x) * t`` and the 
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 from typing import Any
@@ -61,12 +62,15 @@ def constant(value: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+_PY_SCALAR_TYPES = (int, float, bool, builtins.complex)
+
+
 def _operands(x: Any, y: Any) -> tuple[Any, Any]:
     # Python scalars on one side become constants shaped like the other (internal rules use
     # this for things like `mul(t, 2.0)`).
-    if type(y) in (int, float, bool, complex):
+    if type(y) in _PY_SCALAR_TYPES:
         return x, full_like(x, y)
-    if type(x) in (int, float, bool, complex):
+    if type(x) in _PY_SCALAR_TYPES:
         return full_like(y, x), y
     return x, y
 
@@ -432,12 +436,39 @@ _defderiv(atanh_p, lambda ans, x: div(full_like(x, 1), _one_minus_sq(x)))
 
 def _abs_deriv(ans: Any, x: Any) -> Any:
     # As JAX: the slope at 0 is 1 (select(x >= 0, 1, -1)), so grad(abs)(0.0) == 1.0.
-    if x.dtype.kind == "c":
-        return sign(x)
     return select(ge(x, full_like(x, 0)), full_like(x, 1), full_like(x, -1))
 
 
-_defderiv(abs_p, _abs_deriv)
+def _abs_complex_factor(ans: Any, x: Any) -> Any:
+    # |z| is not holomorphic: its JVP is the real-linear map t -> re(conj(z) t / |z|), and
+    # JAX's convention transposes that (no conjugation of the cotangent) to ct -> ct conj(z)/|z|.
+    # At z = 0 the divisor is 1, so both are 0 there (JAX's _replace_zero).
+    mag = convert_element_type(ans, x.dtype)
+    return div(conj(x), select(eq(mag, full_like(mag, 0)), full_like(mag, 1), mag))
+
+
+def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
+    if x.dtype.kind == "c":
+        return real(mul(t, _abs_complex_factor(ans, x)))
+    return mul(t, _abs_deriv(ans, x))
+
+
+def _abs_vjp(ct: Any, ans: Any, x: Any) -> Any:
+    if x.dtype.kind == "c":
+        return mul(convert_element_type(ct, x.dtype), _abs_complex_factor(ans, x))
+    return mul(ct, _abs_deriv(ans, x))
+
+
+def _real_part_eval(x: ShapedArray, **_: Any) -> ShapedArray:
+    # abs, real and imag of a complex array are real (complex64 -> float32).
+    if x.dtype.kind == "c":
+        return ShapedArray(x.shape, np.finfo(x.dtype).dtype, x.weak_type)
+    return x
+
+
+abs_p.def_abstract_eval(_real_part_eval)
+ad.defjvp(abs_p, _abs_jvp)
+ad.defvjp(abs_p, _abs_vjp)
 _defderiv(logistic_p, lambda ans, x: mul(ans, sub(full_like(ans, 1), ans)))
 _defderiv(erf_p, lambda ans, x: mul(exp(neg(mul(x, x))), float(2 / np.sqrt(np.pi))))
 
@@ -451,6 +482,69 @@ def _integer_pow_deriv(ans: Any, x: Any, y: int) -> Any:
 
 
 _defderiv(integer_pow_p, _integer_pow_deriv)
+
+
+# == complex parts ============================================================================
+# As JAX's real_p/imag_p/conj_p: linear over the reals, so their transposes are the whole
+# complex convention: real's is ct -> ct + 0j, imag's ct -> -1j ct, conj's ct -> conj(ct).
+
+
+def _complex_only(name: str, out_real: bool) -> Callable[..., ShapedArray]:
+    def rule(x: ShapedArray) -> ShapedArray:
+        if x.dtype.kind != "c":
+            raise TypeError(f"{name} requires a complex operand, got {x.dtype} "
+                            f"(fnp.{name} accepts real arrays too)")
+        return _real_part_eval(x) if out_real else x
+    return rule
+
+
+real_p = Primitive("real")
+real_p.def_impl(np.real)
+real_p.def_abstract_eval(_complex_only("real", True))
+imag_p = Primitive("imag")
+imag_p.def_impl(np.imag)
+imag_p.def_abstract_eval(_complex_only("imag", True))
+conj_p = Primitive("conj")
+conj_p.def_impl(np.conjugate)
+conj_p.def_abstract_eval(_complex_only("conj", False))
+for _p in (real_p, imag_p):
+    codegen.def_impl_call(_p)  # np.real/np.imag return views of the operand
+    batching.defvectorized(_p)
+codegen.def_ufunc(conj_p, np.conjugate)
+batching.defvectorized(conj_p)
+
+
+def _complex_dtype_of(x: Any) -> Any:
+    return np.result_type(x.dtype, np.complex64)
+
+
+def real(x: Any) -> Any:
+    """The real part of a complex array (as ``jax.lax.real``)."""
+    return real_p.bind(x)
+
+
+def imag(x: Any) -> Any:
+    """The imaginary part of a complex array (as ``jax.lax.imag``)."""
+    return imag_p.bind(x)
+
+
+def conj(x: Any) -> Any:
+    """The complex conjugate of a complex array (as ``jax.lax.conj``)."""
+    return conj_p.bind(x)
+
+
+def complex(x: Any, y: Any) -> Any:
+    """``x + 1j * y`` for real arrays of equal shape and dtype (as ``jax.lax.complex``)."""
+    if get_aval(x).dtype.kind not in "f" or get_aval(y).dtype.kind not in "f":
+        raise TypeError(f"complex requires real floating operands, got {get_aval(x).dtype} "
+                        f"and {get_aval(y).dtype}")
+    cdt = _complex_dtype_of(get_aval(x))
+    return add(convert_element_type(x, cdt), mul(convert_element_type(y, cdt), 1j))
+
+
+ad.deflinear(real_p, lambda ct, x: [convert_element_type(ct, x.dtype)])
+ad.deflinear(imag_p, lambda ct, x: [mul(convert_element_type(ct, x.dtype), -1j)])
+ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
 
 
 # == non-differentiable and boolean functions =================================================
@@ -600,7 +694,14 @@ ad.defvjp(select_p, None,
           lambda ct, ans, p, a, b: select(p, _zeros(ct), ct))
 
 convert_element_type_p = Primitive("convert_element_type")
-convert_element_type_p.def_impl(lambda x, new_dtype: x.astype(new_dtype))
+def _convert_impl(x: np.ndarray, new_dtype: Any) -> np.ndarray:
+    if x.dtype.kind == "c" and new_dtype.kind != "c":
+        # The real part, as JAX, without NumPy's ComplexWarning pointing into funcgrad.
+        return x.real.astype(new_dtype)
+    return x.astype(new_dtype)
+
+
+convert_element_type_p.def_impl(_convert_impl)
 convert_element_type_p.def_abstract_eval(
     lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
 codegen.def_impl_call(convert_element_type_p)

@@ -105,6 +105,7 @@ from funcgrad.numpy._ufuncs import (
     abs,
     absolute,
     add,
+    angle,
     arccos,
     arccosh,
     arcsin,
@@ -118,6 +119,8 @@ from funcgrad.numpy._ufuncs import (
     bitwise_xor,
     ceil,
     clip,
+    conj,
+    conjugate,
     cos,
     cosh,
     divide,
@@ -129,6 +132,7 @@ from funcgrad.numpy._ufuncs import (
     floor_divide,
     greater,
     greater_equal,
+    imag,
     invert,
     isfinite,
     isinf,
@@ -152,6 +156,7 @@ from funcgrad.numpy._ufuncs import (
     not_equal,
     positive,
     power,
+    real,
     reciprocal,
     remainder,
     round,
@@ -200,6 +205,7 @@ __all__ = [
     "take_along_axis", "tan", "tanh", "tensordot", "tile", "trace", "transpose", "tril",
     "triu", "true_divide", "uint32", "uint64", "uint8", "var", "vdot", "vstack", "where",
     "zeros", "zeros_like",
+    "angle", "conj", "conjugate", "imag", "real",
 ]
 
 del _array_methods

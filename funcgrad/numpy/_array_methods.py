@@ -45,6 +45,7 @@ _METHODS = {
     "ravel": fnp.ravel, "flatten": fnp.ravel, "squeeze": fnp.squeeze, "clip": fnp.clip,
     "round": fnp.round, "dot": fnp.dot, "swapaxes": fnp.swapaxes, "astype": fnp.astype,
     "diagonal": fnp.diagonal, "trace": fnp.trace, "take": fnp.take, "repeat": fnp.repeat,
+    "conj": fnp.conjugate, "conjugate": fnp.conjugate,
 }
 
 
@@ -87,4 +88,6 @@ Tracer.__iter__ = _iter  # type: ignore[attr-defined]
 Tracer.__array_ufunc__ = _array_ufunc  # type: ignore[method-assign]
 Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]
 Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))  # type: ignore[attr-defined]
+Tracer.real = property(fnp.real)  # type: ignore[attr-defined]
+Tracer.imag = property(fnp.imag)  # type: ignore[attr-defined]
 Tracer.at = property(IndexHelper)  # type: ignore[attr-defined]

@@ -308,3 +308,55 @@ def bitwise_xor(x: ArrayLike, y: ArrayLike) -> Any:
 
 def invert(x: ArrayLike) -> Any:
     return lax.bitwise_not(asarray(x))
+
+
+# -- complex parts (as NumPy: real arrays pass through, with a zero imaginary part) -----------
+
+def real(x: ArrayLike) -> Any:
+    """The real part, as ``numpy.real`` (a real array is returned as is).
+
+    >>> real(np.array([1 + 2j]))
+    array([1.])
+    """
+    x = asarray(x)
+    return lax.real(x) if x.dtype.kind == "c" else x
+
+
+def imag(x: ArrayLike) -> Any:
+    """The imaginary part, as ``numpy.imag`` (zeros for a real array).
+
+    >>> imag(np.array([1 + 2j]))
+    array([2.])
+    """
+    x = asarray(x)
+    if x.dtype.kind == "c":
+        return lax.imag(x)
+    return lax.full_like(x, 0)  # a constant: no derivative reaches x, as in NumPy's algebra
+
+
+def conjugate(x: ArrayLike) -> Any:
+    """The complex conjugate, as ``numpy.conjugate`` (a real array is returned as is).
+
+    >>> conjugate(np.array([1 + 2j]))
+    array([1.-2.j])
+    """
+    x = asarray(x)
+    return lax.conj(x) if x.dtype.kind == "c" else x
+
+
+conj = conjugate
+
+
+def angle(z: ArrayLike, deg: bool = False) -> Any:
+    """The argument of complex numbers, as ``numpy.angle`` (0 or pi for real ones).
+
+    >>> angle(np.array([1j]))
+    array([1.57079633])
+    """
+    z = asarray(z)
+    if z.dtype.kind == "c":
+        a = lax.atan2(lax.imag(z), lax.real(z))
+    else:
+        zr = _float(z)
+        a = lax.atan2(lax.full_like(zr, 0), zr)
+    return lax.mul(a, float(180 / np.pi)) if deg else a

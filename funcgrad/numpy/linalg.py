@@ -39,13 +39,13 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         if ord == -np.inf:
             return fnp.min(fnp.abs(x), axis=ax, keepdims=keepdims)
         if ord == 0:
-            return fnp.sum(fnp.not_equal(x, 0).astype(x.dtype), axis=ax, keepdims=keepdims)
+            return fnp.sum(fnp.not_equal(x, 0).astype(fnp.abs(x).dtype), axis=ax, keepdims=keepdims)
         if ord == 1:
             return fnp.sum(fnp.abs(x), axis=ax, keepdims=keepdims)
         p = float(ord)
         return fnp.power(fnp.sum(fnp.power(fnp.abs(x), p), axis=ax, keepdims=keepdims), 1 / p)
     if ord in (None, "fro"):
-        return fnp.sqrt(fnp.sum(x * x, axis=axes, keepdims=keepdims))
+        return fnp.sqrt(fnp.sum(_abs2(x), axis=axes, keepdims=keepdims))
     r, c = (a % x.ndim for a in axes)
     if ord == 1:
         return fnp.max(fnp.sum(fnp.abs(x), axis=r, keepdims=True), axis=axes, keepdims=keepdims)
@@ -54,8 +54,13 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     raise NotImplementedError(f"matrix norm ord={ord!r} (supported: None, 'fro', 1, inf)")
 
 
+def _abs2(x: Any) -> Any:
+    # |x|^2, real for complex x (x * x would be complex and give a complex norm).
+    return fnp.real(x * fnp.conj(x)) if x.dtype.kind == "c" else x * x
+
+
 def _two_norm(x: Any, axis: int, keepdims: bool, full_ndim: int | None) -> Any:
-    sq = fnp.sum(x * x, axis=axis, keepdims=keepdims)
+    sq = fnp.sum(_abs2(x), axis=axis, keepdims=keepdims)
     # sqrt has an infinite derivative at 0; route zeros through a safe branch.
     is_zero = fnp.equal(sq, 0)
     safe = fnp.where(is_zero, 1.0, sq)
