@@ -28,7 +28,8 @@ __all__ = ["GradientTransformation", "InjectHyperparamsState", "MaskedState", "S
            "adabelief", "adagrad", "adam", "adamax", "adamw", "add_decayed_weights",
            "apply_updates", "chain", "clip_by_global_norm", "constant_schedule",
            "cosine_decay_schedule", "exponential_decay", "inject_hyperparams",
-           "join_schedules", "linear_schedule", "lion", "masked", "piecewise_constant_schedule",
+           "join_schedules", "linear_schedule", "lion", "masked", "multi_transform",
+           "MultiTransformState", "piecewise_constant_schedule",
            "polynomial_schedule", "rmsprop", "scale_by_adam", "scale_by_adamax",
            "scale_by_belief", "scale_by_learning_rate", "scale_by_lion", "scale_by_rms",
            "scale_by_rss", "scale_by_stddev", "sgd", "trace", "warmup_cosine_decay_schedule"]
@@ -627,4 +628,57 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformation:
         it = iter(new)
         out = [next(it) if k else x for x, k in zip(leaves, f)]
         return tree_unflatten(treedef, out), MaskedState(inner_state)
+    return GradientTransformation(init, update)
+
+
+class MultiTransformState(NamedTuple):
+    inner_states: dict[Any, Any]
+
+
+def multi_transform(transforms: dict[Any, GradientTransformation],
+                    param_labels: Any) -> GradientTransformation:
+    """A different transformation per group of parameters, as ``optax.multi_transform``:
+    ``param_labels`` is a pytree of labels with the params' structure (or a callable of the
+    params returning one), and each leaf is updated by ``transforms[label]``. Each inner state
+    sees only its own leaves, as a list in tree order.
+
+    >>> opt = multi_transform({"fast": sgd(1.0), "slow": sgd(0.1)}, {"a": "fast", "b": "slow"})
+    >>> upd, _ = opt.update({"a": np.ones(1), "b": np.ones(1)}, opt.init({"a": 0., "b": 0.}))
+    >>> upd["a"], upd["b"]
+    (array([-1.]), array([-0.1]))
+    """
+    def labels(tree: Any) -> list[Any]:
+        lab = param_labels(tree) if callable(param_labels) else param_labels
+        leaves = tree_leaves(tree)
+        lab_leaves = tree_leaves(lab)
+        if len(lab_leaves) != len(leaves):
+            raise FuncgradValueError(f"multi_transform: param_labels has {len(lab_leaves)} "
+                                     f"leaves, the tree {len(leaves)}")
+        unknown = sorted({repr(x) for x in lab_leaves if x not in transforms})
+        if unknown:
+            raise FuncgradValueError(f"multi_transform: labels {', '.join(unknown)} have no "
+                                     f"transformation (known: {sorted(map(repr, transforms))})")
+        return lab_leaves
+
+    def init(params: Any) -> Any:
+        lab = labels(params)
+        leaves = tree_leaves(params)
+        return MultiTransformState({
+            name: t.init([x for x, k in zip(leaves, lab) if k == name])
+            for name, t in transforms.items()})
+
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        lab = labels(updates if params is None else params)
+        leaves, treedef = tree_flatten(updates)
+        pleaves = None if params is None else tree_leaves(params)
+        out = list(leaves)
+        new_states = {}
+        for name, t in transforms.items():
+            idx = [i for i, k in enumerate(lab) if k == name]
+            psel = None if pleaves is None else [pleaves[i] for i in idx]
+            new, new_states[name] = t.update([leaves[i] for i in idx],
+                                             state.inner_states[name], psel)
+            for i, x in zip(idx, new):
+                out[i] = x
+        return tree_unflatten(treedef, out), MultiTransformState(new_states)
     return GradientTransformation(init, update)
