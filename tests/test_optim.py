@@ -170,3 +170,32 @@ def test_multi_transform_update_jits() -> None:
     jitted = fg.jit(opt.update)(params, state, params)
     for a, b in zip(fg.tree_util.tree_leaves(eager), fg.tree_util.tree_leaves(jitted)):
         np.testing.assert_allclose(a, b)
+
+
+JIT_CASES = ["sgd", "sgd_momentum", "adam", "adamw", "adam_expdecay", "sgd_cosine", "clip_chain"]
+
+
+@pytest.mark.parametrize("name", JIT_CASES)
+def test_update_and_apply_updates_jit(name: str) -> None:
+    # init, update and apply_updates all trace: a whole train step is one jitted function.
+    import funcgrad as fg
+    make = dict(CASES)[name]
+    opt = make(fo)
+    rng = np.random.default_rng(2)
+    params = {"w": rng.normal(size=(3, 2)), "b": [rng.normal(size=(2,))]}
+    grads = [{"w": rng.normal(size=(3, 2)), "b": [rng.normal(size=(2,))]} for _ in range(3)]
+
+    @fg.jit
+    def step(params: Any, state: Any, g: Any) -> tuple[Any, Any]:
+        upd, state = opt.update(g, state, params)
+        return fo.apply_updates(params, upd), state
+
+    p_eager, s_eager = params, opt.init(params)
+    p_jit, s_jit = params, fg.jit(opt.init)(params)
+    for g in grads:
+        p_eager, s_eager = (lambda u_s: (fo.apply_updates(p_eager, u_s[0]), u_s[1]))(
+            opt.update(g, s_eager, p_eager))
+        p_jit, s_jit = step(p_jit, s_jit, g)
+    for a, b in zip(fg.tree_util.tree_leaves((p_eager, s_eager)),
+                    fg.tree_util.tree_leaves((p_jit, s_jit))):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
