@@ -277,7 +277,9 @@ def _unique_parts(x: Any, size: int | None, fill_value: Any, equal_nan: bool) ->
         fill = asarray(fill_value).astype(s.dtype) if not isinstance(
             fill_value, Tracer) else _cast(fill_value, s.dtype)
     values = scatter(broadcast_to(fill, (size + 1,)), s, slot)[:size]
-    indices = scatter(np.zeros((size + 1,), np.int64), perm, slot)[:size]
+    # Padding indices point at the smallest value (JAX's choice).
+    pad_index = broadcast_to(perm[0], (size + 1,)) if n else np.zeros((size + 1,), np.int64)
+    indices = scatter(pad_index, perm, slot)[:size]
     kept = where(less(gid, size), gid, size)
     counts = scatter_add(np.zeros((size + 1,), np.int64), np.ones((n,), np.int64), kept)[:size]
     inverse = reshape(scatter(np.zeros((n,), np.int64), gid, perm), x.shape)
@@ -301,9 +303,10 @@ def unique(ar: ArrayLike, return_index: bool = False, return_inverse: bool = Fal
 
     The output shape depends on the values, so the input must be concrete (eager code, or
     eager ``grad``), unless ``size=`` fixes it: then the first ``size`` unique values are
-    returned, padded with ``fill_value`` (default: the smallest value), indices padded with 0
-    and counts with 0, and it works under ``jit`` and ``vmap``. The values are differentiable
-    (each gradient goes to the first occurrence). ``axis`` must be None.
+    returned, padded with ``fill_value`` (default: the smallest value), indices with the
+    index of the smallest value and counts with 0 (as JAX), and it works under ``jit`` and
+    ``vmap``. The values are differentiable (each gradient goes to the first occurrence).
+    ``axis`` must be None.
 
     >>> unique(np.array([3, 1, 3, 2]))
     array([1, 2, 3])
