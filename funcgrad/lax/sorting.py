@@ -24,6 +24,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.core.primitive import Primitive
+from funcgrad.lax.elementwise import imag, real
 from funcgrad.lax.indexing import gather, scatter
 from funcgrad.lax.structural import broadcasted_iota, rev, slice_in_dim
 from funcgrad.transforms import ad, batching, codegen
@@ -175,7 +176,8 @@ def _canonical_dimension(shape: tuple[int, ...], dimension: int, name: str) -> i
 def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
     """Sort along ``dimension``, as ``jax.lax.sort``: ``operand`` is one array or a sequence of
     arrays of one shape, sorted together by the lexicographic order of the first ``num_keys``
-    (NaNs last). Returns an array, or a tuple for a sequence.
+    (NaNs last; complex keys by real, then imaginary part). Returns an array, or a tuple for a
+    sequence.
 
     >>> sort(np.array([3.0, 1.0, 2.0]))
     array([1., 2., 3.])
@@ -193,11 +195,16 @@ def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: in
     if not isinstance(num_keys, (int, np.integer)) or not 1 <= num_keys <= len(operands):
         raise ShapeError(at_user_line(f"sort: num_keys={num_keys!r} must be between 1 and the "
                                       f"number of operands ({len(operands)})"))
-    if any(a.dtype.kind == "c" for a in avals[:num_keys]):
-        raise FuncgradTypeError(at_user_line("sort: complex keys are not supported"))
     dim = _canonical_dimension(shapes[0], dimension, "sort")
     if not shapes[0]:
         outs = operands
+    elif any(a.dtype.kind == "c" for a in avals[:num_keys]):
+        # Complex keys order by real part, then imaginary part (NumPy's order): each becomes
+        # two real keys, sorted along with (and dropped from) the operands.
+        keys = [part for x, a in zip(operands[:num_keys], avals) for part in (
+            (real(x), imag(x)) if a.dtype.kind == "c" else (x,))]
+        outs = sort_p.bind(*keys, *operands, dimension=dim, is_stable=bool(is_stable),
+                           num_keys=len(keys))[len(keys):]
     else:
         outs = sort_p.bind(*operands, dimension=dim, is_stable=bool(is_stable),
                            num_keys=int(num_keys))
