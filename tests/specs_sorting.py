@@ -130,6 +130,9 @@ spec("fnp.searchsorted_left", lambda a, v: fnp.searchsorted(a, v), [SORTED(6), T
 spec("fnp.searchsorted_right", lambda a, v: fnp.searchsorted(a, v, side="right"),
      [SORTED(6), TIES((4,))], ("reduce_sum",), lambda a, v: np.searchsorted(a, v, "right"),
      numpy=("searchsorted",), order=0)
+spec("fnp.searchsorted_by_sort", lambda a, v: fnp.searchsorted(a, v, "right", method="sort"),
+     [SORTED(6), TIES((2, 3))], ("sort", "scatter", "concatenate"),
+     lambda a, v: np.searchsorted(a, v, "right"), numpy=("searchsorted",), order=0)
 spec("fnp.searchsorted_sorter",
      lambda a, v: fnp.searchsorted(a, v, sorter=fnp.argsort(a)),
      [TIES((5,)), U((3,))], ("sort", "gather", "reduce_sum"),

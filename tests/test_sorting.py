@@ -247,15 +247,34 @@ def test_sort_errors() -> None:
 
 # == searchsorted =============================================================================
 
+@pytest.mark.parametrize("method", ["compare_all", "sort", None])
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_searchsorted_matches_numpy_with_nans_and_repeats(side: str) -> None:
+def test_searchsorted_matches_numpy_with_nans_and_repeats(side: str, method: str | None
+                                                          ) -> None:
     a = np.array([-np.inf, -1.0, 0.0, 0.0, 2.0, np.inf, np.nan, np.nan])
     v = np.array([[np.nan, 0.0, -np.inf], [np.inf, 5.0, -3.0]])
-    _eq(fnp.searchsorted(a, v, side=side), np.searchsorted(a, v, side=side))
+    _eq(fnp.searchsorted(a, v, side=side, method=method), np.searchsorted(a, v, side=side))
     ai = np.array([1, 3, 3, 7])
-    _eq(fnp.searchsorted(ai, np.array([0, 3, 8]), side=side),
+    _eq(fnp.searchsorted(ai, np.array([0, 3, 8]), side=side, method=method),
         np.searchsorted(ai, np.array([0, 3, 8]), side=side))
-    _eq(fnp.searchsorted(ai, 3, side=side), np.searchsorted(ai, 3, side=side))
+    _eq(fnp.searchsorted(ai, 3, side=side, method=method), np.searchsorted(ai, 3, side=side))
+    rng = np.random.default_rng(17)
+    for _ in range(50):   # random sizes (incl. empty), repeats and NaNs
+        n = int(rng.integers(0, 8))
+        r = np.sort(rng.integers(-3, 4, n).astype(float))
+        if n and rng.random() < 0.3:
+            r[-1] = np.nan
+        q = rng.integers(-4, 5, (int(rng.integers(0, 3)), 3)).astype(float)
+        q[rng.random(q.shape) < 0.2] = np.nan
+        _eq(fnp.searchsorted(r, q, side=side, method=method), np.searchsorted(r, q, side=side))
+
+
+def test_searchsorted_large_inputs_use_the_sort_method() -> None:
+    rng = np.random.default_rng(18)
+    a, v = np.sort(rng.normal(size=3000)), rng.normal(size=2000)   # 6e6 comparisons
+    jaxpr = str(fg.make_jaxpr(fnp.searchsorted)(a, v))
+    assert "sort" in jaxpr
+    _eq(fnp.searchsorted(a, v), np.searchsorted(a, v))
 
 
 def test_searchsorted_sorter_vmap_and_jit() -> None:
@@ -266,8 +285,9 @@ def test_searchsorted_sorter_vmap_and_jit() -> None:
     _eq(fnp.searchsorted(a, v, sorter=s), np.searchsorted(a, v, sorter=s))
     sa = np.sort(rng.normal(size=(5, 6)), axis=1)
     vs = rng.normal(size=(5, 3))
-    got = fg.vmap(fnp.searchsorted)(sa, vs)
-    _eq(got, np.stack([np.searchsorted(x, y) for x, y in zip(sa, vs)]))
+    for method in ("compare_all", "sort"):
+        got = fg.vmap(lambda a, v, m=method: fnp.searchsorted(a, v, method=m))(sa, vs)
+        _eq(got, np.stack([np.searchsorted(x, y) for x, y in zip(sa, vs)]))
     _eq(fg.jit(lambda a, v: fnp.searchsorted(a, v, side="right"))(sa[0], vs),
         np.searchsorted(sa[0], vs, side="right"))
 
@@ -277,6 +297,8 @@ def test_searchsorted_errors() -> None:
         fnp.searchsorted(np.zeros(3), 1.0, side="middle")
     with pytest.raises(ValueError, match="1-d"):
         fnp.searchsorted(np.zeros((2, 2)), 1.0)
+    with pytest.raises(ValueError, match="method"):
+        fnp.searchsorted(np.zeros(3), 1.0, method="scan")
 
 
 # == unique ===================================================================================

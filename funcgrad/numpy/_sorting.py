@@ -190,27 +190,49 @@ def _nan_last_less(a: Any, v: Any, right: bool) -> Any:
     return logical_or(less(a, v), logical_and(isnan(v), logical_not(isnan(a))))
 
 
-def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: ArrayLike = None,
-                 *, method: str = "compare_all") -> Any:
-    """Insertion indices (``int64``) that keep the sorted 1-d ``a`` sorted, as NumPy's
-    (``side='left'``: first suitable position, ``'right'``: last; ``sorter`` sorts ``a``).
+def _rank(x: Any) -> Any:
+    """The position of each element of the 1-d ``x`` in its stable sort."""
+    n = x.shape[0]
+    perm = _argsort(x, 0, False)
+    return scatter(np.zeros((n,), np.int64), np.arange(n, dtype=np.int64), perm)
 
-    Computed by broadcasting (``method='compare_all'``, as JAX's option of that name): the
-    index is the number of elements of ``a`` ordered before each ``v``, an ``O(len(a) *
-    v.size)`` comparison with no loop, so ``vmap`` batches it as ordinary elementwise ops and
-    reductions. Not differentiable (integer output).
+
+def _searchsorted_by_sort(arr: Any, vals: Any, right: bool) -> Any:
+    # JAX's method='sort': rank the queries among (queries, arr) -- arr first for 'right', so
+    # equal elements of arr count as before -- and subtract their rank among themselves.
+    q = ravel(vals)
+    m = q.shape[0]
+    if right:
+        index = _rank(concatenate([arr, q]))[arr.shape[0]:]
+    else:
+        index = _rank(concatenate([q, arr]))[:m]
+    return reshape(index - _rank(q), vals.shape)
+
+
+def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: ArrayLike = None,
+                 *, method: str | None = None) -> Any:
+    """Insertion indices (``int64``) that keep the sorted 1-d ``a`` sorted, as NumPy's
+    (``side='left'``: first suitable position, ``'right'``: last; ``sorter`` sorts ``a``;
+    NaN is largest).
+
+    Two loop-free formulations, as JAX's methods of those names (same results):
+    ``method='compare_all'`` counts the elements of ``a`` ordered before each ``v`` by
+    broadcasting, ``O(len(a) * v.size)``; ``method='sort'`` ranks ``v`` among ``a`` with one
+    stable sort, ``O((len(a) + v.size) log)``. The default picks ``compare_all`` up to 2**20
+    comparisons and ``sort`` beyond. Either way ``vmap`` batches it as ordinary ops (no
+    loop). Not differentiable (integer output).
 
     >>> searchsorted(np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 0.0, 5.0]))
     array([1, 0, 4])
-    >>> searchsorted(np.array([1.0, 2.0, 2.0, 3.0]), 2.0, side="right")
+    >>> searchsorted(np.array([1.0, 2.0, 2.0, 3.0]), 2.0, side="right", method="sort")
     array(3)
     """
     if side not in ("left", "right"):
         raise FuncgradValueError(at_user_line(f"searchsorted: side must be 'left' or 'right', "
                                               f"got {side!r}"))
-    if method != "compare_all":
-        raise FuncgradValueError(at_user_line(f"searchsorted: only method='compare_all' is "
-                                              f"implemented, got {method!r}"))
+    if method not in (None, "compare_all", "sort"):
+        raise FuncgradValueError(at_user_line(f"searchsorted: method must be None, "
+                                              f"'compare_all' or 'sort', got {method!r}"))
     arr, vals = asarray(a), asarray(v)
     if arr.ndim != 1:
         raise ShapeError(at_user_line(f"searchsorted: a must be 1-d, got shape {arr.shape}"))
@@ -223,6 +245,10 @@ def searchsorted(a: ArrayLike, v: ArrayLike, side: str = "left", sorter: ArrayLi
         arr = gather(arr, srt)
     dtype = result_type(arr, vals)
     arr, vals = _cast(arr, dtype), _cast(vals, dtype)
+    if method is None:
+        method = "compare_all" if arr.shape[0] * vals.size <= 2 ** 20 else "sort"
+    if method == "sort":
+        return _searchsorted_by_sort(arr, vals, side == "right")
     before = _nan_last_less(arr, expand_dims(vals, -1), side == "right")
     return _sum(_cast(before, np.dtype(np.int64)), axis=-1)
 
