@@ -48,6 +48,8 @@ def _sort_permutation(operands: Sequence[np.ndarray], dimension: int, num_keys: 
 
 def _sort_impl(*operands: np.ndarray, dimension: int, is_stable: bool, num_keys: int
                ) -> list[np.ndarray]:
+    if len(operands) == 1:
+        return [np.sort(operands[0], axis=dimension)]  # equal values are indistinguishable
     perm = _sort_permutation(operands, dimension, num_keys)
     return [np.take_along_axis(x, perm, axis=dimension) for x in operands]
 
