@@ -101,6 +101,28 @@ from funcgrad.numpy._shape import (
     transpose,
     vstack,
 )
+from funcgrad.numpy._sorting import (
+    UniqueAllResult,
+    UniqueCountsResult,
+    UniqueInverseResult,
+    argpartition,
+    argsort,
+    lexsort,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    partition,
+    percentile,
+    quantile,
+    searchsorted,
+    sort,
+    unique,
+    unique_all,
+    unique_counts,
+    unique_inverse,
+    unique_values,
+)
 from funcgrad.numpy._ufuncs import (
     abs,
     absolute,
@@ -206,6 +228,10 @@ __all__ = [
     "triu", "true_divide", "uint32", "uint64", "uint8", "var", "vdot", "vstack", "where",
     "zeros", "zeros_like",
     "angle", "conj", "conjugate", "imag", "real",
+    "UniqueAllResult", "UniqueCountsResult", "UniqueInverseResult", "argpartition",
+    "argsort", "lexsort", "median", "nanmedian", "nanpercentile", "nanquantile", "partition",
+    "percentile", "quantile", "searchsorted", "sort", "unique", "unique_all", "unique_counts",
+    "unique_inverse", "unique_values",
 ]
 
 del _array_methods
