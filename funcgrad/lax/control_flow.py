@@ -1322,13 +1322,16 @@ def custom_linear_solve(matvec: Callable[[Any], Any], b: Any,
     # (and -(d(A x)/dc)^T lambda for the operator's values), itself a custom_linear_solve with
     # the roles of solve and transpose_solve swapped; solve is never differentiated.
     def _tangent(cs: list[Any], rhs: Any, s_cs: list[Any], t_cs: list[Any]) -> Any:
-        return run(cs, rhs, s_cs)[0]
+        out = lin_solve(cs, rhs, s_cs, t_cs)
+        return out[0] if has_aux else out
 
+    # Forward mode of this custom_vjp runs its primal, the custom_jvp solve: so the tangent
+    # of a tangent is again a linear solve.
     tangent_lin = custom_vjp(_tangent)
-    tangent_lin._jvp_ok = True  # forward over reverse: differentiate the primal solve
+    tangent_lin._jvp_ok = True
 
     def _fwd(cs: list[Any], rhs: Any, s_cs: list[Any], t_cs: list[Any]) -> tuple[Any, Any]:
-        x = _tangent(cs, rhs, s_cs, t_cs)
+        x = run(cs, rhs, s_cs)[0]
         return x, (cs, x, s_cs, t_cs)
 
     def _bwd(res: Any, ct: Any) -> tuple[Any, ...]:
