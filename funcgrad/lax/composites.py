@@ -96,7 +96,11 @@ def _clamped_start(i: Any, dim: int, size: int, allow_negative: bool, what: str)
                 f"{what}: start indices must be integer scalars, got {a.dtype} of shape "
                 f"{a.shape}"))
         v = int(a)
-        if allow_negative and v < 0:
+        if v < 0:
+            if not allow_negative:
+                raise FuncgradValueError(at_user_line(
+                    f"{what}: index {v} is out of bounds for dimension {dim} with "
+                    f"allow_negative_indices=False"))
             v += dim
         return builtins.min(builtins.max(v, 0), dim - size)
     aval = get_aval(i)

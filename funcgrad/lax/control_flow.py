@@ -1341,7 +1341,8 @@ def custom_linear_solve(matvec: Callable[[Any], Any], b: Any,
                 "custom_linear_solve: reverse-mode differentiation needs transpose_solve= "
                 "(or symmetric=True)"))
         lam = custom_linear_solve(
-            vecmat_at(cs), ct, lambda vm, r: t_conv(cs, r, *t_cs),
+            vecmat_at(cs), ct,
+            lambda vm, r: _split_aux(t_conv(cs, r, *t_cs), has_aux, "custom_linear_solve")[0],
             lambda vm, r: _split_aux(s_conv(cs, r, *s_cs), has_aux, "custom_linear_solve")[0],
             symmetric=symmetric)
         ct_cs = [_tree_neg(c) for c in api.vjp(lambda *c: mv(x, *c), *cs)[1](lam)] if cs \
