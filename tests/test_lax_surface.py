@@ -57,7 +57,8 @@ def test_dynamic_slice_clamps_like_jax(i: int) -> None:
                                                        allow_negative_indices=False))(i, j))
         u = np.full((3, 2), 7.0)
         np.testing.assert_array_equal(
-            fg.jit(lambda x, a: lax.dynamic_update_slice(x, u, (a, j)))(X, np.int32(i)),
+            fg.jit(lambda x, a, u=u, j=j: lax.dynamic_update_slice(x, u, (a, j)))(
+                X, np.int32(i)),
             jax.lax.dynamic_update_slice(X, u, (i, j)))
 
 
@@ -72,8 +73,8 @@ def test_dynamic_slice_vmapped_starts_and_gradients() -> None:
         return (np_lax.dynamic_slice_in_dim(x, i, 2, axis=1) * w).sum()
 
     for i in (-1, 3, 8):
-        close(fg.grad(lambda x: loss(lax, x, np.int64(i)))(X),
-              jax.grad(lambda x: loss(jax.lax, x, i))(X))
+        close(fg.grad(lambda x, i=i: loss(lax, x, np.int64(i)))(X),
+              jax.grad(lambda x, i=i: loss(jax.lax, x, i))(X))
     per = fg.vmap(fg.grad(lambda x, i: loss(lax, x, i)), (None, 0))(X, starts)
     close(per, jax.vmap(jax.grad(lambda x, i: loss(jax.lax, x, i)), (None, 0))(X, starts))
     # dynamic_update_slice: gradient to the operand outside the block, and to the update
@@ -84,8 +85,8 @@ def test_dynamic_slice_vmapped_starts_and_gradients() -> None:
             (np_lax.dynamic_update_slice_in_dim(x, u, i, 0) * X).sum()
 
     for i in (-2, 1, 4):
-        close(fg.grad(lambda x, u: upd(lax, x, u, np.int64(i)), argnums=(0, 1))(X, u),
-              jax.grad(lambda x, u: upd(jax.lax, x, u, i), argnums=(0, 1))(X, u))
+        close(fg.grad(lambda x, u, i=i: upd(lax, x, u, np.int64(i)), argnums=(0, 1))(X, u),
+              jax.grad(lambda x, u, i=i: upd(jax.lax, x, u, i), argnums=(0, 1))(X, u))
     close(fg.vmap(lambda i: lax.dynamic_index_in_dim(X, i, keepdims=False))(starts),
           jax.vmap(lambda i: jax.lax.dynamic_index_in_dim(X, i, keepdims=False))(starts))
 
