@@ -26,6 +26,9 @@ from funcgrad.core.pytree import register_dataclass as register_dataclass
 from funcgrad.core.pytree import register_pytree_node as register_pytree_node
 from funcgrad.core.pytree import register_pytree_node_class as register_pytree_node_class
 from funcgrad.core.pytree import register_pytree_with_keys as register_pytree_with_keys
+from funcgrad.core.pytree import (
+    register_pytree_with_keys_class as register_pytree_with_keys_class,
+)
 from funcgrad.core.pytree import register_static as register_static
 from funcgrad.core.pytree import tree_flatten as tree_flatten
 from funcgrad.core.pytree import tree_flatten_with_path as tree_flatten_with_path
@@ -164,6 +167,7 @@ __all__ = [
     "SequenceKey", "all", "flatten", "flatten_with_path", "keystr", "leaves",
     "leaves_with_path", "load", "map", "map_with_path", "reduce", "register_dataclass",
     "register_pytree_node", "register_pytree_node_class", "register_pytree_with_keys",
+    "register_pytree_with_keys_class",
     "register_static", "save", "structure", "transpose", "tree_all", "tree_flatten",
     "tree_flatten_with_path", "tree_key_paths", "tree_leaves", "tree_leaves_with_path",
     "tree_map", "tree_map_with_path", "tree_reduce", "tree_structure", "tree_transpose",

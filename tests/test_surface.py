@@ -83,6 +83,26 @@ def test_register_pytree_with_keys() -> None:
     assert isinstance(out[0], Pair) and float(out[0].a) == 2.0 and float(out[0].b) == 1.0
 
 
+def test_register_pytree_with_keys_class() -> None:
+    @tu.register_pytree_with_keys_class
+    class Lin:
+        def __init__(self, w: Any, b: Any) -> None:
+            self.w, self.b = w, b
+
+        def tree_flatten_with_keys(self) -> Any:
+            return ((tu.GetAttrKey("w"), self.w), (tu.GetAttrKey("b"), self.b)), None
+
+        @classmethod
+        def tree_unflatten(cls, aux: Any, children: Any) -> Any:
+            return cls(*children)
+
+    tree = {"l": Lin(np.ones(2), np.zeros(2))}
+    assert [tu.keystr(p) for p, _ in tu.tree_flatten_with_path(tree)[0]] == \
+        ["['l'].w", "['l'].b"]
+    out = fg.jit(lambda t: fg.tree_util.tree_map(lambda v: v + 1, t))(tree)
+    assert isinstance(out["l"], Lin) and float(out["l"].b[0]) == 1.0
+
+
 def test_tree_map_with_path() -> None:
     tree = {"a": [1, 2], "b": Pt(3, 4)}
     ours = tu.tree_map_with_path(lambda p, x, y: (tu.keystr(p), x + 10 * y), tree, tree)

@@ -149,6 +149,17 @@ def register_dataclass(cls: type[T], data_fields: list[str] | None = None,
     return cls
 
 
+def register_pytree_with_keys_class(cls: type[T]) -> type[T]:
+    """Class decorator using ``cls.tree_flatten_with_keys`` (``([(key, child), ...], aux)``)
+    and ``cls.tree_unflatten``, as ``jax.tree_util.register_pytree_with_keys_class``."""
+    flatten = getattr(cls, "tree_flatten", None)
+    register_pytree_with_keys(
+        cls, lambda x: x.tree_flatten_with_keys(),  # type: ignore[attr-defined]
+        cls.tree_unflatten,  # type: ignore[attr-defined]
+        None if flatten is None else (lambda x: x.tree_flatten()))
+    return cls
+
+
 def register_static(cls: type[T]) -> type[T]:
     """Register ``cls`` as a pytree with no leaves: each instance is static aux data (so it
     must be hashable and compare by value), as ``jax.tree_util.register_static``."""

@@ -26,8 +26,8 @@ __all__ = ["ShapeDtypeStruct", "block_until_ready", "closure_convert", "custom_g
 
 class ShapeDtypeStruct:
     """A shape and a dtype standing for an array, as ``jax.ShapeDtypeStruct``. Accepted
-    wherever funcgrad traces abstractly (``eval_shape``, ``make_jaxpr``, ``jit(...).lower``,
-    ``linear_transpose``).
+    where funcgrad traces abstractly: ``eval_shape``, ``make_jaxpr``, ``linear_transpose``,
+    ``closure_convert`` and ``pure_callback``'s ``result_shape_dtypes``.
 
     >>> ShapeDtypeStruct((2, 3), np.float32)
     ShapeDtypeStruct(shape=(2, 3), dtype=float32)
