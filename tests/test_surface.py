@@ -423,3 +423,24 @@ def test_pure_callback_refusals() -> None:
     g = fg.custom_jvp(f)
     g.defjvp(lambda p, t: (f(p[0]), fnp.cos(p[0]) * t[0]))
     np.testing.assert_allclose(fg.grad(lambda v: g(v).sum())(x), np.cos(x))
+
+
+def test_custom_jvp_rule_survives_nested_reverse_mode() -> None:
+    # The primal body is never differentiated (here it is stop_gradient'ed, as an iterative
+    # solver's would be): every order of derivative must come from the rule, as in JAX.
+    def make(np_: Any, deco: Any, sg: Any) -> Any:
+        f = deco(lambda a: sg(np_.sqrt(a)))
+        f.defjvp(lambda p, t: (f(p[0]), t[0] / (2 * f(p[0]))))
+        return f
+
+    f, jf = make(fnp, fg.custom_jvp, fg.stop_gradient), make(jnp, jax.custom_jvp,
+                                                           jax.lax.stop_gradient)
+    a = np.array([2.0, 3.0])
+    for ours, theirs in (
+            (fg.grad(lambda v: fg.grad(lambda w: f(w).sum())(v).sum()),
+             jax.grad(lambda v: jax.grad(lambda w: jf(w).sum())(v).sum())),
+            (fg.jacfwd(fg.grad(lambda w: f(w).sum())), jax.jacfwd(jax.grad(lambda w: jf(w).sum()))),
+            (fg.grad(lambda v: fg.vjp(f, v)[1](a)[0].sum()),
+             jax.grad(lambda v: jax.vjp(jf, v)[1](a)[0].sum())),
+            (fg.hessian(lambda w: f(w).sum()), jax.hessian(lambda w: jf(w).sum()))):
+        np.testing.assert_allclose(ours(a), theirs(a), rtol=1e-12)
