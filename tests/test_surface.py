@@ -67,6 +67,15 @@ def test_registered_node_keys_are_flat_indices() -> None:
     paths = [tu.keystr(p) for p, _ in tu.tree_flatten_with_path({"q": Box(1, [2])})[0]]
     assert paths == ["['q'][<flat index 0>]", "['q'][<flat index 1>][0]"]
 
+    class Box2(Box):
+        pass
+
+    tu.register_pytree_node(
+        Box2, lambda x: ((x.a, x.b), None), lambda aux, c: Box2(*c),
+        lambda x: (((tu.GetAttrKey("a"), x.a), (tu.GetAttrKey("b"), x.b)), None))
+    assert [tu.keystr(p) for p, _ in tu.tree_flatten_with_path(Box2(1, 2))[0]] == [".a", ".b"]
+    assert tu.tree_map(lambda v: v * 10, Box2(1, 2)).b == 20
+
 
 def test_register_pytree_with_keys() -> None:
     class Pair:

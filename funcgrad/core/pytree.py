@@ -81,9 +81,16 @@ _REGISTRY: dict[type, _NodeType] = {}
 
 
 def register_pytree_node(nodetype: type, flatten_func: Callable[[Any], tuple[Iterable[Any], Any]],
-                         unflatten_func: Callable[[Any, Iterable[Any]], Any]) -> None:
+                         unflatten_func: Callable[[Any, Iterable[Any]], Any],
+                         flatten_with_keys_func: Callable[[Any], Any] | None = None) -> None:
     """Make ``nodetype`` a pytree node: ``flatten_func(x) -> (children, aux_data)``. Its
-    children's key paths are ``FlattenedIndexKey``s (see ``register_pytree_with_keys``)."""
+    children's key paths are ``FlattenedIndexKey``s unless ``flatten_with_keys_func`` (as in
+    ``register_pytree_with_keys``) gives them."""
+    if flatten_with_keys_func is not None:
+        register_pytree_with_keys(nodetype, flatten_with_keys_func, unflatten_func,
+                                  flatten_func)
+        return
+
     def keys(x: Any, aux: Any) -> list[KeyEntry]:
         return [FlattenedIndexKey(i) for i, _ in enumerate(flatten_func(x)[0])]
     _REGISTRY[nodetype] = _NodeType(flatten_func, unflatten_func, keys)
