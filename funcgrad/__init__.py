@@ -43,6 +43,8 @@ from funcgrad.transforms.extras import eval_shape as eval_shape
 from funcgrad.transforms.extras import linear_transpose as linear_transpose
 from funcgrad.transforms.jit import disable_jit as disable_jit
 from funcgrad.transforms.jit import jit as jit
+from funcgrad.transforms.memory import memory_report as memory_report
+from funcgrad.transforms.profiler import profile as profile
 
 tree = tree_util
 
@@ -56,5 +58,5 @@ __all__ = [
     "stop_gradient",
     "test_util", "tree", "tree_util", "typing", "value_and_grad", "vjp", "vmap",
     "ShapeDtypeStruct", "block_until_ready", "closure_convert", "custom_gradient", "device_put",
-    "eval_shape", "linear_transpose", "pure_callback",
+    "eval_shape", "linear_transpose", "pure_callback", "memory_report", "profile",
 ]

@@ -2,16 +2,16 @@
 
 ``fg.profile(f)(*args)`` stages ``f`` (a ``grad``/``value_and_grad``/``vjp`` program stages its
 backward pass too; a jitted function is profiled as the optimised program jit compiles) and
-runs the staged program once (after a warm-up run) equation by equation, timing each primitive's kernel with
-``time.perf_counter``. Each row says whether the equation is forward or backward (the
-backward pass's equations carry the forward line they differentiate), so a table by user line
-shows ``model.py:12`` forward and backward apart. Control flow (``cond``, ``scan``,
+runs the staged program once (after a warm-up run) equation by equation, timing each
+primitive's kernel with ``time.perf_counter``. Each row says whether the equation is forward
+or backward (the backward pass's equations carry the forward line they differentiate), so a
+table by user line shows ``model.py:12`` forward and backward apart. Control flow (``cond``, ``scan``,
 ``while_loop``) is one row per call, its body included.
 
 Overhead: the staged program runs primitive by primitive with a clock read around each call
 (about 1 us per equation on this 2-core machine), so the rows' sum is the program's time
-plus that; ``Profile.overhead`` is measured against a plain run of the staged program, and
-``benchmarks/profiler_overhead.py`` reports it. A jitted function's fused regions run
+plus that; ``Profile.overhead`` is the profiled run's time against a plain run of the same
+staged program, measured on every call. A jitted function's fused regions run
 unfused here: its rows are the primitives, ``jit_time`` is the compiled call's own time.
 
 >>> import numpy as np, funcgrad as fg, funcgrad.numpy as fnp
@@ -39,7 +39,7 @@ __all__ = ["Profile", "ProfileRow", "profile"]
 
 
 class ProfileRow(NamedTuple):
-    index: int          # the equation's position in the program
+    position: int       # the equation's index in the program
     primitive: str
     line: str           # the user's line (file:line (function)), or "" if unknown
     direction: str      # "forward", "backward" or "recomputed" (checkpoint)
@@ -100,7 +100,7 @@ class Profile:
         groups: dict[tuple[str, str], list[ProfileRow]] = {}
         for r in self.rows:
             groups.setdefault((r.line, r.direction), []).append(r)
-        out = [ProfileRow(rs[0].index, ", ".join(sorted({r.primitive for r in rs})), line,
+        out = [ProfileRow(rs[0].position, ", ".join(sorted({r.primitive for r in rs})), line,
                           direction, sum(r.seconds for r in rs), sum(r.flops for r in rs),
                           sum(r.bytes_read for r in rs), sum(r.bytes_written for r in rs),
                           sum(r.calls for r in rs))
@@ -110,14 +110,14 @@ class Profile:
     def table(self, by: str = "equation", sort: str = "seconds", limit: int | None = None
               ) -> str:
         """A text table ``by`` "equation" or "line", sorted by a ``ProfileRow`` field
-        (descending; "index" ascending), at most ``limit`` rows."""
+        (descending; "position" ascending), at most ``limit`` rows."""
         if by not in ("equation", "line"):
             raise ValueError(f"profile table: by must be 'equation' or 'line', got {by!r}")
         if sort not in ProfileRow._fields:
             raise ValueError(f"profile table: sort must be one of {ProfileRow._fields}, "
                              f"got {sort!r}")
         rows = self.rows if by == "equation" else self.by_line()
-        rows = sorted(rows, key=lambda r: getattr(r, sort), reverse=sort != "index")
+        rows = sorted(rows, key=lambda r: getattr(r, sort), reverse=sort != "position")
         rows = rows[:limit] if limit is not None else rows
         total = self.seconds or 1.0
         head = (f"{'time':>10} {'%':>6} {'flops':>13} {'bytes':>13} {'calls':>6}  "
