@@ -103,7 +103,8 @@ class MemoryReport:
                 for a in eqn.invars:
                     src = produced_by.get(a) if isinstance(a, Var) else None
                     if (isinstance(a, Var) and src is not None
-                            and _direction(src.source_info) == "forward" and not any(r is a for r in self._residual_vars)):
+                            and _direction(src.source_info) == "forward"
+                            and not any(r is a for r in self._residual_vars)):
                         self._residual_vars.append(a)
                         self.residuals.append(Residual(
                             src.primitive.name, _line(src.source_info), tuple(a.aval.shape),

@@ -5,8 +5,8 @@ backward pass too; a jitted function is profiled as the optimised program jit co
 runs the staged program once (after a warm-up run) equation by equation, timing each
 primitive's kernel with ``time.perf_counter``. Each row says whether the equation is forward
 or backward (the backward pass's equations carry the forward line they differentiate), so a
-table by user line shows ``model.py:12`` forward and backward apart. Control flow (``cond``, ``scan``,
-``while_loop``) is one row per call, its body included.
+table by user line shows ``model.py:12`` forward and backward apart. Control flow
+(``cond``, ``scan``, ``while_loop``) is one row per call, its body included.
 
 Overhead: the staged program runs primitive by primitive with a clock read around each call
 (about 1 us per equation on this 2-core machine), so the rows' sum is the program's time
