@@ -27,6 +27,7 @@ from funcgrad.transforms.api import jvp as jvp
 from funcgrad.transforms.api import linearize as linearize
 from funcgrad.transforms.api import value_and_grad as value_and_grad
 from funcgrad.transforms.api import vjp as vjp
+from funcgrad.transforms.batching import pmap as pmap
 from funcgrad.transforms.batching import vmap as vmap
 from funcgrad.transforms.callback import pure_callback as pure_callback
 from funcgrad.transforms.custom import checkpoint as checkpoint
@@ -58,5 +59,5 @@ __all__ = [
     "stop_gradient",
     "test_util", "tree", "tree_util", "typing", "value_and_grad", "vjp", "vmap",
     "ShapeDtypeStruct", "block_until_ready", "closure_convert", "custom_gradient", "device_put",
-    "eval_shape", "linear_transpose", "pure_callback", "memory_report", "profile",
+    "eval_shape", "linear_transpose", "pure_callback", "memory_report", "pmap", "profile",
 ]

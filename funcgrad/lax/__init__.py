@@ -97,6 +97,12 @@ from funcgrad.lax.elementwise import tanh as tanh
 from funcgrad.lax.indexing import gather as gather
 from funcgrad.lax.indexing import scatter as scatter
 from funcgrad.lax.indexing import scatter_add as scatter_add
+from funcgrad.lax.parallel import all_gather as all_gather
+from funcgrad.lax.parallel import axis_index as axis_index
+from funcgrad.lax.parallel import pmax as pmax
+from funcgrad.lax.parallel import pmean as pmean
+from funcgrad.lax.parallel import pmin as pmin
+from funcgrad.lax.parallel import psum as psum
 from funcgrad.lax.reductions import argmax as argmax
 from funcgrad.lax.reductions import argmin as argmin
 from funcgrad.lax.reductions import cumsum as cumsum

@@ -23,6 +23,9 @@ from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trac
 
 BatchRule = Callable[..., tuple[Any, Any]]
 batch_rules: dict[Primitive, BatchRule] = {}
+# Collectives (``lax.psum``...): rule(vals, dims, axis_size, **params) -> (out, out_dim), run
+# by the vmap whose ``axis_name`` the call names; other vmaps batch them by ``batch_rules``.
+collective_rules: dict[Primitive, Callable[..., tuple[Any, Any]]] = {}
 
 
 def _lax() -> Any:
@@ -116,12 +119,17 @@ class BatchTrace(Trace):
         "under vmap this value differs per example, so Python control flow cannot branch on "
         "it: use fnp.where or fg.lax.cond")
 
-    def __init__(self, parent: Trace, axis_size: int):
+    def __init__(self, parent: Trace, axis_size: int, axis_name: Any = None):
         self.parent = parent
         self.axis_size = axis_size
+        self.axis_name = axis_name
 
     def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
                           ) -> Any:
+        if prim in collective_rules and self.axis_name is not None:
+            names = params["axis_name"]
+            if self.axis_name in names:
+                return self._process_collective(prim, args, params)
         vals: list[Any] = []
         dims: list[int | None] = []
         batched = False
@@ -143,6 +151,20 @@ class BatchTrace(Trace):
             out, out_dim = rule(vals, dims, **params)
         if prim.multiple_results:
             return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+        return out if out_dim is None else BatchTracer(self, out, out_dim)
+
+    def _process_collective(self, prim: Primitive, args: Sequence[Any],
+                            params: dict[str, Any]) -> Any:
+        """A collective over this vmap's axis: its rule reduces (or gathers) the batch axis;
+        the other axis names of the same call go on to the enclosing vmaps."""
+        vals, dims = self._unbatch_args(args)
+        rest = tuple(n for n in params["axis_name"] if n != self.axis_name)
+        with set_current_trace(self.parent):
+            out, out_dim = collective_rules[prim](vals, dims, self.axis_size,
+                                                  **{**params, "axis_name": rest})
+            if rest:
+                out = prim.bind(out, **{**params, "axis_name": rest}) if out_dim is None \
+                    else out
         return out if out_dim is None else BatchTracer(self, out, out_dim)
 
     def _unbatch_args(self, args: Sequence[Any]) -> tuple[list, list]:
@@ -200,11 +222,14 @@ def _axis_spec(axes: Any) -> Any:
 
 
 def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
-         axis_size: int | None = None) -> Callable[..., Any]:
+         axis_name: Any = None, axis_size: int | None = None) -> Callable[..., Any]:
     """Vectorise ``fun`` over an axis of its inputs.
 
     ``in_axes`` is an int, None, or a pytree prefix of the arguments tuple; ``out_axes`` the same
-    for the output. Nested vmaps, and vmap of grad (per-example gradients), work.
+    for the output. Nested vmaps, and vmap of grad (per-example gradients), work. With
+    ``axis_name``, collectives (``fg.lax.psum``, ``pmean``, ``pmax``, ``pmin``, ``all_gather``,
+    ``axis_index``) inside ``fun`` reduce over the mapped axis (also across nested vmaps by a
+    tuple of names). A ``jit`` called inside the vmap cannot see the name: jit the vmap.
 
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
     >>> fg.vmap(fnp.dot, in_axes=(0, None))(np.eye(2), np.array([3.0, 4.0]))
@@ -221,7 +246,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
                                        args, "vmap in_axes")
         paths = pytree.tree_key_paths(args)
         size = _mapped_axis_size(leaves, axes, paths, axis_size)
-        trace = BatchTrace(current_trace(), size)
+        trace = BatchTrace(current_trace(), size, axis_name)
         try:
             ins = []
             for x, ax in zip(leaves, axes):
@@ -243,6 +268,38 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
     batched_fun.__name__ = f"vmap({getattr(fun, '__name__', 'fun')})"
     batched_fun.__wrapped__ = fun  # type: ignore[attr-defined]
     return batched_fun
+
+
+def pmap(fun: Callable[..., Any], axis_name: Any = None, *, in_axes: Any = 0,
+         out_axes: Any = 0, static_broadcasted_argnums: int | Sequence[int] = (),
+         devices: Any = None, backend: Any = None, axis_size: int | None = None,
+         donate_argnums: Any = ()) -> Callable[..., Any]:
+    """``jax.pmap`` on one CPU: ``vmap`` with the same ``axis_name`` and collectives (there is
+    one device; the mapped axis runs vectorised, not in parallel). ``devices``, ``backend``
+    and ``donate_argnums`` are accepted and ignored; static arguments are passed through.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> fg.pmap(lambda x: x - fg.lax.pmean(x, "i"), axis_name="i")(np.arange(3.0))
+    array([-1.,  0.,  1.])
+    """
+    static = ((static_broadcasted_argnums,) if isinstance(static_broadcasted_argnums, int)
+              else tuple(static_broadcasted_argnums))
+    if not static:
+        return vmap(fun, in_axes, out_axes, axis_name=axis_name, axis_size=axis_size)
+
+    def mapped(*args: Any) -> Any:
+        dyn = [i for i in range(len(args)) if i not in static]
+
+        def inner(*dyn_args: Any) -> Any:
+            full = list(args)
+            for i, a in zip(dyn, dyn_args):
+                full[i] = a
+            return fun(*full)
+        axes = in_axes if not isinstance(in_axes, (tuple, list)) else tuple(
+            in_axes[i] for i in dyn)
+        return vmap(inner, axes, out_axes, axis_name=axis_name,
+                    axis_size=axis_size)(*(args[i] for i in dyn))
+    return mapped
 
 
 def _mapped_axis_size(leaves: Sequence[Any], axes: Sequence[Any], paths: Sequence[str],
