@@ -159,6 +159,9 @@ def test_pool_gradient_masks_match_argmax(case, dtype, special, contiguous, monk
     fast_sc = W._select_and_scatter_add_impl(src, x, **p)
     fast_ga = W._select_and_gather_add_impl(tan, x, **p)
     fast_max = W._reduce_window_max_impl(x, **p)
+    # the backward's path: the forward's maxima passed as the optional third operand
+    saved_sc = W._select_and_scatter_add_impl(src, x, fast_max, **p)
+    saved_ga = W._select_and_gather_add_impl(tan, x, fast_max, **p)
     monkeypatch.setattr(W, "_MASK_TAPS", 0)   # the general (argmax) path
     want_sc = W._select_and_scatter_add_impl(src, x, **p)
     want_ga = W._select_and_gather_add_impl(tan, x, **p)
@@ -166,6 +169,11 @@ def test_pool_gradient_masks_match_argmax(case, dtype, special, contiguous, monk
     assert fast_ga.shape == want_ga.shape == fast_max.shape and fast_ga.dtype == want_ga.dtype
     np.testing.assert_array_equal(_bits(fast_sc), _bits(want_sc))
     np.testing.assert_array_equal(_bits(fast_ga), _bits(want_ga))
+    np.testing.assert_array_equal(_bits(saved_sc), _bits(want_sc))
+    np.testing.assert_array_equal(_bits(saved_ga), _bits(want_ga))
+    # and the argmax path ignores the maxima it was given
+    np.testing.assert_array_equal(
+        _bits(W._select_and_scatter_add_impl(src, x, fast_max, **p)), _bits(want_sc))
 
 
 def test_pool_gradient_nan_operand_uses_argmax(monkeypatch):
@@ -178,6 +186,28 @@ def test_pool_gradient_nan_operand_uses_argmax(monkeypatch):
     np.testing.assert_array_equal(got, W._select_and_scatter_add_impl(src, x, **p))
     # the argmax never lets a later NaN take over: first window -> 5.0, second -> 3.0
     np.testing.assert_array_equal(got, [[[[0, 0, 0, 20.0], [0, 10.0, 0, 0]]]])
+
+
+def test_max_pool_backward_reads_the_forward_maxima():
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    closed = fg.make_jaxpr(fg.grad(lambda a: fg.numpy.sum(fg.nn.max_pool(a, 2) ** 2)))(x)
+    (fwd,) = [e for e in closed.eqns if e.primitive.name == "reduce_window_max"]
+    (bwd,) = [e for e in closed.eqns if e.primitive.name == "select_and_scatter_add"]
+    assert len(bwd.invars) == 3 and bwd.invars[2] is fwd.outvars[0]
+    # hessian-vector products, vmap and jit through the three-operand form
+    def loss(a):
+        return fg.numpy.sum(fg.nn.max_pool(a, 2) ** 3)
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    hvp = fg.jvp(fg.grad(loss), (x,), (v,))[1]
+    y = fg.nn.max_pool(x, 2)
+    mask = fg.grad(lambda a: fg.numpy.sum(fg.nn.max_pool(a, 2)))(x)
+    want = mask * 6 * np.repeat(np.repeat(y, 2, -1), 2, -2) * v
+    np.testing.assert_allclose(hvp, want, rtol=1e-12)
+    np.testing.assert_allclose(fg.jit(fg.grad(loss))(x), fg.grad(loss)(x))
+    np.testing.assert_allclose(fg.vmap(fg.grad(loss))(x), np.stack([fg.grad(loss)(a) for a in x]))
+    with pytest.raises(fg.core.errors.ShapeError, match="maxima"):
+        W.select_and_scatter_add_p.bind(y, x, y[..., :1], window_dimensions=(1, 1, 2, 2),
+                                        window_strides=(1, 1, 2, 2), padding=((0, 0),) * 4)
 
 
 def test_max_pool_first_max_routing_by_masks():
