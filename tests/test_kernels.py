@@ -267,7 +267,27 @@ CONV_CASES = [
     ((2, 3, 9, 8), (4, 3, 3, 2), (2, 3), ((-1, 1), (2, -1)), (1, 1), 1),  # crops, odd strides
     ((1, 2, 9, 9), (3, 2, 2, 2), (3, 3), ((0, 0), (0, 0)), (2, 1), 1),  # rows never read
     ((3, 2, 12, 11), (2, 2, 4, 4), (1, 1), ((0, 0), (1, 2)), (1, 1), 1),  # > 64 positions
+    ((2, 16, 6, 6), (8, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),  # dX by the seed rule
+    ((2, 4, 9, 9), (12, 2, 5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), 2),  # dX by col2im, groups
 ]
+
+
+def test_conv_input_gradient_dispatch():
+    # unit strides: col2im when the seed rule's GEMM would be thin (few input channels) and
+    # its im2col of dZ the bigger copy; the seed rule's single GEMM otherwise
+    assert C._dx_by_col2im((16, 6, 5, 5), (14, 14), (10, 10), 1)        # LeNet conv 2
+    assert not C._dx_by_col2im((64, 64, 3, 3), (32, 32), (32, 32), 1)   # the 64->64 layer
+    assert not C._dx_by_col2im((64, 32, 3, 3), (16, 16), (16, 16), 1)   # CNN conv 3
+    assert not C._dx_by_col2im((4, 8, 3, 3), (8, 8), (8, 8), 1)         # fewer outputs
+    assert C._dx_by_col2im((12, 2, 5, 5), (9, 9), (5, 5), 2)
+    x, w = np.ones((2, 6, 14, 14)), np.ones((16, 6, 5, 5))
+    names = [e.primitive.name for e in fg.make_jaxpr(fg.grad(
+        lambda a: fg.numpy.sum(fg.nn.conv(a, w))))(x).eqns]
+    assert "conv_patches_transpose" in names and "conv_general_dilated" not in names
+    names = [e.primitive.name for e in fg.make_jaxpr(fg.grad(
+        lambda a: fg.numpy.sum(fg.nn.conv(a, np.ones((8, 16, 3, 3)), padding=1))))(
+        np.ones((2, 16, 6, 6))).eqns]
+    assert "conv_patches_transpose" not in names and "conv_general_dilated" in names
 
 
 def _conv_params(case):

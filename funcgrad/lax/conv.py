@@ -776,6 +776,24 @@ def _grouped(rhs: Any, g: int) -> Any:
     return reshape(rhs, (g, o // g, i * int(np.prod(ks, dtype=np.int64))))
 
 
+_SMALL_GEMM_ROWS = 16
+
+
+def _dx_by_col2im(rhs_shape: Sequence[int], in_sp: Sequence[int], out_sp: Sequence[int],
+                  groups: int) -> bool:
+    """The dispatch of a unit-stride conv's input gradient (static, by shape): col2im
+    (dcols = W^T dZ, (C*K, O) @ (O, N*P), then one strided += per tap) when the seed rule's
+    GEMM, (C, O*K) @ (O*K, N*P), would have fewer than ``_SMALL_GEMM_ROWS`` rows (C, the
+    input channels per group) and its im2col of the padded dZ more columns than col2im's
+    (O > C): BLAS runs such thin products far below its peak. LeNet's 6->16 5x5 on 64x14x14:
+    1.1 ms against 6 ms. Otherwise the seed rule's one GEMM wins or ties (64->64 3x3 on
+    32x64x32x32: 29 ms against 44 ms; 32->64 3x3 on 32x32x16x16: a tie)."""
+    o, i = rhs_shape[0] // groups, rhs_shape[1]
+    p_in = int(np.prod(in_sp, dtype=np.int64))
+    p_out = int(np.prod(out_sp, dtype=np.int64))
+    return i < _SMALL_GEMM_ROWS and o * p_in > i * p_out
+
+
 def _conv_residual_rule(lhs: Any, rhs: Any, **params: Any) -> tuple[Any, Any]:
     """The forward of reverse mode: the columns, once, multiplied and kept."""
     if not _columns_apply(params, lhs, rhs):
@@ -800,7 +818,8 @@ def _conv_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
                 _conv_rhs_vjp(ct, ans, lhs, rhs, **params) if needs[1] else None]
     g = params["feature_group_count"]
     n, o, *out_sp = get_aval(ct).shape
-    unit = all(s == 1 for s in params["window_strides"])
+    unit = (all(s == 1 for s in params["window_strides"])
+            and not _dx_by_col2im(get_aval(rhs).shape, get_aval(lhs).shape[2:], out_sp, g))
     ct3 = None
     if needs[1] or not unit:                                               # (G, Og, N*P)
         ct3 = reshape(transpose(reshape(ct, (n, g, o // g, -1)), (1, 2, 0, 3)), (g, o // g, -1))
