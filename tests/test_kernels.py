@@ -272,7 +272,7 @@ CONV_CASES = [
 ]
 
 
-def test_conv_input_gradient_dispatch():
+def test_conv_input_gradient_dispatch(monkeypatch):
     # unit strides: col2im when the seed rule's GEMM would be thin (few input channels) and
     # its im2col of dZ the bigger copy; the seed rule's single GEMM otherwise
     assert C._dx_by_col2im((16, 6, 5, 5), (14, 14), (10, 10), 1)        # LeNet conv 2
@@ -284,6 +284,7 @@ def test_conv_input_gradient_dispatch():
     names = [e.primitive.name for e in fg.make_jaxpr(fg.grad(
         lambda a: fg.numpy.sum(fg.nn.conv(a, w))))(x).eqns]
     assert "conv_patches_transpose" in names and "conv_general_dilated" not in names
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 0)     # the one-GEMM layout, at test sizes
     names = [e.primitive.name for e in fg.make_jaxpr(fg.grad(
         lambda a: fg.numpy.sum(fg.nn.conv(a, np.ones((8, 16, 3, 3)), padding=1))))(
         np.ones((2, 16, 6, 6))).eqns]
@@ -296,9 +297,20 @@ def _conv_params(case):
                 rhs_dilation=rd, feature_group_count=g)
 
 
+def test_conv_per_image_dispatch():
+    # one GEMM per image for small ungrouped convs (LeNet, the CNN's first layer), one GEMM
+    # over all images otherwise
+    assert C._per_image(6, 25, 784, 1) and C._per_image(16, 150, 100, 1)
+    assert C._per_image(32, 27, 1024, 1)
+    assert not C._per_image(32, 288, 1024, 1) and not C._per_image(64, 576, 1024, 1)
+    assert not C._per_image(6, 25, 784, 2)
+
+
+@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_column_kernels_match_seed_rules(case, dtype):
+def test_conv_column_kernels_match_seed_rules(case, dtype, per_image, monkeypatch):
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
     xs, ws = case[:2]
     p = _conv_params(case)
     rng = np.random.default_rng(5)
@@ -349,9 +361,11 @@ def test_conv_patches_and_their_transpose(case):
     np.testing.assert_allclose(np.vdot(cols, y), np.vdot(x, back), rtol=1e-12)
 
 
+@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
 @pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[4], CONV_CASES[5], CONV_CASES[7]],
                          ids=str)
-def test_conv_column_kernels_second_order(case):
+def test_conv_column_kernels_second_order(case, per_image, monkeypatch):
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
     xs, ws = case[:2]
     p = _conv_params(case)
     rng = np.random.default_rng(7)
@@ -375,7 +389,9 @@ def test_conv_column_kernels_second_order(case):
     np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-10)
 
 
-def test_conv_column_kernels_under_vmap_and_staging():
+@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
+def test_conv_column_kernels_under_vmap_and_staging(per_image, monkeypatch):
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
     rng = np.random.default_rng(8)
     xs, w = rng.standard_normal((3, 2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
 
