@@ -618,9 +618,17 @@ def _conv_rhs_vjp(ct: Any, ans: Any, lhs: Any, rhs: Any, *, window_strides: tupl
 #   transposed copy of X;
 # - dX at unit strides: the seed rule itself (a stride-1 conv of the padded dZ with the rotated
 #   kernel: one im2col of dZ and one GEMM), measured faster than col2im (64->64 3x3 on
-#   32x64x32x32: 29 ms against 44 ms);
-# - dX at strides > 1: dcols = W^T @ dZ, then col2im (one strided += per kernel tap), instead
-#   of convolving the stride-dilated dZ (stride**2 times the GEMM work, on zeros).
+#   32x64x32x32: 29 ms against 44 ms), unless its GEMM would be thin (``_dx_by_col2im``);
+# - dX at strides > 1 (and thin unit-stride convs): dcols = W^T @ dZ, then col2im (one
+#   strided += per kernel tap), instead of convolving the stride-dilated dZ (stride**2 times
+#   the GEMM work, on zeros).
+# The dispatch table, static by shape (no run-time tuning; tests/test_kernels.py pins it):
+#   small ungrouped convs, O*C*K*P <= 2^20 (``_per_image``)  one GEMM per image for the
+#       forward, dW and dcols (np.matmul batched over N), dX by col2im
+#   unit strides, C < 16 and O*P_in > C*P_out (``_dx_by_col2im``)  dX by col2im
+#   other unit strides                                        dX by the seed rule
+#   strides > 1                                               dX by col2im
+#   lhs dilation, or kernel-major columns                     the seed rules throughout
 # The GEMMs are the floor's shapes, (O, C*K) @ (C*K, N*P) and its two transposes; dZ is laid
 # out (G, Og, N*P) once for both cotangents. conv_patches and conv_patches_transpose are each
 # other's transpose, so every order of derivative, vmap and staging work through them.
