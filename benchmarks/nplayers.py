@@ -2,9 +2,10 @@
 against and timed against.
 
 Convolution is im2col + one matmul forward and two matmuls backward, with col2im as a loop over
-the ``kh * kw`` kernel offsets (Caffe's layout, the seeds' derivation). Pooling is a reshape into
-non-overlapping windows; max pooling routes each window's gradient to its first argmax. Arrays
-are NCHW, kernels OIHW, dense weights ``(in, out)``.
+the ``kh * kw`` kernel offsets (Caffe's layout, the seeds' derivation). Pooling is as the shared
+reference harness's hand NumPy: the maximum (or sum) of the window's strided views, and max
+pooling's backward masked against the forward's output (each window's gradient to its first
+maximum). Arrays are NCHW, kernels OIHW, dense weights ``(in, out)``.
 """
 
 from __future__ import annotations
@@ -90,34 +91,61 @@ def conv_backward(dz: np.ndarray, cache: ConvCache, need_dx: bool = True,
     return dx, dw
 
 
-def max_pool_forward(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping ``k x k`` max pooling; returns the output and each window's argmax."""
-    n, c, h, w = x.shape
-    windows = (x.reshape(n, c, h // k, k, w // k, k).transpose(0, 1, 2, 4, 3, 5)
-               .reshape(n, c, h // k, w // k, k * k))
-    idx = windows.argmax(axis=-1)[..., None]
-    return np.take_along_axis(windows, idx, axis=-1)[..., 0], idx
+def _taps(x: np.ndarray, k: int) -> list[np.ndarray]:
+    """The ``k * k`` window positions of non-overlapping ``k x k`` windows, as strided views
+    in row-major window order."""
+    ho, wo = x.shape[2] // k, x.shape[3] // k
+    return [x[:, :, i:i + k * ho:k, j:j + k * wo:k] for i in range(k) for j in range(k)]
 
 
-def max_pool_backward(dout: np.ndarray, idx: np.ndarray, x_shape: tuple[int, ...],
-                      k: int) -> np.ndarray:
-    n, c, h, w = x_shape
-    dwin = np.zeros((*dout.shape, k * k), dout.dtype)
-    np.put_along_axis(dwin, idx, dout[..., None], axis=-1)
-    return (dwin.reshape(n, c, h // k, w // k, k, k).transpose(0, 1, 2, 4, 3, 5)
-            .reshape(x_shape))
+def max_pool_forward(x: np.ndarray, k: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Non-overlapping ``k x k`` max pooling as the maximum of the ``k * k`` strided views;
+    returns the output and what the backward masks against (the input and the output)."""
+    taps = _taps(x, k)
+    y = np.maximum(taps[0], taps[1]) if len(taps) > 1 else taps[0].copy()
+    for t in taps[2:]:
+        np.maximum(y, t, out=y)
+    return y, (x, y)
+
+
+def max_pool_backward(dout: np.ndarray, cache: tuple[np.ndarray, np.ndarray],
+                      x_shape: tuple[int, ...], k: int) -> np.ndarray:
+    """Each window's gradient to its first maximum: the taps masked against the forward's
+    output (first tap equal to it wins), written into the strided views of dX."""
+    x, y = cache
+    dx = np.zeros(x_shape, dout.dtype) if (x_shape[2] % k or x_shape[3] % k) else \
+        np.empty(x_shape, dout.dtype)
+    taps, outs = _taps(x, k), _taps(dx, k)
+    taken = taps[0] == y
+    np.multiply(dout, taken, out=outs[0])
+    for t, out in zip(taps[1:-1], outs[1:-1]):
+        m = t == y
+        m &= ~taken
+        taken |= m
+        np.multiply(dout, m, out=out)
+    if len(taps) > 1:
+        np.multiply(dout, ~taken, out=outs[-1])
+    return dx
 
 
 def avg_pool_forward(x: np.ndarray, k: int) -> np.ndarray:
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // k, k, w // k, k).mean(axis=(3, 5))
+    """The ``k * k`` strided views summed, times ``1 / k**2``."""
+    taps = _taps(x, k)
+    y = taps[0] + taps[1] if len(taps) > 1 else taps[0].copy()
+    for t in taps[2:]:
+        y += t
+    y *= np.asarray(1.0 / (k * k), x.dtype)
+    return y
 
 
 def avg_pool_backward(dout: np.ndarray, x_shape: tuple[int, ...], k: int) -> np.ndarray:
-    n, c, h, w = x_shape
+    """``dout / k**2`` written into the ``k * k`` strided views of dX."""
     scaled = dout * np.asarray(1.0 / (k * k), dout.dtype)
-    up = np.broadcast_to(scaled[:, :, :, None, :, None], (n, c, h // k, k, w // k, k))
-    return up.reshape(x_shape)
+    dx = np.zeros(x_shape, dout.dtype) if (x_shape[2] % k or x_shape[3] % k) else \
+        np.empty(x_shape, dout.dtype)
+    for view in _taps(dx, k):
+        view[...] = scaled
+    return dx
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

@@ -230,11 +230,11 @@ def test_blog_example_stride2(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(dw[0, 0], dw_want, rtol=1e-14, atol=1e-15)
 
 
-def test_vjp_rules_are_primitives() -> None:
+def test_vjp_rules_are_primitives(monkeypatch: pytest.MonkeyPatch) -> None:
     # The backward pass is made of primitives, not NumPy on data: that is what makes
     # grad-of-grad, vmap and jit of the backward pass possible. The forward builds the
     # columns once and dW reuses them; dX is col2im at stride 2 and the seed rule's conv of
-    # the padded dZ with the rotated kernel at stride 1.
+    # the padded dZ with the rotated kernel at stride 1 (16 or more input channels).
     x, w = np.ones((2, 3, 17, 17)), np.ones((4, 3, 3, 3))   # 8x8 outputs at stride 2
 
     def loss(stride: int) -> Any:
@@ -249,6 +249,10 @@ def test_vjp_rules_are_primitives() -> None:
     for e in closed.jaxpr.eqns:
         hash(tuple(sorted(e.params.items())))
 
+    # (at stride 1 with few input channels, or per image, dX is col2im too:
+    # tests/test_kernels.py)
+    monkeypatch.setattr(conv_module, "_PER_IMAGE_FLOPS", 0)
+    x, w = np.ones((2, 16, 17, 17)), np.ones((4, 16, 3, 3))
     closed = fg.make_jaxpr(fg.grad(loss(1), argnums=(0, 1)))(x, w)
     names = [e.primitive.name for e in closed.jaxpr.eqns]
     assert names.count("conv_patches") == 1 and "conv_patches_transpose" not in names, names

@@ -159,6 +159,9 @@ def test_pool_gradient_masks_match_argmax(case, dtype, special, contiguous, monk
     fast_sc = W._select_and_scatter_add_impl(src, x, **p)
     fast_ga = W._select_and_gather_add_impl(tan, x, **p)
     fast_max = W._reduce_window_max_impl(x, **p)
+    # the backward's path: the forward's maxima passed as the optional third operand
+    saved_sc = W._select_and_scatter_add_impl(src, x, fast_max, **p)
+    saved_ga = W._select_and_gather_add_impl(tan, x, fast_max, **p)
     monkeypatch.setattr(W, "_MASK_TAPS", 0)   # the general (argmax) path
     want_sc = W._select_and_scatter_add_impl(src, x, **p)
     want_ga = W._select_and_gather_add_impl(tan, x, **p)
@@ -166,6 +169,11 @@ def test_pool_gradient_masks_match_argmax(case, dtype, special, contiguous, monk
     assert fast_ga.shape == want_ga.shape == fast_max.shape and fast_ga.dtype == want_ga.dtype
     np.testing.assert_array_equal(_bits(fast_sc), _bits(want_sc))
     np.testing.assert_array_equal(_bits(fast_ga), _bits(want_ga))
+    np.testing.assert_array_equal(_bits(saved_sc), _bits(want_sc))
+    np.testing.assert_array_equal(_bits(saved_ga), _bits(want_ga))
+    # and the argmax path ignores the maxima it was given
+    np.testing.assert_array_equal(
+        _bits(W._select_and_scatter_add_impl(src, x, fast_max, **p)), _bits(want_sc))
 
 
 def test_pool_gradient_nan_operand_uses_argmax(monkeypatch):
@@ -178,6 +186,28 @@ def test_pool_gradient_nan_operand_uses_argmax(monkeypatch):
     np.testing.assert_array_equal(got, W._select_and_scatter_add_impl(src, x, **p))
     # the argmax never lets a later NaN take over: first window -> 5.0, second -> 3.0
     np.testing.assert_array_equal(got, [[[[0, 0, 0, 20.0], [0, 10.0, 0, 0]]]])
+
+
+def test_max_pool_backward_reads_the_forward_maxima():
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    closed = fg.make_jaxpr(fg.grad(lambda a: fg.numpy.sum(fg.nn.max_pool(a, 2) ** 2)))(x)
+    (fwd,) = [e for e in closed.eqns if e.primitive.name == "reduce_window_max"]
+    (bwd,) = [e for e in closed.eqns if e.primitive.name == "select_and_scatter_add"]
+    assert len(bwd.invars) == 3 and bwd.invars[2] is fwd.outvars[0]
+    # hessian-vector products, vmap and jit through the three-operand form
+    def loss(a):
+        return fg.numpy.sum(fg.nn.max_pool(a, 2) ** 3)
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    hvp = fg.jvp(fg.grad(loss), (x,), (v,))[1]
+    y = fg.nn.max_pool(x, 2)
+    mask = fg.grad(lambda a: fg.numpy.sum(fg.nn.max_pool(a, 2)))(x)
+    want = mask * 6 * np.repeat(np.repeat(y, 2, -1), 2, -2) * v
+    np.testing.assert_allclose(hvp, want, rtol=1e-12)
+    np.testing.assert_allclose(fg.jit(fg.grad(loss))(x), fg.grad(loss)(x))
+    np.testing.assert_allclose(fg.vmap(fg.grad(loss))(x), np.stack([fg.grad(loss)(a) for a in x]))
+    with pytest.raises(fg.core.errors.ShapeError, match="maxima"):
+        W.select_and_scatter_add_p.bind(y, x, y[..., :1], window_dimensions=(1, 1, 2, 2),
+                                        window_strides=(1, 1, 2, 2), padding=((0, 0),) * 4)
 
 
 def test_max_pool_first_max_routing_by_masks():
@@ -237,7 +267,28 @@ CONV_CASES = [
     ((2, 3, 9, 8), (4, 3, 3, 2), (2, 3), ((-1, 1), (2, -1)), (1, 1), 1),  # crops, odd strides
     ((1, 2, 9, 9), (3, 2, 2, 2), (3, 3), ((0, 0), (0, 0)), (2, 1), 1),  # rows never read
     ((3, 2, 12, 11), (2, 2, 4, 4), (1, 1), ((0, 0), (1, 2)), (1, 1), 1),  # > 64 positions
+    ((2, 16, 6, 6), (8, 16, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),  # dX by the seed rule
+    ((2, 4, 9, 9), (12, 2, 5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), 2),  # dX by col2im, groups
 ]
+
+
+def test_conv_input_gradient_dispatch(monkeypatch):
+    # unit strides: col2im when the seed rule's GEMM would be thin (few input channels) and
+    # its im2col of dZ the bigger copy; the seed rule's single GEMM otherwise
+    assert C._dx_by_col2im((16, 6, 5, 5), (14, 14), (10, 10), 1)        # LeNet conv 2
+    assert not C._dx_by_col2im((64, 64, 3, 3), (32, 32), (32, 32), 1)   # the 64->64 layer
+    assert not C._dx_by_col2im((64, 32, 3, 3), (16, 16), (16, 16), 1)   # CNN conv 3
+    assert not C._dx_by_col2im((4, 8, 3, 3), (8, 8), (8, 8), 1)         # fewer outputs
+    assert C._dx_by_col2im((12, 2, 5, 5), (9, 9), (5, 5), 2)
+    x, w = np.ones((2, 6, 14, 14)), np.ones((16, 6, 5, 5))
+    names = [e.primitive.name for e in fg.make_jaxpr(fg.grad(
+        lambda a: fg.numpy.sum(fg.nn.conv(a, w))))(x).eqns]
+    assert "conv_patches_transpose" in names and "conv_general_dilated" not in names
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 0)     # the one-GEMM layout, at test sizes
+    names = [e.primitive.name for e in fg.make_jaxpr(fg.grad(
+        lambda a: fg.numpy.sum(fg.nn.conv(a, np.ones((8, 16, 3, 3)), padding=1))))(
+        np.ones((2, 16, 6, 6))).eqns]
+    assert "conv_patches_transpose" not in names and "conv_general_dilated" in names
 
 
 def _conv_params(case):
@@ -246,9 +297,20 @@ def _conv_params(case):
                 rhs_dilation=rd, feature_group_count=g)
 
 
+def test_conv_per_image_dispatch():
+    # one GEMM per image for small ungrouped convs (LeNet, the CNN's first layer), one GEMM
+    # over all images otherwise
+    assert C._per_image(6, 25, 784, 1) and C._per_image(16, 150, 100, 1)
+    assert C._per_image(32, 27, 1024, 1)
+    assert not C._per_image(32, 288, 1024, 1) and not C._per_image(64, 576, 1024, 1)
+    assert not C._per_image(6, 25, 784, 2)
+
+
+@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_column_kernels_match_seed_rules(case, dtype):
+def test_conv_column_kernels_match_seed_rules(case, dtype, per_image, monkeypatch):
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
     xs, ws = case[:2]
     p = _conv_params(case)
     rng = np.random.default_rng(5)
@@ -299,9 +361,11 @@ def test_conv_patches_and_their_transpose(case):
     np.testing.assert_allclose(np.vdot(cols, y), np.vdot(x, back), rtol=1e-12)
 
 
+@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
 @pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[4], CONV_CASES[5], CONV_CASES[7]],
                          ids=str)
-def test_conv_column_kernels_second_order(case):
+def test_conv_column_kernels_second_order(case, per_image, monkeypatch):
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
     xs, ws = case[:2]
     p = _conv_params(case)
     rng = np.random.default_rng(7)
@@ -325,7 +389,9 @@ def test_conv_column_kernels_second_order(case):
     np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-10)
 
 
-def test_conv_column_kernels_under_vmap_and_staging():
+@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
+def test_conv_column_kernels_under_vmap_and_staging(per_image, monkeypatch):
+    monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
     rng = np.random.default_rng(8)
     xs, w = rng.standard_normal((3, 2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
 

@@ -40,7 +40,8 @@ from funcgrad.core.primitive import Primitive
 from funcgrad.lax import workspace
 from funcgrad.lax.dot import dot_general
 from funcgrad.lax.elementwise import convert_element_type
-from funcgrad.lax.structural import pad_p, reshape, rev, transpose
+from funcgrad.lax.reductions import reduce_sum
+from funcgrad.lax.structural import broadcast_in_dim, pad_p, reshape, rev, transpose
 from funcgrad.transforms import ad, batching, codegen
 from funcgrad.transforms.batching import moveaxis
 
@@ -192,6 +193,21 @@ def _columns_inner_out(kernel_shape: Sequence[int], window_strides: Sequence[int
     return not out_sp or out_sp[-1] * window_strides[-1] > kernel_shape[-1] * rhs_dilation[-1]
 
 
+_PER_IMAGE_FLOPS = 1 << 20
+
+
+def _per_image(out_channels: int, ck: int, positions: int, groups: int) -> bool:
+    """The static dispatch between one GEMM over all images, (O, C*K) @ (C*K, N*P), and one
+    per image (``np.matmul`` batched over N, as the reference's hand NumPy): per image when
+    ungrouped and an image's product is small (O*C*K*P at most ``_PER_IMAGE_FLOPS``, LeNet's
+    and the small CNN's first layer). A thin GEMM over all images is split over BLAS's
+    threads and pays their start-up and synchronisation (LeNet's 1->6 5x5 forward: 0.39 ms
+    one GEMM against 0.23 ms per image on 2 quiet threads, 8-12 ms when a thread is
+    preempted); per image, BLAS keeps each small product on one thread, and the output
+    comes out in the (N, O, P) layout, contiguous, with no transposed copy."""
+    return groups == 1 and out_channels * ck * positions <= _PER_IMAGE_FLOPS
+
+
 def _conv_im2col(x: np.ndarray, w: np.ndarray, window_strides: tuple[int, ...],
                  rhs_dilation: tuple[int, ...], groups: int, out_sp: tuple[int, ...]
                  ) -> np.ndarray:
@@ -205,6 +221,12 @@ def _conv_im2col(x: np.ndarray, w: np.ndarray, window_strides: tuple[int, ...],
     k = int(np.prod(ks, dtype=np.int64))
     og = o // groups
     w_m = w.reshape(groups, og, i * k)
+    if _columns_inner_out(ks, window_strides, rhs_dilation, out_sp) and _per_image(
+            o, i * k, p, groups):
+        cols = _im2col(x, ks, window_strides, rhs_dilation, out_sp).reshape(i * k, n, p)
+        out = np.matmul(w.reshape(o, i * k), cols.transpose(1, 0, 2),
+                        out=workspace.empty((n, o, p), np.result_type(w, cols)))
+        return out.reshape(n, o, *out_sp)
     if _columns_inner_out(ks, window_strides, rhs_dilation, out_sp):
         cols = _im2col(x, ks, window_strides, rhs_dilation, out_sp).reshape(groups, i * k,
                                                                             n * p)
@@ -596,9 +618,17 @@ def _conv_rhs_vjp(ct: Any, ans: Any, lhs: Any, rhs: Any, *, window_strides: tupl
 #   transposed copy of X;
 # - dX at unit strides: the seed rule itself (a stride-1 conv of the padded dZ with the rotated
 #   kernel: one im2col of dZ and one GEMM), measured faster than col2im (64->64 3x3 on
-#   32x64x32x32: 29 ms against 44 ms);
-# - dX at strides > 1: dcols = W^T @ dZ, then col2im (one strided += per kernel tap), instead
-#   of convolving the stride-dilated dZ (stride**2 times the GEMM work, on zeros).
+#   32x64x32x32: 29 ms against 44 ms), unless its GEMM would be thin (``_dx_by_col2im``);
+# - dX at strides > 1 (and thin unit-stride convs): dcols = W^T @ dZ, then col2im (one
+#   strided += per kernel tap), instead of convolving the stride-dilated dZ (stride**2 times
+#   the GEMM work, on zeros).
+# The dispatch table, static by shape (no run-time tuning; tests/test_kernels.py pins it):
+#   small ungrouped convs, O*C*K*P <= 2^20 (``_per_image``)  one GEMM per image for the
+#       forward, dW and dcols (np.matmul batched over N), dX by col2im
+#   unit strides, C < 16 and O*P_in > C*P_out (``_dx_by_col2im``)  dX by col2im
+#   other unit strides                                        dX by the seed rule
+#   strides > 1                                               dX by col2im
+#   lhs dilation, or kernel-major columns                     the seed rules throughout
 # The GEMMs are the floor's shapes, (O, C*K) @ (C*K, N*P) and its two transposes; dZ is laid
 # out (G, Og, N*P) once for both cotangents. conv_patches and conv_patches_transpose are each
 # other's transpose, so every order of derivative, vmap and staging work through them.
@@ -776,6 +806,24 @@ def _grouped(rhs: Any, g: int) -> Any:
     return reshape(rhs, (g, o // g, i * int(np.prod(ks, dtype=np.int64))))
 
 
+_SMALL_GEMM_ROWS = 16
+
+
+def _dx_by_col2im(rhs_shape: Sequence[int], in_sp: Sequence[int], out_sp: Sequence[int],
+                  groups: int) -> bool:
+    """The dispatch of a unit-stride conv's input gradient (static, by shape): col2im
+    (dcols = W^T dZ, (C*K, O) @ (O, N*P), then one strided += per tap) when the seed rule's
+    GEMM, (C, O*K) @ (O*K, N*P), would have fewer than ``_SMALL_GEMM_ROWS`` rows (C, the
+    input channels per group) and its im2col of the padded dZ more columns than col2im's
+    (O > C): BLAS runs such thin products far below its peak. LeNet's 6->16 5x5 on 64x14x14:
+    1.1 ms against 6 ms. Otherwise the seed rule's one GEMM wins or ties (64->64 3x3 on
+    32x64x32x32: 29 ms against 44 ms; 32->64 3x3 on 32x32x16x16: a tie)."""
+    o, i = rhs_shape[0] // groups, rhs_shape[1]
+    p_in = int(np.prod(in_sp, dtype=np.int64))
+    p_out = int(np.prod(out_sp, dtype=np.int64))
+    return i < _SMALL_GEMM_ROWS and o * p_in > i * p_out
+
+
 def _conv_residual_rule(lhs: Any, rhs: Any, **params: Any) -> tuple[Any, Any]:
     """The forward of reverse mode: the columns, once, multiplied and kept."""
     if not _columns_apply(params, lhs, rhs):
@@ -783,6 +831,15 @@ def _conv_residual_rule(lhs: Any, rhs: Any, **params: Any) -> tuple[Any, Any]:
     cols = conv_patches_p.bind(lhs, **_patch_params(get_aval(rhs).shape, params))
     ck, n, *out_sp = get_aval(cols).shape
     g = params["feature_group_count"]
+    o = get_aval(rhs).shape[0]
+    p = int(np.prod(out_sp, dtype=np.int64))
+    if _per_image(o, ck, p, g):
+        # (N, O, C*K) @ (N, C*K, P): the weights a zero-stride view, the columns a
+        # transposed view; the products land in NCHW
+        wb = broadcast_in_dim(reshape(rhs, (o, ck)), (n, o, ck), (1, 2))
+        cols_t = transpose(reshape(cols, (ck, n, p)), (1, 0, 2))
+        out = dot_general(wb, cols_t, (((2,), (1,)), ((0,), (0,))))
+        return reshape(out, (n, o, *out_sp)), cols
     w3 = _grouped(rhs, g)
     _, og, ik = get_aval(w3).shape
     out = dot_general(w3, reshape(cols, (g, ik, -1)), (((2,), (1,)), ((0,), (0,))))
@@ -800,7 +857,13 @@ def _conv_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
                 _conv_rhs_vjp(ct, ans, lhs, rhs, **params) if needs[1] else None]
     g = params["feature_group_count"]
     n, o, *out_sp = get_aval(ct).shape
-    unit = all(s == 1 for s in params["window_strides"])
+    rhs_shape = get_aval(rhs).shape
+    ck = rhs_shape[1] * int(np.prod(rhs_shape[2:], dtype=np.int64))
+    p = int(np.prod(out_sp, dtype=np.int64))
+    if _per_image(o, ck, p, g):
+        return _conv_vjp_per_image(ct, lhs, rhs, residuals, needs, params)
+    unit = (all(s == 1 for s in params["window_strides"])
+            and not _dx_by_col2im(get_aval(rhs).shape, get_aval(lhs).shape[2:], out_sp, g))
     ct3 = None
     if needs[1] or not unit:                                               # (G, Og, N*P)
         ct3 = reshape(transpose(reshape(ct, (n, g, o // g, -1)), (1, 2, 0, 3)), (g, o // g, -1))
@@ -821,6 +884,32 @@ def _conv_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
         ck = get_aval(cols).shape[0]
         dw = dot_general(ct3, reshape(cols, (g, ck // g, -1)), (((2,), (2,)), ((0,), (0,))))
         dw = reshape(dw, get_aval(rhs).shape)                              # (G, Og, I*K)
+    return [dx, dw]
+
+
+def _conv_vjp_per_image(ct: Any, lhs: Any, rhs: Any, cols: Any, needs: Sequence[bool],
+                        params: dict[str, Any]) -> list[Any]:
+    # The per-image GEMMs of the forward (_per_image), transposed: dW = sum_n dZ_n cols_n^T,
+    # dcols_n = W^T dZ_n, then col2im (unit strides too: these convs are thin), as the
+    # reference's hand NumPy.
+    rhs_shape = get_aval(rhs).shape
+    n, o, *out_sp = get_aval(ct).shape
+    ck = rhs_shape[1] * int(np.prod(rhs_shape[2:], dtype=np.int64))
+    p = int(np.prod(out_sp, dtype=np.int64))
+    ct3 = reshape(ct, (n, o, p))
+    dx = dw = None
+    if needs[0]:
+        wb = broadcast_in_dim(reshape(rhs, (o, ck)), (n, o, ck), (1, 2))
+        dcols = dot_general(wb, ct3, (((1,), (1,)), ((0,), (0,))))         # (N, C*K, P)
+        dcols = transpose(reshape(dcols, (n, ck, *out_sp)), (1, 0, *range(2, 2 + len(out_sp))))
+        dx = conv_patches_transpose_p.bind(
+            dcols, input_shape=tuple(get_aval(lhs).shape[2:]), **_patch_params(rhs_shape, params))
+    if needs[1]:
+        if cols is None:
+            cols = conv_patches_p.bind(lhs, **_patch_params(rhs_shape, params))
+        cols_t = transpose(reshape(cols, (ck, n, p)), (1, 0, 2))           # (N, C*K, P)
+        dw = dot_general(ct3, cols_t, (((2,), (2,)), ((0,), (0,))))        # (N, O, C*K)
+        dw = reshape(reduce_sum(dw, (0,)), rhs_shape)
     return [dx, dw]
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError
 from funcgrad.core.primitive import Primitive
+from funcgrad.lax import workspace
 from funcgrad.lax.conv import padtype_to_pads
 from funcgrad.lax.elementwise import _UINT_OF_SIZE, select_impl
 from funcgrad.lax.structural import broadcast_in_dim, pad, pad_p, reshape
@@ -105,9 +106,12 @@ def _reduce_taps(x: np.ndarray, window_dimensions: tuple[int, ...],
     if 0 in out_shape:
         return np.zeros(out_shape, x.dtype)
     xp = _pad_with(x, padding, init)
-    taps = _taps(xp, window_dimensions, window_strides, out_shape)
-    out = xp[next(taps)[1]].copy()
-    for _, sl in taps:
+    taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out_shape)]
+    if len(taps) == 1:
+        return xp[taps[0]].copy()
+    # the first two taps straight into a (reused) output: no copy
+    out = combine(xp[taps[0]], xp[taps[1]], out=workspace.empty(out_shape, xp.dtype))
+    for sl in taps[2:]:
         combine(out, xp[sl], out=out)
     return out
 
@@ -135,38 +139,46 @@ _MASK_TAPS = 16   # windows up to this many taps route gradients by masks, not a
 
 
 def _first_max_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
-                     window_strides: tuple[int, ...], out_shape: tuple[int, ...]
-                     ) -> list[tuple[tuple[slice, ...], np.ndarray]] | None:
+                     window_strides: tuple[int, ...], out_shape: tuple[int, ...],
+                     maxima: np.ndarray | None = None
+                     ) -> Iterator[tuple[tuple[slice, ...], np.ndarray]] | None:
     """Per tap, its slices of ``xp`` and where it is its window's first maximum.
 
-    The window maxima are recomputed (the forward's strided ``np.maximum``); a tap is taken
-    where it equals its window's maximum and no earlier tap was. Without NaNs that is exactly
+    The window maxima are the forward's output when given (``maxima``, saved by the forward),
+    else recomputed (the forward's strided ``np.maximum``); a tap is taken where it equals its
+    window's maximum and no earlier tap was. Without NaNs that is exactly
     ``_first_argmax(...) == j`` (equal values, -0.0 and +0.0 included, compare equal under
     both ``==`` and the argmax's strict ``>``); with a NaN, or a large window, None and the
-    caller uses the argmax.
+    caller uses the argmax. The masks are yielded one tap at a time and each is valid only
+    until the next is asked for (the buffers are reused: no copies).
     """
     if int(np.prod(window_dimensions, dtype=np.int64)) > _MASK_TAPS:
         return None
     taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out_shape)]
-    best = xp[taps[0]].copy()
-    for sl in taps[1:]:
-        np.maximum(best, xp[sl], out=best)
+    if maxima is not None:
+        best = maxima
+    else:
+        best = _reduce_taps(xp, window_dimensions, window_strides,
+                            ((0, 0),) * xp.ndim, None, np.maximum)
     if best.dtype.kind in "fc" and np.isnan(best).any():
         return None
-    masks = []
-    taken: np.ndarray | None = None
-    for j, sl in enumerate(taps):
-        if j == len(taps) - 1 and taken is not None:
-            m = ~taken                 # no NaN: every window has its maximum somewhere
-        else:
-            m = xp[sl] == best
-            if taken is None:
-                taken = m.copy()
-            else:
-                m &= ~taken
-                taken |= m
-        masks.append((sl, m))
-    return masks
+    return _mask_stream(xp, taps, best)
+
+
+def _mask_stream(xp: np.ndarray, taps: list[tuple[slice, ...]], best: np.ndarray
+                 ) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+    taken = xp[taps[0]] == best
+    yield taps[0], taken
+    if len(taps) == 1:
+        return
+    m = np.empty_like(taken)
+    for sl in taps[1:-1]:
+        np.equal(xp[sl], best, out=m)
+        np.greater(m, taken, out=m)    # m & ~taken, in one pass
+        yield sl, m
+        taken |= m
+    np.logical_not(taken, out=m)       # no NaN: every window has its maximum somewhere
+    yield taps[-1], m
 
 
 # == reduce_window_sum ========================================================================
@@ -256,12 +268,14 @@ reduce_window_max_p.def_abstract_eval(_window_abstract_eval)
 codegen.def_impl_call(reduce_window_max_p)
 
 
+# The forward's maxima ride along as the optional third operand: the backward masks the taps
+# against them (one strided == per tap) instead of recomputing them.
 def _reduce_window_max_jvp(t: Any, ans: Any, x: Any, **params: Any) -> Any:
-    return select_and_gather_add_p.bind(t, x, **params)
+    return select_and_gather_add_p.bind(t, x, ans, **params)
 
 
 def _reduce_window_max_vjp(ct: Any, ans: Any, x: Any, **params: Any) -> Any:
-    return select_and_scatter_add_p.bind(ct, x, **params)
+    return select_and_scatter_add_p.bind(ct, x, ans, **params)
 
 
 ad.defjvp(reduce_window_max_p, _reduce_window_max_jvp)
@@ -277,29 +291,33 @@ select_and_scatter_add_p = Primitive("select_and_scatter_add")
 select_and_gather_add_p = Primitive("select_and_gather_add")
 
 
-def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *,
+def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxima: np.ndarray,
                                  window_dimensions: tuple[int, ...],
                                  window_strides: tuple[int, ...], padding: Pads) -> np.ndarray:
-    """``source`` (one value per window) added at each window's first maximum of ``operand``."""
+    """``source`` (one value per window) added at each window's first maximum of ``operand``;
+    ``maxima``, when given, is ``reduce_window_max(operand)`` saved by the forward."""
     out_shape = source.shape
     if 0 in out_shape:
         return np.zeros(operand.shape, source.dtype)
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
-    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape)
+    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape,
+                             maxima[0] if maxima else None)
     uint = _UINT_OF_SIZE.get(source.dtype.itemsize)
     disjoint = all(s >= k for k, s in zip(window_dimensions, window_strides))
     if masks is not None and disjoint and uint is not None and source.dtype.kind in "fiu":
         # Each position is written by at most one window: write 0 + (source where taken,
         # else 0) straight into the tap's view (the same bits as zeros += select), with the
-        # select as a bit mask (branchless).
+        # select as a bit mask (branchless; unlike source * mask, an inf or NaN source not
+        # taken gives 0).
         covered = all(s == k and m * k == n for n, k, s, m in zip(xp.shape, window_dimensions,
                                                                   window_strides, out_shape))
-        buf = np.empty(xp.shape, source.dtype) if covered else np.zeros(xp.shape, source.dtype)
+        buf = (workspace.empty if covered else workspace.zeros)(xp.shape, source.dtype)
         bits = source.view(uint)
+        ones = workspace.empty(out_shape, uint)
+        sint = np.dtype(f"i{source.dtype.itemsize}")
         zero0 = source.dtype.type(0)
         for sl, m in masks:
-            ones = m.view(np.uint8).astype(uint)
-            np.negative(ones, out=ones)          # all ones where taken
+            np.negative(m.view(np.int8), out=ones.view(sint), casting="unsafe")  # all ones
             np.bitwise_and(bits, ones, out=ones)
             np.add(zero0, ones.view(source.dtype), out=buf[sl])
         return _unpad(buf, padding)
@@ -307,34 +325,47 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *,
     zero = np.broadcast_to(np.zeros((), source.dtype), source.shape)
     if masks is None:
         idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
-        masks = [(sl, idx == j) for j, sl in _taps(xp, window_dimensions, window_strides,
-                                                   out_shape)]
+        masks = iter([(sl, idx == j) for j, sl in _taps(xp, window_dimensions,
+                                                        window_strides, out_shape)])
     for sl, m in masks:
         buf[sl] += select_impl(m, source, zero)
     return _unpad(buf, padding)
 
 
-def _select_and_gather_add_impl(tangent: np.ndarray, operand: np.ndarray, *,
+def _select_and_gather_add_impl(tangent: np.ndarray, operand: np.ndarray, *maxima: np.ndarray,
                                 window_dimensions: tuple[int, ...],
                                 window_strides: tuple[int, ...], padding: Pads) -> np.ndarray:
-    """Per window, ``tangent`` at the window's first maximum of ``operand``."""
+    """Per window, ``tangent`` at the window's first maximum of ``operand`` (``maxima``, when
+    given, is ``reduce_window_max(operand)``)."""
     out_shape = _window_out_shape(operand.shape, window_dimensions, window_strides, padding)
     if 0 in out_shape:
         return np.zeros(out_shape, tangent.dtype)
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
     tp = _pad_with(tangent, padding, 0)
     out = np.zeros(out_shape, tangent.dtype)
-    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape)
+    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape,
+                             maxima[0] if maxima else None)
     if masks is None:
         idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
-        masks = [(sl, idx == j) for j, sl in _taps(tp, window_dimensions, window_strides,
-                                                   out_shape)]
+        masks = iter([(sl, idx == j) for j, sl in _taps(tp, window_dimensions,
+                                                        window_strides, out_shape)])
     for sl, m in masks:
         np.copyto(out, tp[sl], where=m)
     return out
 
 
-def _select_and_scatter_add_abstract_eval(source: ShapedArray, operand: ShapedArray, *,
+def _check_maxima(maxima: Sequence[ShapedArray], want: tuple[int, ...], operand: ShapedArray,
+                  name: str) -> None:
+    if len(maxima) > 1 or (maxima and (maxima[0].shape != want
+                                       or maxima[0].dtype != operand.dtype)):
+        got = [(m.shape, str(m.dtype)) for m in maxima]
+        raise ShapeError(f"{name}: the optional maxima operand must be one array of the "
+                         f"windowed shape {want} and dtype {operand.dtype} of operand "
+                         f"{operand.shape}, got {got}")
+
+
+def _select_and_scatter_add_abstract_eval(source: ShapedArray, operand: ShapedArray,
+                                          *maxima: ShapedArray,
                                           window_dimensions: tuple[int, ...],
                                           window_strides: tuple[int, ...], padding: Pads
                                           ) -> ShapedArray:
@@ -343,10 +374,12 @@ def _select_and_scatter_add_abstract_eval(source: ShapedArray, operand: ShapedAr
     if source.shape != want:
         raise ShapeError(f"select_and_scatter_add: source shape {source.shape} must be the "
                          f"windowed shape {want} of operand {operand.shape}")
+    _check_maxima(maxima, want, operand, "select_and_scatter_add")
     return ShapedArray(operand.shape, source.dtype, source.weak_type)
 
 
-def _select_and_gather_add_abstract_eval(tangent: ShapedArray, operand: ShapedArray, *,
+def _select_and_gather_add_abstract_eval(tangent: ShapedArray, operand: ShapedArray,
+                                         *maxima: ShapedArray,
                                          window_dimensions: tuple[int, ...],
                                          window_strides: tuple[int, ...], padding: Pads
                                          ) -> ShapedArray:
@@ -356,6 +389,7 @@ def _select_and_gather_add_abstract_eval(tangent: ShapedArray, operand: ShapedAr
     out = _window_abstract_eval(operand, window_dimensions=window_dimensions,
                                 window_strides=window_strides, padding=padding,
                                 name="select_and_gather_add")
+    _check_maxima(maxima, out.shape, operand, "select_and_gather_add")
     return ShapedArray(out.shape, tangent.dtype, tangent.weak_type)
 
 
@@ -366,18 +400,19 @@ select_and_gather_add_p.def_impl(_select_and_gather_add_impl)
 select_and_gather_add_p.def_abstract_eval(_select_and_gather_add_abstract_eval)
 codegen.def_impl_call(select_and_gather_add_p)
 
+# ``maxima`` (optional third operand) only chooses positions, like ``operand``.
 ad.defjvp(select_and_scatter_add_p,
-          lambda t, ans, source, operand, **p: select_and_scatter_add_p.bind(t, operand, **p),
-          None)
+          lambda t, ans, source, operand, *maxima, **p:
+          select_and_scatter_add_p.bind(t, operand, *maxima, **p), None, None)
 ad.defvjp(select_and_scatter_add_p,
-          lambda ct, ans, source, operand, **p: select_and_gather_add_p.bind(ct, operand, **p),
-          None)
+          lambda ct, ans, source, operand, *maxima, **p:
+          select_and_gather_add_p.bind(ct, operand, *maxima, **p), None, None)
 ad.defjvp(select_and_gather_add_p,
-          lambda t, ans, tangent, operand, **p: select_and_gather_add_p.bind(t, operand, **p),
-          None)
+          lambda t, ans, tangent, operand, *maxima, **p:
+          select_and_gather_add_p.bind(t, operand, *maxima, **p), None, None)
 ad.defvjp(select_and_gather_add_p,
-          lambda ct, ans, tangent, operand, **p: select_and_scatter_add_p.bind(ct, operand, **p),
-          None)
+          lambda ct, ans, tangent, operand, *maxima, **p:
+          select_and_scatter_add_p.bind(ct, operand, *maxima, **p), None, None)
 batching.batch_rules[select_and_scatter_add_p] = _window_batch(select_and_scatter_add_p)
 batching.batch_rules[select_and_gather_add_p] = _window_batch(select_and_gather_add_p)
 
