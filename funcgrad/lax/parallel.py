@@ -197,7 +197,7 @@ def axis_index(axis_name: Any) -> Any:
 def _axis_size(name: Any) -> int:
     """The size of the vmap named ``name`` that encloses the current call."""
     from funcgrad.core.tracing import current_trace
-    trace = current_trace()
+    trace: Any = current_trace()
     while trace is not None:
         if isinstance(trace, batching.BatchTrace) and trace.axis_name == name:
             return int(trace.axis_size)
