@@ -101,6 +101,36 @@ from funcgrad.numpy._shape import (
     transpose,
     vstack,
 )
+from funcgrad.numpy._statistics import (
+    average,
+    bincount,
+    convolve,
+    corrcoef,
+    correlate,
+    count_nonzero,
+    cov,
+    cumulative_prod,
+    cumulative_sum,
+    diff,
+    ediff1d,
+    gradient,
+    histogram,
+    histogram_bin_edges,
+    interp,
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
+    polyval,
+    trapezoid,
+)
 from funcgrad.numpy._ufuncs import (
     abs,
     absolute,
@@ -206,6 +236,12 @@ __all__ = [
     "triu", "true_divide", "uint32", "uint64", "uint8", "var", "vdot", "vstack", "where",
     "zeros", "zeros_like",
     "angle", "conj", "conjugate", "imag", "real",
+    # statistics and numerical calculus (_statistics)
+    "average", "bincount", "convolve", "corrcoef", "correlate", "count_nonzero", "cov",
+    "cumulative_prod", "cumulative_sum", "diff", "ediff1d", "gradient", "histogram",
+    "histogram_bin_edges", "interp", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
+    "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyval",
+    "trapezoid",
 ]
 
 del _array_methods
