@@ -22,6 +22,7 @@ from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
 from funcgrad.lax.indexing import getitem as _getitem
 from funcgrad.numpy._core import ArrayLike, _axes, _broadcast, _cast, _float, asarray
+from funcgrad.numpy._core import ndim as _ndim
 from funcgrad.numpy._products import diagonal, dot
 from funcgrad.numpy._reductions import (
     _no_out,
@@ -65,7 +66,8 @@ from funcgrad.numpy._ufuncs import where as _where  # the where= arguments shado
 
 
 def _concrete(x: Any) -> np.ndarray | None:
-    """``x``'s value if it is known now (not a tracer of an enclosing transform), else None."""
+    """``x``'s value if it is known now (a constant, or under grad/jvp the primal), else None.
+    Only for checks and static sizes: a computation on it would drop the derivative."""
     v = full_lower(x)
     return None if isinstance(v, Tracer) else np.asarray(v)
 
@@ -212,11 +214,9 @@ def _nan_arg(reduce: Any, a: ArrayLike, axis: Any, keepdims: bool) -> Any:
     known = _concrete(all_nan)
     if known is not None and known.any():
         raise ValueError(at_user_line("All-NaN slice encountered"))
-    # The first non-NaN entry equal to the extremum (a genuine -inf is not confused with a
-    # NaN filled with -inf).
-    best = _nan_extremum(reduce, -1 if reduce is max else 1, x, axis, True, None, None)
-    hit = logical_and(ok, equal(x, best))
-    idx = argmax(hit, axis=axis, keepdims=keepdims)
+    # As NumPy (and JAX): NaN becomes -inf (+inf) and the plain arg-reduction picks.
+    arg = argmax if reduce is max else argmin
+    idx = arg(_nan_to(x, -np.inf if reduce is max else np.inf), axis=axis, keepdims=keepdims)
     return _where(all_nan, -1, idx)  # traced all-NaN slices give -1, as JAX
 
 
@@ -492,9 +492,8 @@ def bincount(x: ArrayLike, weights: ArrayLike = None, minlength: int = 0, *,
 
 
 def _linspace_edges(lo: Any, hi: Any, n: int, dt: np.dtype) -> Any:
-    lo_c, hi_c = _concrete(lo), _concrete(hi)
-    if lo_c is not None and hi_c is not None:
-        return np.linspace(lo_c, hi_c, n + 1, endpoint=True, dtype=dt)
+    if not isinstance(lo, Tracer) and not isinstance(hi, Tracer):
+        return np.linspace(lo, hi, n + 1, endpoint=True, dtype=dt)
     # NumPy's linspace: start + arange * (delta / n), the last sample exactly stop.
     lo, hi = _cast(asarray(lo), dt), _cast(asarray(hi), dt)
     step = true_divide(subtract(hi, lo), n)
@@ -517,7 +516,7 @@ def histogram_bin_edges(a: ArrayLike, bins: Any = 10, range: Any = None,
     if isinstance(bins, str):
         raise NotImplementedError(at_user_line(
             f"histogram: string bins ({bins!r}) are not supported; give a count or the edges"))
-    if np.ndim(bins) == 1 or isinstance(bins, Tracer):
+    if _ndim(bins) == 1 or isinstance(bins, Tracer):
         edges = asarray(bins)
         if edges.ndim != 1:
             raise ValueError(at_user_line(f"histogram: bins must be 1-D, got {edges.shape}"))
@@ -525,7 +524,7 @@ def histogram_bin_edges(a: ArrayLike, bins: Any = 10, range: Any = None,
         if known is not None and np.any(np.diff(known) < 0):
             raise ValueError(at_user_line("`bins` must increase monotonically, when an array"))
         return edges
-    if np.ndim(bins) != 0 or int(bins) != bins or int(bins) < 1:
+    if _ndim(bins) != 0 or int(bins) != bins or int(bins) < 1:
         raise ValueError(at_user_line(f"`bins` must be a positive integer or a 1-D array, got "
                                       f"{bins!r}"))
     n = int(bins)
@@ -793,9 +792,8 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: ArrayLike = None,
         per = abs(_cast(asarray(period), np.float64))
         left = right = None
         xs, xps = remainder(xs, per), remainder(xps, per)
-        known_xp = _concrete(xps)
-        order = (np.argsort(known_xp, kind="stable") if known_xp is not None
-                 else _stable_order(xps))
+        order = (_stable_order(xps) if isinstance(xps, Tracer)
+                 else np.argsort(xps, kind="stable"))
         xps, fps = _getitem(xps, order), _getitem(fps, order)
         n0 = xps.shape[0]
         xps = concatenate([subtract(_slice(xps, n0 - 1, n0, 0), per), xps,
@@ -826,7 +824,7 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: ArrayLike = None,
 def _spacings(f: Any, varargs: Sequence[Any], axes: tuple[int, ...]) -> list[Any]:
     if not varargs:
         return [1.0] * len(axes)
-    if len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+    if len(varargs) == 1 and _ndim(varargs[0]) == 0:
         return [varargs[0]] * len(axes)
     if len(varargs) != len(axes):
         raise TypeError(at_user_line(
@@ -845,9 +843,8 @@ def _spacings(f: Any, varargs: Sequence[Any], axes: tuple[int, ...]) -> list[Any
                 f"gradient: when 1d, distances must match the length of the corresponding "
                 f"dimension ({h.shape[0]} != {f.shape[ax]})"))
         d = diff(_float(h))
-        known = _concrete(d)
-        if known is not None and known.size and np.all(known == known[0]):
-            out.append(np.asarray(known[0]))  # uniform: NumPy's scalar formulas
+        if not isinstance(d, Tracer) and d.size and np.all(d == d[0]):
+            out.append(d[0])  # uniform constant coordinates: NumPy's scalar formulas
         else:
             out.append(d)
     return out
@@ -866,7 +863,7 @@ def _gradient_axis(f: Any, h: Any, ax: int, edge_order: int) -> Any:
 
     f0, f1, f2 = s(0, 1), s(1, 2), s(2, 3) if n > 2 else None
     fl, fl1, fl2 = s(n - 1, n), s(n - 2, n - 1), s(n - 3, n - 2) if n > 2 else None
-    if np.ndim(h) == 0:
+    if _ndim(h) == 0:
         if type(h) not in (int, float):  # a Python scalar stays weak, as in NumPy
             h = _cast(asarray(h), f.dtype)
         interior = true_divide(subtract(s(2, n), s(0, n - 2)), multiply(2.0, h))
