@@ -336,13 +336,16 @@ def _normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _as_2d_vars(m: Any, rowvar: bool, dtype: Any) -> Any:
+def _as_2d_vars(m: Any, rowvar: bool, dtype: Any, is_y: bool) -> Any:
     x = _cast(asarray(m), dtype)
     if x.ndim > 2:
-        raise ValueError(at_user_line(f"cov: m has more than 2 dimensions (shape {x.shape})"))
-    if x.ndim < 2:
-        x = reshape(x, (1, -1) if x.ndim else (1, 1))
-    if not rowvar and x.shape[0] != 1:
+        raise ValueError(at_user_line(
+            f"cov: {'y' if is_y else 'm'} has more than 2 dimensions (shape {x.shape})"))
+    nd = x.ndim
+    if nd < 2:
+        x = reshape(x, (1, -1) if nd else (1, 1))
+    # NumPy's asymmetry: m transposes unless it was 1-D, y unless it has one row.
+    if not rowvar and (x.shape[0] != 1 if is_y else nd != 1):
         x = lax.transpose(x, (1, 0))
     return x
 
@@ -381,14 +384,11 @@ def cov(m: ArrayLike, y: ArrayLike = None, rowvar: bool = True, bias: bool = Fal
     args = [asarray(m)] + ([] if y is None else [asarray(y)])
     if dtype is None:
         dtype = np.result_type(*(a.dtype for a in args), np.float64)
-    x = _as_2d_vars(args[0], rowvar, dtype)
+    x = _as_2d_vars(args[0], rowvar, dtype, False)
     if x.shape[0] == 0:
         return np.array([], dtype).reshape(0, 0)
     if y is not None:
-        if args[1].ndim > 2:
-            raise ValueError(at_user_line(
-                f"cov: y has more than 2 dimensions (shape {args[1].shape})"))
-        x = concatenate([x, _as_2d_vars(args[1], rowvar, dtype)], axis=0)
+        x = concatenate([x, _as_2d_vars(args[1], rowvar, dtype, True)], axis=0)
     if ddof is None:
         ddof = 0 if bias else 1
     n = x.shape[1]
@@ -740,7 +740,7 @@ def trapezoid(y: ArrayLike, x: ArrayLike = None, dx: ArrayLike = 1.0, axis: int 
             d = reshape(diff(xs), tuple(n - 1 if i == ax else 1 for i in builtins.range(ys.ndim)))
         else:
             d = diff(xs, axis=ax)
-    pair = add(_slice(ys, 1, n, ax), _slice(ys, 0, builtins.max(n - 1, 0), ax))
+    pair = add(_slice(ys, builtins.min(1, n), n, ax), _slice(ys, 0, builtins.max(n - 1, 0), ax))
     return sum(true_divide(multiply(d, pair), 2.0), axis=ax)
 
 
@@ -955,7 +955,7 @@ def diff(a: ArrayLike, n: int = 1, axis: int = -1, prepend: ArrayLike = None,
     op = not_equal if x.dtype == np.bool_ else subtract
     for _ in builtins.range(n):
         m = x.shape[ax]
-        x = op(_slice(x, 1, m, ax), _slice(x, 0, builtins.max(m - 1, 0), ax))
+        x = op(_slice(x, builtins.min(1, m), m, ax), _slice(x, 0, builtins.max(m - 1, 0), ax))
     return x
 
 
@@ -971,7 +971,8 @@ def ediff1d(ary: ArrayLike, to_end: ArrayLike = None, to_begin: ArrayLike = None
     for name, extra in (("to_begin", to_begin), (None, None), ("to_end", to_end)):
         if name is None:
             m = x.shape[0]
-            parts.append(subtract(_slice(x, 1, m, 0), _slice(x, 0, builtins.max(m - 1, 0), 0)))
+            parts.append(subtract(_slice(x, builtins.min(1, m), m, 0),
+                                  _slice(x, 0, builtins.max(m - 1, 0), 0)))
             continue
         if extra is None:
             continue
