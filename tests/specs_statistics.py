@@ -260,3 +260,8 @@ spec("diff_append_scalar", lambda x: fnp.diff(x, append=0.0), [U(S)], ("sub",),
 spec("ediff1d", lambda x, b: fnp.ediff1d(x, to_begin=b, to_end=np.array([1.0, 2.0])),
      [U(S), U((2,))], ("sub", "concatenate"),
      lambda x, b: np.ediff1d(x, to_begin=b, to_end=np.array([1.0, 2.0])), numpy=("ediff1d",))
+spec("polyfit", lambda x, y: fnp.polyfit(x, y, 2), [SORTED(7, -1.0, 2.0), U((7,))],
+     ("solve", "dot_general"), lambda x, y: np.polyfit(x, y, 2), numpy=("polyfit",))
+spec("polyfit_weights_cov", lambda x, y, w: fnp.polyfit(x, y, 1, w=w, cov=True),
+     [SORTED(6, 0.0, 3.0), U((6, 2)), POS((6,))], ("solve", "mul"),
+     lambda x, y, w: np.polyfit(x, y, 1, w=w, cov=True), numpy=("polyfit",))

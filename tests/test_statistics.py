@@ -686,3 +686,44 @@ def test_vmap_matches_loop(name: str, f: Callable[..., Any],
     _same(tuple(tree_leaves(fg.jit(f)(*examples[0]))), tuple(tree_leaves(outs[0])))
     closed = fg.make_jaxpr(f)(*examples[0])
     assert len(closed.jaxpr.eqns) > 0
+
+
+# == polyfit ==================================================================================
+
+POLYFIT_CASES: list[tuple[int, bool, dict[str, Any]]] = [
+    (3, False, {}), (2, True, {}), (4, False, {"w": True}), (2, True, {"w": True}),
+    (2, False, {"cov": True}), (2, True, {"cov": True}), (3, False, {"cov": "unscaled", "w": True}),
+    (0, False, {}), (1, True, {"cov": "unscaled"}),
+]
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("deg, two_d, kw", POLYFIT_CASES,
+                         ids=[str(i) for i in range(len(POLYFIT_CASES))])
+def test_polyfit_matches_numpy(deg: int, two_d: bool, kw: dict[str, Any], dt: Any,
+                               rng: np.random.Generator) -> None:
+    x = (rng.uniform(-2, 2, 12) * 3).astype(dt)
+    y = (rng.standard_normal((12, 3) if two_d else 12) * 3).astype(dt)
+    kwargs = dict(kw)
+    if kwargs.get("w") is True:
+        kwargs["w"] = rng.uniform(0.5, 1.5, 12)
+    # NumPy keeps float32 data's Vandermonde matrix in float32 (then returns float64)
+    tol = 1e-5 if dt == np.float32 else 1e-9
+    _same(fnp.polyfit(x, y, deg, **kwargs), np.polyfit(x, y, deg, **kwargs), rtol=tol,
+          atol=tol * 1e-3)
+
+
+def test_polyfit_gradient_and_errors(rng: np.random.Generator) -> None:
+    x, y = np.sort(rng.uniform(-1, 1, 8)), rng.standard_normal(8)
+    # The fit is linear in y: its Jacobian is the pseudo-inverse of the Vandermonde matrix.
+    jac = fg.jacrev(lambda y: fnp.polyfit(x, y, 2))(y)
+    np.testing.assert_allclose(jac, np.linalg.pinv(np.vander(x, 3)), rtol=1e-9, atol=1e-12)
+    check_grads(lambda x, y: fnp.polyfit(x, y, 2), (x, y), order=2)
+    with pytest.raises(NotImplementedError, match="full=True"):
+        fnp.polyfit(x, y, 1, full=True)
+    with pytest.raises(ValueError, match="deg >= 0"):
+        fnp.polyfit(x, y, -1)
+    with pytest.raises(TypeError, match="rows"):
+        fnp.polyfit(x, y[:5], 1)
+    with pytest.raises(ValueError, match="exceed order"):
+        fnp.polyfit(x[:3], y[:3], 2, cov=True)

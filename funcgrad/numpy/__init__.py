@@ -128,6 +128,7 @@ from funcgrad.numpy._statistics import (
     nanstd,
     nansum,
     nanvar,
+    polyfit,
     polyval,
     trapezoid,
 )
@@ -240,8 +241,8 @@ __all__ = [
     "average", "bincount", "convolve", "corrcoef", "correlate", "count_nonzero", "cov",
     "cumulative_prod", "cumulative_sum", "diff", "ediff1d", "gradient", "histogram",
     "histogram_bin_edges", "interp", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
-    "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyval",
-    "trapezoid",
+    "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyfit",
+    "polyval", "trapezoid",
 ]
 
 del _array_methods

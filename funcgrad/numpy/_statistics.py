@@ -1,6 +1,6 @@
 """Statistics and numerical calculus: the nan-reductions, ``average``, ``cov``, ``corrcoef``,
 ``bincount``, ``histogram``, the array API's cumulative functions, ``convolve``/``correlate``,
-``polyval``, ``trapezoid``, ``interp``, ``gradient``, ``diff`` and ``ediff1d``.
+``polyval``, ``polyfit``, ``trapezoid``, ``interp``, ``gradient``, ``diff`` and ``ediff1d``.
 
 Every function here is a composite of existing primitives (``select`` for the nan masks,
 comparisons and ``reduce_sum`` for counting, ``gather``/``scatter_add`` for indexing), so
@@ -718,6 +718,78 @@ def polyval(p: ArrayLike, x: ArrayLike) -> Any:
     return asarray(y)
 
 
+def _vander(x: Any, order: int) -> Any:
+    """Columns ``x**(order-1), ..., x, 1`` by repeated products (no pow: smooth at x = 0)."""
+    cols = [lax.full_like(x, 1)]
+    for _ in builtins.range(order - 1):
+        cols.append(multiply(cols[-1], x))
+    return concatenate([reshape(c, (-1, 1)) for c in reversed(cols)], axis=1)
+
+
+def polyfit(x: ArrayLike, y: ArrayLike, deg: int, rcond: Any = None, full: bool = False,
+            w: ArrayLike = None, cov: bool | str = False) -> Any:
+    """Least-squares polynomial fit of degree ``deg``, as ``numpy.polyfit``: coefficients
+    highest degree first (one column per column of a 2-D ``y``), with weights ``w`` and the
+    coefficients' covariance (``cov=True`` or ``'unscaled'``).
+
+    NumPy solves the column-scaled Vandermonde system with an SVD; here it is the normal
+    equations of the same scaled system through ``linalg.solve`` (differentiable in ``x``,
+    ``y`` and ``w``), which agrees for the well-conditioned fits of modest degree polyfit is
+    meant for. ``full=True`` (the SVD diagnostics) and ``rcond`` are not supported.
+
+    >>> polyfit(np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 3.0, 5.0, 7.0]), 1).round(6)
+    array([2., 1.])
+    """
+    from funcgrad.numpy.linalg import solve  # linalg imports this package
+
+    if full or rcond is not None:
+        raise NotImplementedError(at_user_line(
+            "polyfit: full=True and rcond= (the SVD diagnostics) are not supported"))
+    deg = int(deg)
+    if deg < 0:
+        raise ValueError(at_user_line(f"polyfit: expected deg >= 0, got {deg}"))
+    xs, ys = _float(x), _float(y)
+    if xs.ndim != 1 or xs.shape[0] == 0:
+        raise TypeError(at_user_line(f"polyfit: expected a non-empty 1-D x, got {xs.shape}"))
+    if ys.ndim not in (1, 2) or ys.shape[0] != xs.shape[0]:
+        raise TypeError(at_user_line(
+            f"polyfit: expected a 1-D or 2-D y with len(x) = {xs.shape[0]} rows, got "
+            f"{ys.shape}"))
+    order = deg + 1
+    if xs.dtype.kind == "c" or ys.dtype.kind == "c":
+        raise TypeError(at_user_line("polyfit: complex x or y is not supported"))
+    dt = np.result_type(xs.dtype, ys.dtype, np.float64)  # NumPy fits float32 data in float64
+    xs, ys = _cast(xs, dt), _cast(ys, dt)
+    lhs, rhs = _vander(xs, order), ys
+    if w is not None:
+        ws = _cast(_float(w), dt)
+        if ws.ndim != 1 or ws.shape[0] != ys.shape[0]:
+            raise TypeError(at_user_line(
+                f"polyfit: expected 1-D weights of length {ys.shape[0]}, got {ws.shape}"))
+        lhs = multiply(lhs, reshape(ws, (-1, 1)))
+        rhs = multiply(rhs, reshape(ws, (-1, 1)) if rhs.ndim == 2 else ws)
+    scale = sqrt(sum(multiply(lhs, lhs), axis=0))
+    lhs = true_divide(lhs, scale)
+    gram = dot(lax.transpose(lhs, (1, 0)), lhs)
+    cs = solve(gram, dot(lax.transpose(lhs, (1, 0)), rhs))
+    c = true_divide(cs, scale if cs.ndim == 1 else reshape(scale, (-1, 1)))
+    if not cov:
+        return c
+    from funcgrad.numpy.linalg import inv
+    vbase = true_divide(inv(gram), multiply(reshape(scale, (-1, 1)), reshape(scale, (1, -1))))
+    if cov == "unscaled":
+        return c, vbase if ys.ndim == 1 else reshape(vbase, (*vbase.shape, 1))
+    n = xs.shape[0]
+    if n <= order:
+        raise ValueError(at_user_line(
+            "the number of data points must exceed order to scale the covariance matrix"))
+    r = subtract(dot(lhs, cs), rhs)
+    fac = true_divide(sum(multiply(r, r), axis=0), float(n - order))
+    if ys.ndim == 1:
+        return c, multiply(vbase, fac)
+    return c, multiply(reshape(vbase, (*vbase.shape, 1)), fac)
+
+
 def trapezoid(y: ArrayLike, x: ArrayLike = None, dx: ArrayLike = 1.0, axis: int = -1) -> Any:
     """Integral of ``y`` by the trapezoidal rule along ``axis``, as ``numpy.trapezoid``:
     sample points ``x`` (1-D along ``axis``, or ``y``'s shape), else spacing ``dx``.
@@ -989,6 +1061,6 @@ __all__ = [
     "average", "bincount", "convolve", "corrcoef", "correlate", "count_nonzero", "cov",
     "cumulative_prod", "cumulative_sum", "diff", "ediff1d", "gradient", "histogram",
     "histogram_bin_edges", "interp", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
-    "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyval",
-    "trapezoid",
+    "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyfit",
+    "polyval", "trapezoid",
 ]
