@@ -190,7 +190,7 @@ spec("bincount_length", lambda x: fnp.bincount(x, length=6), [INTS((9,), 0, 6)],
      ("scatter_add",), lambda x: np.bincount(x, minlength=6), numpy=("bincount",), order=0)
 spec("histogram_weights_range",
      lambda a, w: fnp.histogram(a, bins=4, range=(-2.0, 2.0), weights=w), [U((3, 5)), U((3, 5))],
-     ("lt", "le", "reduce_sum"),
+     ("ge", "le", "gather", "scatter_add"),
      lambda a, w: np.histogram(a, bins=4, range=(-2.0, 2.0), weights=w),
      numpy=("histogram",), dtypes=F32_64)
 spec("histogram_density", lambda a: fnp.histogram(a, bins=3, density=True), [U((8,))],
@@ -198,7 +198,7 @@ spec("histogram_density", lambda a: fnp.histogram(a, bins=3, density=True), [U((
      numpy=("histogram",))
 _EDGES = np.array([-2.0, -0.5, 0.0, 1.0, 2.0])
 spec("histogram_edges_counts", lambda a: fnp.histogram(a, bins=_EDGES)[0], [U((10,))],
-     ("lt", "le", "reduce_sum"), lambda a: np.histogram(a, bins=_EDGES)[0],
+     ("lt", "le", "scatter_add"), lambda a: np.histogram(a, bins=_EDGES)[0],
      numpy=("histogram",), order=0)
 spec("histogram_bin_edges", lambda a: fnp.histogram_bin_edges(a, bins=5), [U((6,))],
      ("reduce_max", "reduce_min"), lambda a: np.histogram_bin_edges(a, bins=5),

@@ -394,6 +394,20 @@ def test_histogram_edge_cases() -> None:
     x = np.array([0.0, 1.0, 2.0, 3.0, np.inf])  # on the edges; out of range dropped
     _same(fnp.histogram(x, bins=3, range=(0, 3)), np.histogram(x, bins=3, range=(0, 3)))
     _same(fnp.histogram(np.zeros(0)), np.histogram(np.zeros(0)))
+    # values exactly on uniform edges, where the computed bin can miss by one before correction
+    for dt in (np.float64, np.float32):
+        on_edges = np.linspace(-1, 1, 101).astype(dt)
+        for bins in (10, 7, 33):
+            _same(fnp.histogram(on_edges, bins=bins), np.histogram(on_edges, bins=bins))
+            _same(fnp.histogram(on_edges, bins=bins, range=(-0.9, 0.7)),
+                  np.histogram(on_edges, bins=bins, range=(-0.9, 0.7)))
+            # traced (the edges from a traced min and max): the same edges, to the bit
+            got = fg.jit(lambda a, b=bins: fnp.histogram(a, bins=b))(on_edges)
+            want = np.histogram(on_edges, bins=bins)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+    big = np.random.default_rng(1).standard_normal(200_000)
+    _same(fnp.histogram(big, bins=50), np.histogram(big, bins=50))
     with pytest.raises(NotImplementedError, match="string bins"):
         fnp.histogram(np.ones(3), bins="auto")
     with pytest.raises(ValueError, match="monotonically"):

@@ -21,7 +21,15 @@ from funcgrad import lax
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
 from funcgrad.lax.indexing import getitem as _getitem
-from funcgrad.numpy._core import ArrayLike, _axes, _broadcast, _cast, _float, asarray
+from funcgrad.numpy._core import (
+    ArrayLike,
+    _axes,
+    _broadcast,
+    _cast,
+    _float,
+    asarray,
+    result_type,
+)
 from funcgrad.numpy._core import ndim as _ndim
 from funcgrad.numpy._products import diagonal, dot
 from funcgrad.numpy._reductions import (
@@ -491,14 +499,13 @@ def bincount(x: ArrayLike, weights: ArrayLike = None, minlength: int = 0, *,
     return _slice(out, 0, length, 0)
 
 
-def _linspace_edges(lo: Any, hi: Any, n: int, dt: np.dtype) -> Any:
-    if not isinstance(lo, Tracer) and not isinstance(hi, Tracer):
-        return np.linspace(lo, hi, n + 1, endpoint=True, dtype=dt)
-    # NumPy's linspace: start + arange * (delta / n), the last sample exactly stop.
-    lo, hi = _cast(asarray(lo), dt), _cast(asarray(hi), dt)
+def _linspace_edges(lo: Any, hi: Any, n: int, cdt: np.dtype, dt: np.dtype) -> Any:
+    """NumPy's ``linspace(lo, hi, n + 1, dtype=dt)`` of traced ends: computed in ``cdt`` (the
+    ends' type with a weak float) as ``arange * (delta / n) + lo``, the last edge exactly hi."""
+    lo, hi = _cast(asarray(lo), cdt), _cast(asarray(hi), cdt)
     step = true_divide(subtract(hi, lo), n)
-    inner = add(multiply(np.arange(n, dtype=dt), step), lo)
-    return concatenate([inner, reshape(hi, (1,))])
+    inner = add(multiply(np.arange(n, dtype=cdt), step), lo)
+    return _cast(concatenate([inner, reshape(hi, (1,))]), dt)
 
 
 def histogram_bin_edges(a: ArrayLike, bins: Any = 10, range: Any = None,
@@ -528,25 +535,31 @@ def histogram_bin_edges(a: ArrayLike, bins: Any = 10, range: Any = None,
         raise ValueError(at_user_line(f"`bins` must be a positive integer or a 1-D array, got "
                                       f"{bins!r}"))
     n = int(bins)
-    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    if range is None:
-        if x.size == 0:
-            lo, hi = np.asarray(0.0, dt), np.asarray(1.0, dt)
-        else:
-            lo, hi = _cast(min(x), dt), _cast(max(x), dt)
+    # NumPy's types: the ends as given (the data's min and max in its dtype, or the range's
+    # values, Python floats being weak); the edges in result_type(ends, a), integers as
+    # float64; linspace computing in the ends' type.
+    if range is not None:
+        lo, hi = range
+    elif x.size == 0:
+        lo, hi = 0, 1
     else:
-        lo, hi = (_cast(asarray(r), dt) for r in range)
+        lo, hi = min(x), max(x)
+    dt = result_type(lo, hi, x)
+    if dt.kind in "biu":
+        dt = np.dtype(np.float64)
     lo_c, hi_c = _concrete(lo), _concrete(hi)
     if lo_c is not None and hi_c is not None:
         if lo_c > hi_c:
             raise ValueError(at_user_line("max must be larger than min in range parameter."))
         if not (np.isfinite(lo_c) and np.isfinite(hi_c)):
-            raise ValueError(at_user_line(
-                f"supplied range of [{lo_c}, {hi_c}] is not finite"))
+            raise ValueError(at_user_line(f"range of [{lo_c}, {hi_c}] is not finite"))
+    if not isinstance(lo, Tracer) and not isinstance(hi, Tracer):
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        return np.linspace(lo, hi, n + 1, endpoint=True, dtype=dt)
     same = equal(lo, hi)
-    lo = _where(same, subtract(lo, 0.5), lo)
-    hi = _where(same, add(hi, 0.5), hi)
-    return _linspace_edges(lo, hi, n, dt)
+    lo, hi = _where(same, subtract(lo, 0.5), lo), _where(same, add(hi, 0.5), hi)
+    return _linspace_edges(lo, hi, n, result_type(lo, hi, 1.0), dt)
 
 
 def histogram(a: ArrayLike, bins: Any = 10, range: Any = None, density: bool | None = None,
@@ -554,9 +567,12 @@ def histogram(a: ArrayLike, bins: Any = 10, range: Any = None, density: bool | N
     """Counts of ``a``'s values in bins, and the bin edges, as ``numpy.histogram`` (bins are
     half-open except the last, which includes its right edge; values outside are dropped).
 
-    Each value is compared with every edge (a broadcast, ``a.size * bins`` booleans), so it
-    batches under ``vmap`` like any comparison. Differentiable in ``weights``, and (through
-    the edges, when ``range`` is None) in ``a`` for ``density=True``.
+    With a bin count, each value's bin is computed (NumPy's formula, then corrected by
+    comparing with its two edges) and counted by ``scatter_add``: O(a.size). With explicit
+    edges, each value is compared with every edge (``a.size * len(bins)`` booleans). Either
+    way it batches under ``vmap`` as comparisons, gathers and a batched ``scatter_add``.
+    Differentiable in ``weights``, and (through the edges, when ``range`` is None) in ``a``
+    for ``density=True``.
 
     >>> histogram(np.array([0.0, 1.0, 1.5, 4.0]), bins=2)
     (array([3, 1]), array([0., 2., 4.]))
@@ -566,27 +582,48 @@ def histogram(a: ArrayLike, bins: Any = 10, range: Any = None, density: bool | N
     nb = edges.shape[0] - 1
     if nb < 1:
         raise ValueError(at_user_line("histogram: bins must hold at least two edges"))
-    xc = reshape(x, (-1, 1))
-    lo = reshape(_slice(edges, 0, nb, 0), (1, nb))
-    hi = reshape(_slice(edges, 1, nb + 1, 0), (1, nb))
-    below_hi = less(xc, hi)
-    last = np.arange(nb) == nb - 1  # the last bin is closed on the right
-    below_hi = _where(last, less_equal(xc, hi), below_hi)
-    inside = logical_and(greater_equal(xc, lo), below_hi)  # NaN is in no bin
     if weights is None:
-        counts = sum(inside, axis=0)
+        updates: Any = np.ones(x.shape, np.int64)
     else:
-        w = ravel(asarray(weights))
-        if w.shape != x.shape:
+        updates = ravel(asarray(weights))
+        if updates.shape != x.shape:
             raise ValueError(at_user_line(
                 f"histogram: weights {asarray(weights).shape} must have the shape of a "
                 f"{asarray(a).shape}"))
-        counts = sum(_where(inside, reshape(w, (-1, 1)), 0), axis=0)
+    idx = _uniform_bin(x, edges, nb) if _ndim(bins) == 0 else _bin_by_edges(x, edges, nb)
+    counts = _slice(lax.scatter_add(np.zeros(nb + 1, updates.dtype), updates, idx), 0, nb, 0)
     if density:
         widths = _cast(subtract(_slice(edges, 1, nb + 1, 0), _slice(edges, 0, nb, 0)),
                        np.float64)
         counts = true_divide(true_divide(counts, widths), sum(counts))
     return counts, edges
+
+
+def _uniform_bin(x: Any, edges: Any, nb: int) -> Any:
+    """The bin of each value for evenly spaced edges; ``nb`` (a dropped slot) outside them."""
+    first, last = _getitem(edges, 0), _getitem(edges, nb)
+    keep = logical_and(greater_equal(x, first), less_equal(x, last))  # NaN is in no bin
+    xs = _where(keep, x, first)
+    f = multiply(subtract(xs, first), true_divide(nb, subtract(last, first)))
+    idx = _cast(f, np.int64)
+    idx = _where(equal(idx, nb), nb - 1, idx)
+    # The rounding of f can miss by one: the two neighbouring edges decide, as in NumPy.
+    idx = _where(less(xs, _getitem(edges, idx)), subtract(idx, 1), idx)
+    up = logical_and(greater_equal(xs, _getitem(edges, add(idx, 1))), not_equal(idx, nb - 1))
+    idx = _where(up, add(idx, 1), idx)
+    return _where(keep, idx, nb)
+
+
+def _bin_by_edges(x: Any, edges: Any, nb: int) -> Any:
+    """The bin of each value: ``e[k] <= x < e[k + 1]`` (the last bin closed), else ``nb``."""
+    xc = reshape(x, (-1, 1))
+    lo = reshape(_slice(edges, 0, nb, 0), (1, nb))
+    hi = reshape(_slice(edges, 1, nb + 1, 0), (1, nb))
+    last = np.arange(nb) == nb - 1
+    below_hi = _where(last, less_equal(xc, hi), less(xc, hi))
+    inside = logical_and(greater_equal(xc, lo), below_hi)  # at most one bin; NaN in none
+    k = sum(_where(inside, np.arange(nb)[None, :], 0), axis=1)
+    return _where(_bool_any(inside, 1, False), k, nb)
 
 
 # == the array API's cumulative functions =====================================================
