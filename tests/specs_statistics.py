@@ -265,3 +265,5 @@ spec("polyfit", lambda x, y: fnp.polyfit(x, y, 2), [SORTED(7, -1.0, 2.0), U((7,)
 spec("polyfit_weights_cov", lambda x, y, w: fnp.polyfit(x, y, 1, w=w, cov=True),
      [SORTED(6, 0.0, 3.0), U((6, 2)), POS((6,))], ("solve", "mul"),
      lambda x, y, w: np.polyfit(x, y, 1, w=w, cov=True), numpy=("polyfit",))
+spec("interp_binary_search", fnp.interp, [U((2, 3), 0.05, 3.95), SORTED(40, 0.0, 4.0), U((40,))],
+     ("le", "gather", "select", "div"), np.interp, numpy=("interp",))

@@ -741,3 +741,26 @@ def test_polyfit_gradient_and_errors(rng: np.random.Generator) -> None:
         fnp.polyfit(x, y[:5], 1)
     with pytest.raises(ValueError, match="exceed order"):
         fnp.polyfit(x[:3], y[:3], 2, cov=True)
+
+
+@pytest.mark.parametrize("n", [2, 32, 33, 64, 257])
+def test_binary_search_paths_match_numpy(n: int, rng: np.random.Generator) -> None:
+    # Above 32 knots/edges interp and histogram search by a branchless binary search.
+    xp = np.sort(rng.uniform(0, 10, n))
+    fp = rng.standard_normal(n)
+    x = rng.uniform(-1, 11, (4, 50))
+    x[0, :4] = xp[[0, 1, n // 2, n - 1]]
+    x[1, 0] = np.nan
+    _same(fnp.interp(x, xp, fp), np.interp(x, xp, fp))
+    _same(fg.jit(fnp.interp)(x, xp, fp), np.interp(x, xp, fp))
+    got = fg.vmap(fnp.interp, in_axes=(0, None, None))(x, xp, fp)
+    _same(got, np.stack([np.interp(r, xp, fp) for r in x]))
+    finite = x[np.isfinite(x)]
+    dup = np.concatenate([xp[: n // 2], xp[n // 2 - 1:]])  # a repeated edge: an empty bin
+    for edges in (xp, dup):
+        _same(fnp.histogram(x, bins=edges), np.histogram(finite, bins=edges))
+        _same(fg.jit(lambda a, e=edges: fnp.histogram(a, bins=e))(finite),
+              np.histogram(finite, bins=edges))
+    g = fg.grad(lambda fp: fnp.sum(fnp.interp(x[2:], xp, fp)))(fp)
+    h = np.stack([np.interp(x[2:], xp, np.eye(n)[k]).sum() for k in range(n)])
+    np.testing.assert_allclose(g, h, rtol=1e-12, atol=1e-12)

@@ -62,6 +62,7 @@ from funcgrad.numpy._ufuncs import (
     logical_and,
     logical_not,
     logical_or,
+    minimum,
     multiply,
     not_equal,
     real,
@@ -569,10 +570,10 @@ def histogram(a: ArrayLike, bins: Any = 10, range: Any = None, density: bool | N
 
     With a bin count, each value's bin is computed (NumPy's formula, then corrected by
     comparing with its two edges) and counted by ``scatter_add``: O(a.size). With explicit
-    edges, each value is compared with every edge (``a.size * len(bins)`` booleans). Either
-    way it batches under ``vmap`` as comparisons, gathers and a batched ``scatter_add``.
-    Differentiable in ``weights``, and (through the edges, when ``range`` is None) in ``a``
-    for ``density=True``.
+    edges, each value's bin is searched among them (a comparison with every edge when there
+    are few, else a branchless binary search). Either way it batches under ``vmap`` as
+    comparisons, gathers and a batched ``scatter_add``. Differentiable in ``weights``, and
+    (through the edges, when ``range`` is None) in ``a`` for ``density=True``.
 
     >>> histogram(np.array([0.0, 1.0, 1.5, 4.0]), bins=2)
     (array([3, 1]), array([0., 2., 4.]))
@@ -616,14 +617,11 @@ def _uniform_bin(x: Any, edges: Any, nb: int) -> Any:
 
 def _bin_by_edges(x: Any, edges: Any, nb: int) -> Any:
     """The bin of each value: ``e[k] <= x < e[k + 1]`` (the last bin closed), else ``nb``."""
-    xc = reshape(x, (-1, 1))
-    lo = reshape(_slice(edges, 0, nb, 0), (1, nb))
-    hi = reshape(_slice(edges, 1, nb + 1, 0), (1, nb))
-    last = np.arange(nb) == nb - 1
-    below_hi = _where(last, less_equal(xc, hi), less(xc, hi))
-    inside = logical_and(greater_equal(xc, lo), below_hi)  # at most one bin; NaN in none
-    k = sum(_where(inside, np.arange(nb)[None, :], 0), axis=1)
-    return _where(_bool_any(inside, 1, False), k, nb)
+    k = subtract(_count_le(edges, x), 1)  # the last edge e[k] <= x
+    last = equal(x, _getitem(edges, nb))
+    k = _where(last, nb - 1, k)
+    inside = logical_and(greater_equal(k, 0), less(k, nb))  # NaN counts no edge: k = -1
+    return _where(inside, k, nb)
 
 
 # == the array API's cumulative functions =====================================================
@@ -853,6 +851,25 @@ def trapezoid(y: ArrayLike, x: ArrayLike = None, dx: ArrayLike = 1.0, axis: int 
     return sum(true_divide(multiply(d, pair), 2.0), axis=ax)
 
 
+_BROADCAST_SEARCH_MAX = 32  # up to this many points, one broadcast comparison is cheapest
+
+
+def _count_le(xp: Any, x: Any) -> Any:
+    """For sorted 1-D ``xp``: how many ``xp <= x``, for every entry of ``x`` (searchsorted
+    with side='right'). A broadcast comparison for short ``xp``; else a branchless binary
+    search, ceil(log2(n + 1)) rounds of a gather and a select on ``x``'s shape."""
+    n = xp.shape[0]
+    if n <= _BROADCAST_SEARCH_MAX:
+        return sum(less_equal(xp, reshape(x, (*x.shape, 1))), axis=-1)
+    lo: Any = np.zeros(x.shape, np.int64)
+    hi: Any = np.full(x.shape, n, np.int64)
+    for _ in builtins.range(int(np.ceil(np.log2(n + 1)))):
+        mid = lax.div(add(lo, hi), lax.full_like(lo, 2))  # lo <= mid < hi while lo < hi
+        go = logical_and(less(mid, hi), less_equal(_getitem(xp, minimum(mid, n - 1)), x))
+        lo, hi = _where(go, add(mid, 1), lo), _where(go, hi, mid)
+    return lo
+
+
 def _stable_order(v: Any) -> Any:
     """The stable argsort of a short 1-D array by comparisons (O(n^2), no sort primitive):
     rank[i] = #{j: v[j] < v[i]} + #{j < i: v[j] == v[i]}, then order[r] = i with rank r."""
@@ -872,10 +889,11 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: ArrayLike = None,
     for periodic coordinates). The result is float64 (complex128 for complex ``fp``), as
     NumPy's. Differentiable in ``x``, ``xp`` and ``fp``.
 
-    The interval of each ``x`` is found by comparing it with every ``xp`` (a broadcast of
-    ``x.size * xp.size`` booleans, not a loop or a sort), so under ``vmap`` a batched ``x``,
-    ``xp`` or ``fp`` is just a batched comparison and gather; a traced ``xp`` with ``period``
-    is ordered by an O(n^2) comparison rank.
+    The interval of each ``x`` is found without a sort or a Python loop over points: by
+    comparing it with every ``xp`` when there are few, else by a branchless binary search
+    (log2(len(xp)) rounds of gather-compare-select). Under ``vmap`` a batched ``x``, ``xp``
+    or ``fp`` is just a batched comparison and gather, so each example gets its own knots;
+    a traced ``xp`` with ``period`` is ordered by an O(n^2) comparison rank.
 
     >>> interp(np.array([0.5, 1.5, 3.0]), np.array([0.0, 1.0, 2.0]), np.array([0.0, 10.0, 0.0]))
     array([5., 5., 0.])
@@ -914,8 +932,7 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: ArrayLike = None,
         f: Any = _broadcast(asarray(first), xs.shape) if xs.shape else asarray(first)
     else:
         # i: the number of xp <= x (searchsorted side='right'), kept inside [1, n - 1].
-        above = less_equal(xps, reshape(xs, (*xs.shape, 1)))
-        i = clip(sum(above, axis=-1), 1, n - 1)
+        i = clip(_count_le(xps, xs), 1, n - 1)
         x0, x1 = _getitem(xps, subtract(i, 1)), _getitem(xps, i)
         f0, f1 = _getitem(fps, subtract(i, 1)), _getitem(fps, i)
         dx = subtract(x1, x0)
