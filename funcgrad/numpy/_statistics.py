@@ -46,6 +46,7 @@ from funcgrad.numpy._reductions import (
     sum,
     var,
 )
+from funcgrad.numpy._reductions import any as _any
 from funcgrad.numpy._shape import concatenate, ravel, reshape
 from funcgrad.numpy._ufuncs import (
     _as_bool,
@@ -182,13 +183,8 @@ def _nan_extremum(reduce: Any, sign: int, a: ArrayLike, axis: Any, keepdims: boo
                  where=where)
     if initial is not None:
         return out  # an all-NaN slice gives initial, as NumPy
-    all_nan = logical_not(_bool_any(_not_nan(x, where), axis, keepdims))
+    all_nan = logical_not(_any(_not_nan(x, where), axis=axis, keepdims=keepdims))
     return _where(all_nan, np.nan, out)
-
-
-def _bool_any(x: Any, axis: Any, keepdims: bool) -> Any:
-    from funcgrad.numpy._reductions import any as any_
-    return any_(x, axis=axis, keepdims=keepdims)
 
 
 def nanmax(a: ArrayLike, axis: Any = None, out: None = None, keepdims: bool = False,
@@ -219,7 +215,7 @@ def _nan_arg(reduce: Any, a: ArrayLike, axis: Any, keepdims: bool) -> Any:
     if x.dtype.kind not in "fc":
         return (argmax if reduce is max else argmin)(x, axis=axis, keepdims=keepdims)
     ok = logical_not(isnan(x))
-    all_nan = logical_not(_bool_any(ok, axis, keepdims))
+    all_nan = logical_not(_any(ok, axis=axis, keepdims=keepdims))
     known = _concrete(all_nan)
     if known is not None and known.any():
         raise ValueError(at_user_line("All-NaN slice encountered"))
