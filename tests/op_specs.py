@@ -58,7 +58,8 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_statistics")
+SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_sorting",
+                "specs_statistics")
 
 
 def all_specs() -> list[OpSpec]:

@@ -84,6 +84,9 @@ from funcgrad.lax.reductions import reduce_max as reduce_max
 from funcgrad.lax.reductions import reduce_min as reduce_min
 from funcgrad.lax.reductions import reduce_prod as reduce_prod
 from funcgrad.lax.reductions import reduce_sum as reduce_sum
+from funcgrad.lax.sorting import sort as sort
+from funcgrad.lax.sorting import sort_key_val as sort_key_val
+from funcgrad.lax.sorting import top_k as top_k
 from funcgrad.lax.special import betainc as betainc
 from funcgrad.lax.special import digamma as digamma
 from funcgrad.lax.special import erf_inv as erf_inv

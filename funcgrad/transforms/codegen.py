@@ -305,7 +305,7 @@ class FunctionWriter:
             self.module.namespace[namer(var)] = value  # unique names: module-wide namer
         header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
         last_source: Any = object()
-        regions = dict(_block_regions(jaxpr)) if self.blocking else {}
+        regions = dict(block_regions(jaxpr)) if self.blocking else {}
         for var, buf in self.buffer_vars.items():
             self.out_buffers[var] = namer(buf)
         skip_to = 0
@@ -449,7 +449,7 @@ def _scalar_literal(atom: Any) -> Any:
     return atom
 
 
-def _block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
+def block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
     """Maximal runs of elementwise equations over one large shape (operands of that shape,
     0-d, or broadcast literals), with the full reductions of their values."""
     regions: list[tuple[int, int]] = []
