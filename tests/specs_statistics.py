@@ -1,5 +1,6 @@
 """Op specs for ``fg.numpy``'s statistics and numerical-calculus composites
-(``funcgrad/numpy/_statistics.py``) and for the ``where=``/``initial=`` reductions.
+(``funcgrad/numpy/_statistics.py``, ``_calculus.py``) and for the ``where=``/``initial=``
+reductions.
 
 No new primitive is behind them: each spec lists the existing primitives its jaxpr must
 contain. The table drives the forward checks against NumPy (float64, and float32 where

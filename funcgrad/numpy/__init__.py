@@ -18,6 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcgrad.numpy._calculus import (
+    convolve,
+    correlate,
+    diff,
+    ediff1d,
+    gradient,
+    interp,
+    polyfit,
+    polyval,
+    trapezoid,
+)
 from funcgrad.numpy._core import (
     array,
     asarray,
@@ -126,19 +137,13 @@ from funcgrad.numpy._sorting import (
 from funcgrad.numpy._statistics import (
     average,
     bincount,
-    convolve,
     corrcoef,
-    correlate,
     count_nonzero,
     cov,
     cumulative_prod,
     cumulative_sum,
-    diff,
-    ediff1d,
-    gradient,
     histogram,
     histogram_bin_edges,
-    interp,
     nanargmax,
     nanargmin,
     nancumprod,
@@ -150,9 +155,6 @@ from funcgrad.numpy._statistics import (
     nanstd,
     nansum,
     nanvar,
-    polyfit,
-    polyval,
-    trapezoid,
 )
 from funcgrad.numpy._ufuncs import (
     abs,
@@ -263,7 +265,7 @@ __all__ = [
     "argsort", "lexsort", "median", "nanmedian", "nanpercentile", "nanquantile", "partition",
     "percentile", "quantile", "searchsorted", "sort", "unique", "unique_all", "unique_counts",
     "unique_inverse", "unique_values",
-    # statistics and numerical calculus (_statistics)
+    # statistics and numerical calculus (_statistics, _calculus)
     "average", "bincount", "convolve", "corrcoef", "correlate", "count_nonzero", "cov",
     "cumulative_prod", "cumulative_sum", "diff", "ediff1d", "gradient", "histogram",
     "histogram_bin_edges", "interp", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
