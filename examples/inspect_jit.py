@@ -8,6 +8,9 @@ it: ``.as_text()`` the optimised IR, ``.source()`` the generated Python/NumPy fu
 group of lines under a comment naming your line, backward lines marked ``[vjp of ...]``), and
 ``.cost()`` the FLOPs, bytes and NumPy calls per equation. The source is also written to
 ``DIR/train_step.py`` so you can read it in an editor; tracebacks and pdb show its lines.
+``.to_dot()`` / ``.to_mermaid()`` draw the program (fused regions as clusters, forward blue,
+backward red, your lines as tooltips): ``DIR/train_step.dot`` always, and
+``DIR/train_step.svg`` when the ``graphviz`` package and its ``dot`` program are installed.
 """
 
 from __future__ import annotations
@@ -56,6 +59,17 @@ def main(argv: list[str] | None = None) -> None:
     path = os.path.join(args.out, "train_step.py")
     with open(path, "w", encoding="utf-8") as f:
         f.write(source)
+    dot_path = os.path.join(args.out, "train_step.dot")
+    with open(dot_path, "w", encoding="utf-8") as f:
+        f.write(lowered.to_dot())
+    print(f"the program's picture: {dot_path}", end="")
+    try:
+        import graphviz
+        svg = graphviz.Source(lowered.to_dot()).render(
+            os.path.join(args.out, "train_step"), format="svg", cleanup=True)
+        print(f" and {svg}")
+    except Exception as e:  # noqa: BLE001 - the package or its dot program may be missing
+        print(f" (no SVG: {type(e).__name__}; install graphviz and its dot program)")
     loss, grads = step(params, x, y)
     eager_loss, eager_grads = fg.value_and_grad(mlp_loss)(params, x, y)
     assert np.allclose(loss, eager_loss)

@@ -106,3 +106,80 @@ def test_cost_reports_fused_regions_and_their_blocks() -> None:
     assert "blocks of 16,384" in str(cost)
     small = fg.jit(lambda x: fnp.sin(x) * 2.0).lower(np.ones(3)).cost()
     assert not small.groups and [r.primitive for r in small.rows] == ["sin", "mul"]
+
+
+def _mlp_like(w: Any, x: Any) -> Any:
+    h = fnp.tanh(x @ w)
+    return fnp.sum(h * h * 0.5)
+
+
+def _mlp_args() -> tuple[Any, Any]:
+    rng = np.random.default_rng(0)
+    return (rng.normal(size=(64, 512)).astype(np.float32),
+            rng.normal(size=(256, 64)).astype(np.float32))
+
+
+def test_planned_buffers_are_allocated_once_and_never_escape() -> None:
+    from funcgrad.transforms import codegen
+    f = fg.jit(fg.value_and_grad(_mlp_like))
+    w, x = _mlp_args()
+    src = f.lower(w, x).source()
+    assert "planned" in src and ".acquire()" in src and "finally:" in src
+    workspace = next(v for k, v in f.lower(w, x).compile().module.namespace.items()
+                     if isinstance(v, codegen.Workspace))
+    (big,) = [s for s in workspace.specs if s[0] == (256, 512)]
+    eager = fg.value_and_grad(_mlp_like)(w, x)
+    results = [f(w, x) for _ in range(4)]
+    assert workspace.allocations == 1          # steady state: nothing allocated per call
+    for value, grad in results:
+        np.testing.assert_allclose(value, eager[0], rtol=1e-5)
+        np.testing.assert_allclose(grad, eager[1], rtol=1e-4, atol=1e-5)
+    # Outputs are fresh arrays: never a workspace buffer, never shared between calls.
+    (held,) = workspace._free
+    for _, grad in results:
+        assert not any(np.shares_memory(grad, b) for b in held)
+    assert not np.shares_memory(results[0][1], results[1][1])
+
+
+def test_planned_buffers_under_reentrant_and_threaded_calls() -> None:
+    import threading
+    f = fg.jit(fg.value_and_grad(_mlp_like))
+    w, x = _mlp_args()
+    expected = fg.value_and_grad(_mlp_like)(w, x)[1]
+    inner_results: list[Any] = []
+    entered: list[bool] = []
+
+    def reenter(_: Any) -> None:  # runs inside g, while g's call holds its buffers
+        if not entered:
+            entered.append(True)
+            inner_results.append(g(w, x * 2.0)[1])
+
+    def body(w: Any, x: Any) -> Any:
+        value, grad = fg.value_and_grad(_mlp_like)(w, x)
+        fg.debug.callback(reenter, value)
+        return value, grad
+    g = fg.jit(body)
+    got = g(w, x)[1]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(inner_results[0], fg.value_and_grad(_mlp_like)(w, x * 2.0)[1],
+                               rtol=1e-4, atol=1e-5)
+    from funcgrad.transforms import codegen
+    workspace = next(v for v in g.lower(w, x).compile().module.namespace.values()
+                     if isinstance(v, codegen.Workspace))
+    assert workspace.allocations == 2 and len(workspace._free) == 2  # one set per live call
+    errors: list[BaseException] = []
+
+    def worker(scale: float) -> None:
+        try:
+            for _ in range(5):
+                g = f(w, x * scale)[1]
+                ref = fg.value_and_grad(_mlp_like)(w, x * scale)[1]
+                np.testing.assert_allclose(g, ref, rtol=1e-4, atol=1e-5)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=worker, args=(s,)) for s in (0.5, 1.0, 1.5, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]

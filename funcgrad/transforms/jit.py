@@ -569,6 +569,19 @@ class Lowered:
             self._entry.exe = executable(self._entry.closed, self.name)
         return self._entry.exe
 
+    def to_dot(self) -> str:
+        """The optimised program that is compiled, as Graphviz DOT, its fused regions as
+        clusters."""
+        from funcgrad.core.pictures import to_dot
+        jaxpr = passes.optimize(self._entry.closed.jaxpr)
+        return to_dot(jaxpr, self.name, codegen.block_regions(jaxpr))
+
+    def to_mermaid(self) -> str:
+        """The optimised program as a Mermaid flowchart, fused regions as subgraphs."""
+        from funcgrad.core.pictures import to_mermaid
+        jaxpr = passes.optimize(self._entry.closed.jaxpr)
+        return to_mermaid(jaxpr, codegen.block_regions(jaxpr))
+
     def cost(self) -> Cost:
         """FLOPs, bytes read and written and NumPy calls per equation of the optimised program
         that is compiled, with totals; a fused elementwise region is one row (``fused[n]``)
