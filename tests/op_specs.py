@@ -59,7 +59,7 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
 
 
 SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_sorting",
-                "specs_surface", "specs_collectives")
+                "specs_surface", "specs_collectives", "specs_statistics")
 
 
 def all_specs() -> list[OpSpec]:

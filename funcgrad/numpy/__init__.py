@@ -18,6 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcgrad.numpy._calculus import (
+    convolve,
+    correlate,
+    diff,
+    ediff1d,
+    gradient,
+    interp,
+    polyfit,
+    polyval,
+    trapezoid,
+)
 from funcgrad.numpy._core import (
     array,
     asarray,
@@ -122,6 +133,28 @@ from funcgrad.numpy._sorting import (
     unique_counts,
     unique_inverse,
     unique_values,
+)
+from funcgrad.numpy._statistics import (
+    average,
+    bincount,
+    corrcoef,
+    count_nonzero,
+    cov,
+    cumulative_prod,
+    cumulative_sum,
+    histogram,
+    histogram_bin_edges,
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
 )
 from funcgrad.numpy._ufuncs import (
     abs,
@@ -232,6 +265,12 @@ __all__ = [
     "argsort", "lexsort", "median", "nanmedian", "nanpercentile", "nanquantile", "partition",
     "percentile", "quantile", "searchsorted", "sort", "unique", "unique_all", "unique_counts",
     "unique_inverse", "unique_values",
+    # statistics and numerical calculus (_statistics, _calculus)
+    "average", "bincount", "convolve", "corrcoef", "correlate", "count_nonzero", "cov",
+    "cumulative_prod", "cumulative_sum", "diff", "ediff1d", "gradient", "histogram",
+    "histogram_bin_edges", "interp", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
+    "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyfit",
+    "polyval", "trapezoid",
 ]
 
 del _array_methods
