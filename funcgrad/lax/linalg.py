@@ -26,7 +26,8 @@ from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, ShapeError
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.dot import dot_general
-from funcgrad.lax.elementwise import add, div, mul, neg
+from funcgrad.core.primitive import zeros_like_aval
+from funcgrad.lax.elementwise import add, div, integer_pow, mul, neg, sub
 from funcgrad.lax.reductions import reduce_sum
 from funcgrad.lax.structural import broadcast_in_dim, transpose
 from funcgrad.transforms import ad, batching, codegen
@@ -274,4 +275,317 @@ ad.jvp_rules[cholesky_p] = _cholesky_jvp
 ad.vjp_rules[cholesky_p] = _cholesky_vjp
 batching.batch_rules[cholesky_p] = _cholesky_batch
 
-__all__ = ["cholesky", "slogdet", "solve"]
+
+
+
+# == eigh, svd, qr: shared helpers ============================================================
+# The three decompositions are real floating only (complex raises a TypeError). Each VJP is the
+# transpose of its (linear in the tangent) JVP map, taken by reverse mode over that map at a
+# zero tangent, as ad's custom_jvp does: one formula per decomposition, both modes from it.
+
+
+def _check_real_stack(x: ShapedArray, name: str) -> tuple[int, int]:
+    if x.ndim < 2:
+        raise ShapeError(f"{name}: expected matrices of shape (..., m, n), got {x.shape}")
+    if x.dtype.kind != "f":
+        raise FuncgradTypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+    return x.shape[-2], x.shape[-1]
+
+
+def _diag_part(x: Any) -> Any:
+    """The diagonal of square matrices ``(..., n, n)``, shape ``(..., n)``."""
+    nd = get_aval(x).ndim
+    return reduce_sum(_masked(x, np.eye(get_aval(x).shape[-1], dtype=bool)), (nd - 1,))
+
+
+def _rows(v: Any, shape: Sequence[int]) -> Any:
+    """``v[..., None, :]`` broadcast to ``shape`` (..., r, k): ``v`` along the last axis."""
+    nd = len(shape)
+    return broadcast_in_dim(v, tuple(shape), (*range(nd - 2), nd - 1))
+
+
+def _cols(v: Any, shape: Sequence[int]) -> Any:
+    """``v[..., :, None]`` broadcast to ``shape`` (..., k, c)."""
+    nd = len(shape)
+    return broadcast_in_dim(v, tuple(shape), (*range(nd - 2), nd - 2))
+
+
+def _transpose_of_tangent_map(tangent: Any, a: Any, cts: Sequence[Any],
+                              outs: Sequence[Any]) -> list[Any]:
+    # The tangent map dA -> d(outs) is linear, so reverse mode over it at dA = 0 is its
+    # transpose; the decomposition outputs it closes over stay differentiable (higher order).
+    cts = [ad.instantiate_zeros(c, o) for c, o in zip(cts, outs)]
+    _, pullback = ad.vjp_flat(lambda t: list(tangent(t)), [zeros_like_aval(get_aval(a))])
+    return pullback(cts)
+
+
+def _sym_from(x: Any, lower: bool) -> Any:
+    """The symmetric matrix that the ``lower`` (or upper) triangle of ``x`` means."""
+    return _sym_lower(x) if lower else _mT(_sym_lower(_mT(x)))
+
+
+# == eigh =====================================================================================
+# A = V diag(w) V^T, w ascending. With M = V^T S(dA) V (S: the triangle LAPACK reads, made
+# symmetric): dw = diag(M), dV = V (F o M), F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it
+# (JAX's eigh_jvp_rule). Degenerate eigenvalues make F infinite: the eigenvectors are not
+# differentiable there (any rotation within the eigenspace is as good), only the eigenvalues
+# and gauge-invariant functions of the eigenvectors are, and only away from the degeneracy.
+
+eigh_p = Primitive("eigh", multiple_results=True)
+
+
+def _eigh_impl(a: np.ndarray, lower: bool) -> list[np.ndarray]:
+    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
+    return [v, w]
+
+
+def _eigh_abstract_eval(a: ShapedArray, lower: bool) -> list[ShapedArray]:
+    _check_matrix(a, "eigh")
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], a.dtype)]
+
+
+eigh_p.def_impl(_eigh_impl)
+eigh_p.def_abstract_eval(_eigh_abstract_eval)
+codegen.def_impl_call(eigh_p)
+
+
+def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True,
+         sort_eigenvalues: bool = True) -> tuple[Any, Any]:
+    """Eigenvectors and eigenvalues ``(v, w)`` of symmetric matrices ``(..., n, n)``, as
+    ``jax.lax.linalg.eigh``: ``x = v @ diag(w) @ v.T`` with ``w`` ascending (always sorted).
+    With ``symmetrize_input`` it decomposes ``(x + x^T) / 2``, otherwise the ``lower`` (or
+    upper) triangle of ``x``. Differentiable where the eigenvalues are distinct.
+
+    >>> v, w = eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+    >>> w
+    array([1., 3.])
+    """
+    aval = get_aval(x)
+    _check_matrix(aval, "eigh")
+    if symmetrize_input:
+        x = div(add(x, _mT(x)), np.full(aval.shape, 2, aval.dtype))
+    v, w = eigh_p.bind(x, lower=bool(lower))
+    return v, w
+
+
+def _eigh_tangent(v: Any, w: Any, a_dot: Any, lower: bool) -> tuple[Any, Any]:
+    shape = get_aval(v).shape
+    m = _matmul(_mT(v), _matmul(_sym_from(a_dot, lower), v))
+    eye = _identity_like(v)
+    f = sub(integer_pow(add(eye, sub(_rows(w, shape), _cols(w, shape))), -1), eye)
+    return _matmul(v, mul(f, m)), _diag_part(m)
+
+
+def _eigh_jvp(primals: Sequence[Any], tangents: Sequence[Any], lower: bool) -> tuple[list, list]:
+    v, w = eigh_p.bind(primals[0], lower=lower)
+    return [v, w], list(_eigh_tangent(v, w, tangents[0], lower))
+
+
+def _eigh_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+              lower: bool) -> list[Any]:
+    v, w = ans
+    return _transpose_of_tangent_map(lambda t: _eigh_tangent(v, w, t, lower), primals[0], cts,
+                                     ans)
+
+
+def _eigh_batch(args: Sequence[Any], dims: Sequence[Any], lower: bool) -> tuple[list, list]:
+    return eigh_p.bind(moveaxis(args[0], dims[0], 0), lower=lower), [0, 0]
+
+
+ad.jvp_rules[eigh_p] = _eigh_jvp
+ad.vjp_rules[eigh_p] = _eigh_vjp
+batching.batch_rules[eigh_p] = _eigh_batch
+
+
+# == svd ======================================================================================
+# A = U diag(s) V^T (reduced, k = min(m, n)). With dS = U^T dA V: ds = diag(dS);
+# F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it; dU = U (F o (dS S + S dS^T)),
+# dV = V (F o (S dS + dS^T S)), plus the parts outside the span for m > n (dU) or n > m (dV):
+# (I - U U^T) dA V S^-1 and (I - V V^T) dA^T U S^-1 (JAX's svd_jvp_rule, real case). Equal
+# singular values (F infinite) and, for non-square A, zero ones (S^-1) are not differentiable
+# for U and V; s itself is differentiable where its entries are distinct. With
+# full_matrices the extra columns are not unique: their derivative is not implemented (JAX).
+
+svd_p = Primitive("svd", multiple_results=True)
+
+
+def _svd_impl(a: np.ndarray, full_matrices: bool, compute_uv: bool) -> list[np.ndarray]:
+    if not compute_uv:
+        return [np.linalg.svd(a, compute_uv=False)]
+    u, s, vt = np.linalg.svd(a, full_matrices=full_matrices)
+    return [s, u, vt]
+
+
+def _svd_abstract_eval(a: ShapedArray, full_matrices: bool, compute_uv: bool
+                       ) -> list[ShapedArray]:
+    m, n = _check_real_stack(a, "svd")
+    k = min(m, n)
+    batch = a.shape[:-2]
+    s = ShapedArray((*batch, k), a.dtype)
+    if not compute_uv:
+        return [s]
+    cu, rv = (m, n) if full_matrices else (k, k)
+    return [s, ShapedArray((*batch, m, cu), a.dtype), ShapedArray((*batch, rv, n), a.dtype)]
+
+
+svd_p.def_impl(_svd_impl)
+svd_p.def_abstract_eval(_svd_abstract_eval)
+codegen.def_impl_call(svd_p)
+
+
+def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
+    """The singular value decomposition of ``(..., m, n)`` matrices, as
+    ``jax.lax.linalg.svd``: ``(u, s, vh)`` with ``x = u[..., :k] * s @ vh[..., :k, :]`` and
+    ``s`` descending, or ``s`` alone without ``compute_uv``.
+
+    >>> svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
+    array([4., 3.])
+    """
+    _svd_abstract_eval(get_aval(x), bool(full_matrices), bool(compute_uv))
+    outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
+    if not compute_uv:
+        return outs[0]
+    s, u, vt = outs
+    return u, s, vt
+
+
+def _svd_tangent(s: Any, u: Any, vt: Any, a_dot: Any, compute_uv: bool) -> list[Any]:
+    v = _mT(vt)
+    ds_mat = _matmul(_mT(u), _matmul(a_dot, v))
+    ds = _diag_part(ds_mat)
+    if not compute_uv:
+        return [ds]
+    kk = get_aval(ds_mat).shape
+    s_row, s_col = _rows(s, kk), _cols(s, kk)
+    eye = _identity_like(ds_mat)
+    f = sub(integer_pow(add(mul(add(s_row, s_col), sub(s_row, s_col)), eye), -1), eye)
+    dss, sds = mul(s_row, ds_mat), mul(s_col, ds_mat)
+    du = _matmul(u, mul(f, add(dss, _mT(dss))))
+    dv = _matmul(v, mul(f, add(sds, _mT(sds))))
+    m, n = get_aval(a_dot).shape[-2:]
+    if m > n:
+        dav = _matmul(a_dot, v)
+        du = add(du, div(sub(dav, _matmul(u, _matmul(_mT(u), dav))), _rows(s, (*kk[:-2], m, n))))
+    if n > m:
+        dahu = _matmul(_mT(a_dot), u)
+        dv = add(dv, div(sub(dahu, _matmul(v, _matmul(vt, dahu))), _rows(s, (*kk[:-2], n, m))))
+    return [ds, du, _mT(dv)]
+
+
+def _svd_reduced(a: Any, full_matrices: bool, compute_uv: bool) -> list[Any]:
+    m, n = get_aval(a).shape[-2:]
+    if compute_uv and full_matrices and m != n:
+        raise NotImplementedError(
+            "svd: the derivative of u and vh with full_matrices=True is not implemented for "
+            f"non-square matrices (got {m}x{n}); use full_matrices=False (as JAX)")
+    return svd_p.bind(a, full_matrices=False, compute_uv=True)
+
+
+def _svd_jvp(primals: Sequence[Any], tangents: Sequence[Any], full_matrices: bool,
+             compute_uv: bool) -> tuple[list, list]:
+    s, u, vt = _svd_reduced(primals[0], full_matrices, compute_uv)
+    # s alone comes from LAPACK's values-only path, bit-identical to what reverse mode returns.
+    outs = [s, u, vt] if compute_uv else svd_p.bind(primals[0], full_matrices=full_matrices,
+                                                     compute_uv=False)
+    return outs, _svd_tangent(s, u, vt, tangents[0], compute_uv)
+
+
+def _svd_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+             full_matrices: bool, compute_uv: bool) -> list[Any]:
+    s, u, vt = ans if compute_uv else _svd_reduced(primals[0], full_matrices, compute_uv)
+    return _transpose_of_tangent_map(lambda t: _svd_tangent(s, u, vt, t, compute_uv),
+                                     primals[0], cts, ans)
+
+
+def _svd_batch(args: Sequence[Any], dims: Sequence[Any], full_matrices: bool, compute_uv: bool
+               ) -> tuple[list, list]:
+    outs = svd_p.bind(moveaxis(args[0], dims[0], 0), full_matrices=full_matrices,
+                      compute_uv=compute_uv)
+    return outs, [0] * len(outs)
+
+
+ad.jvp_rules[svd_p] = _svd_jvp
+ad.vjp_rules[svd_p] = _svd_vjp
+batching.batch_rules[svd_p] = _svd_batch
+
+
+# == qr =======================================================================================
+# A = Q R (reduced, m >= n). With X = Q^T dA R^-1 and Omega = tril(X, -1) - tril(X, -1)^T:
+# dQ = Q (Omega - X) + dA R^-1, dR = (X - Omega) R (JAX's qr_jvp_rule, after Townsend's note).
+# Not differentiable for m < n or for the complete Q of m > n (not unique), as JAX; nor where
+# R is singular.
+
+qr_p = Primitive("qr", multiple_results=True)
+
+
+def _qr_impl(a: np.ndarray, full_matrices: bool) -> list[np.ndarray]:
+    q, r = np.linalg.qr(a, mode="complete" if full_matrices else "reduced")
+    return [q, r]
+
+
+def _qr_abstract_eval(a: ShapedArray, full_matrices: bool) -> list[ShapedArray]:
+    m, n = _check_real_stack(a, "qr")
+    k = m if full_matrices else min(m, n)
+    batch = a.shape[:-2]
+    return [ShapedArray((*batch, m, k), a.dtype), ShapedArray((*batch, k, n), a.dtype)]
+
+
+qr_p.def_impl(_qr_impl)
+qr_p.def_abstract_eval(_qr_abstract_eval)
+codegen.def_impl_call(qr_p)
+
+
+def qr(x: Any, *, full_matrices: bool = True) -> tuple[Any, Any]:
+    """The QR decomposition ``(q, r)`` of ``(..., m, n)`` matrices, as ``jax.lax.linalg.qr``:
+    ``q`` orthonormal columns (``(m, m)`` with ``full_matrices``, else ``(m, min(m, n))``),
+    ``r`` upper triangular.
+
+    >>> q, r = qr(np.array([[3.0, 1.0], [4.0, 2.0]]))
+    >>> np.round(np.abs(r), 6)
+    array([[5. , 2.2],
+           [0. , 0.4]])
+    """
+    _qr_abstract_eval(get_aval(x), bool(full_matrices))
+    q, r = qr_p.bind(x, full_matrices=bool(full_matrices))
+    return q, r
+
+
+def _qr_tangent(q: Any, r: Any, a_dot: Any) -> list[Any]:
+    dx_rinv = _mT(solve(_mT(r), _mT(a_dot)))  # dA R^-1
+    x = _matmul(_mT(q), dx_rinv)
+    low = _masked(x, _tril_mask(get_aval(x).shape[-1], -1))
+    omega = sub(low, _mT(low))
+    return [add(_matmul(q, sub(omega, x)), dx_rinv), _matmul(sub(x, omega), r)]
+
+
+def _qr_reduced(a: Any, full_matrices: bool) -> list[Any]:
+    m, n = get_aval(a).shape[-2:]
+    if m < n or (full_matrices and m != n):
+        raise NotImplementedError(
+            f"qr: the derivative is implemented for m >= n with the reduced Q only, got a "
+            f"{m}x{n} matrix with full_matrices={full_matrices} (as JAX)")
+    return qr_p.bind(a, full_matrices=False)
+
+
+def _qr_jvp(primals: Sequence[Any], tangents: Sequence[Any], full_matrices: bool
+            ) -> tuple[list, list]:
+    q, r = _qr_reduced(primals[0], full_matrices)
+    return [q, r], _qr_tangent(q, r, tangents[0])
+
+
+def _qr_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+            full_matrices: bool) -> list[Any]:
+    q, r = _qr_reduced(primals[0], full_matrices)
+    return _transpose_of_tangent_map(lambda t: _qr_tangent(q, r, t), primals[0], cts, ans)
+
+
+def _qr_batch(args: Sequence[Any], dims: Sequence[Any], full_matrices: bool
+              ) -> tuple[list, list]:
+    return qr_p.bind(moveaxis(args[0], dims[0], 0), full_matrices=full_matrices), [0, 0]
+
+
+ad.jvp_rules[qr_p] = _qr_jvp
+ad.vjp_rules[qr_p] = _qr_vjp
+batching.batch_rules[qr_p] = _qr_batch
+
+__all__ = ["cholesky", "eigh", "qr", "slogdet", "solve", "svd"]
