@@ -103,3 +103,60 @@ spec("lax.linalg.qr_reduced", lambda a: lla.qr(a, full_matrices=False),
      lambda a: tuple(np.linalg.qr(a)))
 spec("lax.linalg.qr_square_batched", lla.qr, lambda r: (sv_separated(r, 2, 3, 3),), ("qr",),
      lambda a: tuple(np.linalg.qr(a, mode="complete")), dtypes=F32_64, tol=1e-4)
+
+# eig: only the eigenvalues are differentiable, once (their derivative uses the eigenvectors,
+# whose own derivative is not implemented, as JAX). |w|^2 and re(w) are real and smooth where
+# the eigenvalues are distinct.
+spec("lax.linalg.eig_values", lambda a: (lambda w: (fnp.abs(w) ** 2, fnp.real(w)))(
+         lla.eig(a, compute_eigenvectors=False)[0]),
+     lambda r: (r.standard_normal((2, 4, 4)),), ("eig",),
+     lambda a: (np.abs(np.linalg.eigvals(a)) ** 2, np.linalg.eigvals(a).real), order=1)
+
+# == fnp.linalg composites ====================================================================
+
+la = fnp.linalg
+spec("linalg.eigh", lambda a: (lambda r: (r.eigenvalues, _sq(r.eigenvectors)))(la.eigh(a)),
+     lambda r: (sym_separated(r, 3, 3),), ("eigh",), numpy=("linalg.eigh",))
+spec("linalg.eigvalsh", la.eigvalsh, lambda r: (sym_separated(r, 2, 3, 3),), ("eigh",),
+     lambda a: np.linalg.eigvalsh(a), numpy=("linalg.eigvalsh",))
+spec("linalg.eigvals", lambda a: fnp.abs(la.eigvals(a)), lambda r: (r.standard_normal((3, 3)),),
+     ("eig",), lambda a: np.abs(np.linalg.eigvals(a)), order=1, numpy=("linalg.eigvals",))
+spec("linalg.svd", lambda a: (lambda r: (_sq(r.U), r.S, _sq(r.Vh)))(
+         la.svd(a, full_matrices=False)),
+     lambda r: (sv_separated(r, 4, 3),), ("svd",), numpy=("linalg.svd",))
+spec("linalg.svdvals", la.svdvals, lambda r: (sv_separated(r, 3, 4),), ("svd",),
+     lambda a: np.linalg.svd(a, compute_uv=False), numpy=("linalg.svdvals",))
+spec("linalg.qr", lambda a: tuple(la.qr(a)), lambda r: (sv_separated(r, 4, 3),), ("qr",),
+     lambda a: tuple(np.linalg.qr(a)), numpy=("linalg.qr",))
+spec("linalg.pinv", la.pinv, lambda r: (sv_separated(r, 2, 4, 3),), ("svd",), np.linalg.pinv,
+     numpy=("linalg.pinv",))
+spec("linalg.lstsq", lambda a, b: la.lstsq(a, b)[0],
+     lambda r: (sv_separated(r, 5, 3), r.uniform(-2, 2, (5, 2))), ("svd",),
+     lambda a, b: np.linalg.lstsq(a, b)[0], numpy=("linalg.lstsq",))
+spec("linalg.norm_matrix_ords", lambda a: fnp.stack(
+         [la.norm(a, o) for o in ("nuc", 2, -2, 1, -1, np.inf, -np.inf, "fro")]),
+     lambda r: (sv_separated(r, 4, 3) + r.uniform(0.01, 0.02, (4, 3)),), ("svd",),
+     lambda a: np.stack([np.linalg.norm(a, o)
+                         for o in ("nuc", 2, -2, 1, -1, np.inf, -np.inf, "fro")]),
+     numpy=("linalg.norm", "linalg.matrix_norm"))
+spec("linalg.vector_norm", lambda x: fnp.stack(
+         [la.vector_norm(x, ord=o, axis=1) for o in (1, 3, 0.5, -1.5, np.inf)]),
+     lambda r: (r.uniform(0.5, 2.0, (2, 4)) * r.choice([-1.0, 1.0], (2, 4)),), ("abs", "pow"),
+     lambda x: np.stack([np.linalg.vector_norm(x, ord=o, axis=1)
+                         for o in (1, 3, 0.5, -1.5, np.inf)]), numpy=("linalg.vector_norm",))
+spec("linalg.cond", la.cond, lambda r: (sv_separated(r, 3, 3),), ("svd",), np.linalg.cond,
+     numpy=("linalg.cond",))
+spec("linalg.matrix_power", lambda a: la.matrix_power(a, 5), lambda r: (sv_separated(r, 3, 3) / 3,),
+     ("dot_general",), lambda a: np.linalg.matrix_power(a, 5), numpy=("linalg.matrix_power",))
+spec("linalg.multi_dot", lambda a, b, c: la.multi_dot([a, b, c]),
+     lambda r: (r.uniform(-1, 1, (3,)), r.uniform(-1, 1, (3, 4)), r.uniform(-1, 1, (4, 2))),
+     ("dot_general",), lambda a, b, c: np.linalg.multi_dot([a, b, c]),
+     numpy=("linalg.multi_dot",))
+spec("linalg.cross", la.cross, lambda r: (r.uniform(-1, 1, (2, 3)), r.uniform(-1, 1, (3,))),
+     ("mul", "sub"), np.linalg.cross, numpy=("linalg.cross",))
+spec("linalg.vecdot_trace_diagonal", lambda a, b: (la.vecdot(a, b), la.trace(a, offset=1),
+                                                   la.diagonal(a, offset=-1)),
+     lambda r: (r.uniform(-1, 1, (2, 3, 4)), r.uniform(-1, 1, (3, 4))), ("mul", "reduce_sum"),
+     lambda a, b: (np.linalg.vecdot(a, b), np.linalg.trace(a, offset=1),
+                   np.linalg.diagonal(a, offset=-1)),
+     numpy=("linalg.vecdot", "linalg.trace", "linalg.diagonal"))

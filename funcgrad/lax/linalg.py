@@ -1,18 +1,24 @@
-"""Dense linear algebra primitives: ``cholesky``, ``solve`` and ``slogdet``.
+"""Dense linear algebra primitives: ``solve``, ``slogdet``, ``cholesky``, ``eigh``, ``svd``,
+``qr`` and ``eig``.
 
-Each impl is ``numpy.linalg``'s, batched over leading axes (``(..., n, n)`` matrices), so the
+Each impl is ``numpy.linalg``'s, batched over leading axes (``(..., m, n)`` matrices), so the
 batching rules just move the batch axis to the front. Everything else is a composite in
-``funcgrad.numpy.linalg``: ``inv(a) = solve(a, I)``, ``det = sign * exp(logabsdet)``. Real
-floating dtypes only. The rules are matrix calculus written with funcgrad primitives (so they
-differentiate again), with ``solve`` standing in for triangular solves:
+``funcgrad.numpy.linalg``: ``inv(a) = solve(a, I)``, ``det = sign * exp(logabsdet)``, pinv
+and the spectral norms through ``svd``. ``solve``, ``slogdet``, ``cholesky`` and ``eig`` take
+real or complex matrices (cotangents are transposes, not adjoints, as JAX), the other
+decompositions real ones. The rules are matrix calculus written with funcgrad primitives (so
+they differentiate again), with ``solve`` standing in for triangular solves:
 
 - ``solve``: ``x = A^-1 b``; ``dx = A^-1 (db - dA x)``; ``ct_b = A^-T ct``, ``ct_A = -ct_b x^T``.
-- ``slogdet``: ``d logabsdet = tr(A^-1 dA)``; ``ct_A = ct A^-T``; the sign is locally constant.
+- ``slogdet``: ``d logabsdet = re tr(A^-1 dA)``; ``ct_A = ct A^-T``; the sign of a real matrix
+  is locally constant, a complex one turns by ``i im tr(A^-1 dA)``.
 - ``cholesky`` reads the lower triangle of its input, as LAPACK, i.e. it factors
-  ``S(A) = tril(A) + tril(A, -1)^T``. With ``L = chol(S(A))``:
-  ``dL = L Phi(L^-1 S(dA) L^-T)`` where ``Phi`` keeps the lower triangle and halves the
-  diagonal (Murray 2016, as JAX); the VJP is its adjoint,
+  ``S(A) = tril(A) + tril(A, -1)^H``. With ``L = chol(S(A))``:
+  ``dL = L Phi(L^-1 S(dA) L^-H)`` where ``Phi`` keeps the lower triangle and halves the
+  diagonal (Murray 2016, as JAX); the real VJP is its adjoint,
   ``ct_A = S^T(L^-T Phi(L^T ct) L^-1)`` with ``S^T(G) = tril(G) + tril(G^T, -1)``.
+- ``eigh``, ``svd``, ``qr``, ``eig``: JAX's JVP rules (in their sections); each VJP is the
+  transpose of the JVP's tangent map.
 """
 
 from __future__ import annotations
@@ -24,10 +30,19 @@ import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, ShapeError
-from funcgrad.core.primitive import Primitive
+from funcgrad.core.primitive import Primitive, zeros_like_aval
 from funcgrad.lax.dot import dot_general
-from funcgrad.core.primitive import zeros_like_aval
-from funcgrad.lax.elementwise import add, div, integer_pow, mul, neg, sub
+from funcgrad.lax.elementwise import (
+    add,
+    conj,
+    convert_element_type,
+    div,
+    integer_pow,
+    mul,
+    neg,
+    real,
+    sub,
+)
 from funcgrad.lax.reductions import reduce_sum
 from funcgrad.lax.structural import broadcast_in_dim, transpose
 from funcgrad.transforms import ad, batching, codegen
@@ -36,13 +51,27 @@ from funcgrad.transforms.batching import bdim_at_front, moveaxis
 # == helpers (written with primitives: they run inside rules) =================================
 
 
-def _check_matrix(x: ShapedArray, name: str) -> int:
+def _check_matrix(x: ShapedArray, name: str, kinds: str = "fc") -> int:
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
         raise ShapeError(f"{name}: expected square matrices of shape (..., n, n), got "
                          f"{x.shape}")
-    if x.dtype.kind != "f":
-        raise FuncgradTypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+    if x.dtype.kind not in kinds:
+        what = "a real floating" if kinds == "f" else "a floating or complex"
+        raise FuncgradTypeError(f"{name}: expected {what} dtype, got {x.dtype}")
     return x.shape[-1]
+
+
+def _is_complex(x: Any) -> bool:
+    return bool(get_aval(x).dtype.kind == "c")
+
+
+def _H(x: Any) -> Any:
+    """The conjugate transpose of the last two axes (the transpose for real ``x``)."""
+    return conj(_mT(x)) if _is_complex(x) else _mT(x)
+
+
+def _real_dtype(dtype: Any) -> np.dtype:
+    return np.empty(0, dtype).real.dtype
 
 
 def _mT(x: Any) -> Any:
@@ -140,8 +169,8 @@ slogdet_p = Primitive("slogdet", multiple_results=True)
 
 def _slogdet_abstract_eval(a: ShapedArray) -> list[ShapedArray]:
     _check_matrix(a, "slogdet")
-    out = ShapedArray(a.shape[:-2], a.dtype)
-    return [out, out]
+    # As NumPy and JAX: a complex matrix has a unit-modulus complex sign and a real log.
+    return [ShapedArray(a.shape[:-2], a.dtype), ShapedArray(a.shape[:-2], _real_dtype(a.dtype))]
 
 
 slogdet_p.def_impl(lambda a: list(np.linalg.slogdet(a)))
@@ -165,15 +194,26 @@ def _trace_last2(x: Any) -> Any:
     return reduce_sum(_masked(x, np.eye(get_aval(x).shape[-1], dtype=bool)), (nd - 2, nd - 1))
 
 
+def _slogdet_tangent(a: Any, sign: Any, a_dot: Any) -> list[Any]:
+    # t = tr(A^-1 dA); d log|det| = re t; d sign = i im(t) sign (zero for real A), as JAX.
+    t = _trace_last2(solve(a, a_dot))
+    if not _is_complex(a):
+        return [None, t]
+    re_t = real(t)
+    return [mul(sub(t, convert_element_type(re_t, get_aval(t).dtype)), sign), re_t]
+
+
 def _slogdet_jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[list, list]:
     (a,), (a_dot,) = primals, tangents
     sign, logdet = slogdet_p.bind(a)
-    return [sign, logdet], [None, _trace_last2(solve(a, a_dot))]
+    return [sign, logdet], _slogdet_tangent(a, sign, a_dot)
 
 
 def _slogdet_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
                  **params: Any) -> list[Any]:
     (a,), ct = primals, cts[1]
+    if _is_complex(a):
+        return _transpose_of_tangent_map(lambda t: _slogdet_tangent(a, ans[0], t), a, cts, ans)
     if ct is None:
         return [None]
     inv_t = solve(_mT(a), _identity_like(a))  # A^-T
@@ -231,14 +271,14 @@ def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
     """
     _check_matrix(get_aval(x), "cholesky")
     if symmetrize_input:
-        x = div(add(x, _mT(x)), np.full(get_aval(x).shape, 2, get_aval(x).dtype))
+        x = div(add(x, _H(x)), np.full(get_aval(x).shape, 2, get_aval(x).dtype))
     return cholesky_p.bind(x)
 
 
 def _sym_lower(x: Any) -> Any:
-    """``S(x) = tril(x) + tril(x, -1)^T``: the symmetric matrix that ``x``'s lower half means."""
+    """``S(x) = tril(x) + tril(x, -1)^H``: the Hermitian matrix that ``x``'s lower half means."""
     n = get_aval(x).shape[-1]
-    return add(_masked(x, _tril_mask(n)), _mT(_masked(x, _tril_mask(n, -1))))
+    return add(_masked(x, _tril_mask(n)), _H(_masked(x, _tril_mask(n, -1))))
 
 
 def _sym_lower_transpose(g: Any) -> Any:
@@ -255,12 +295,19 @@ def _phi(x: Any) -> Any:
 def _cholesky_jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
     L = cholesky_p.bind(a)
-    inner = solve(L, _mT(solve(L, _sym_lower(a_dot))))  # L^-1 S(dA) L^-T
-    return L, _matmul(L, _phi(inner))
+    return L, _cholesky_tangent(L, a_dot)
+
+
+def _cholesky_tangent(L: Any, a_dot: Any) -> Any:
+    inner = solve(L, _H(solve(L, _sym_lower(a_dot))))  # L^-1 S(dA) L^-H (S Hermitian)
+    return _matmul(L, _phi(inner))
 
 
 def _cholesky_vjp(ct: Any, L: Any, primals: Sequence[Any], needs: Sequence[bool],
                   **params: Any) -> list[Any]:
+    if _is_complex(L):
+        return _transpose_of_tangent_map(lambda t: [_cholesky_tangent(L, t)], primals[0], [ct],
+                                         [L])
     p = _phi(_matmul(_mT(L), ct))
     left = solve(_mT(L), p)                    # L^-T P
     g = _mT(solve(_mT(L), _mT(left)))          # (L^-T (L^-T P)^T)^T = L^-T P L^-1
@@ -340,7 +387,7 @@ def _eigh_impl(a: np.ndarray, lower: bool) -> list[np.ndarray]:
 
 
 def _eigh_abstract_eval(a: ShapedArray, lower: bool) -> list[ShapedArray]:
-    _check_matrix(a, "eigh")
+    _check_matrix(a, "eigh", "f")
     return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], a.dtype)]
 
 
@@ -361,7 +408,7 @@ def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True,
     array([1., 3.])
     """
     aval = get_aval(x)
-    _check_matrix(aval, "eigh")
+    _check_matrix(aval, "eigh", "f")
     if symmetrize_input:
         x = div(add(x, _mT(x)), np.full(aval.shape, 2, aval.dtype))
     v, w = eigh_p.bind(x, lower=bool(lower))
@@ -492,7 +539,9 @@ def _svd_jvp(primals: Sequence[Any], tangents: Sequence[Any], full_matrices: boo
 
 def _svd_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
              full_matrices: bool, compute_uv: bool) -> list[Any]:
-    s, u, vt = ans if compute_uv else _svd_reduced(primals[0], full_matrices, compute_uv)
+    m, n = get_aval(primals[0]).shape[-2:]
+    reduced = compute_uv and (not full_matrices or m == n)  # the outputs are the reduced SVD
+    s, u, vt = ans if reduced else _svd_reduced(primals[0], full_matrices, compute_uv)
     return _transpose_of_tangent_map(lambda t: _svd_tangent(s, u, vt, t, compute_uv),
                                      primals[0], cts, ans)
 
@@ -588,4 +637,88 @@ ad.jvp_rules[qr_p] = _qr_jvp
 ad.vjp_rules[qr_p] = _qr_vjp
 batching.batch_rules[qr_p] = _qr_batch
 
-__all__ = ["cholesky", "eigh", "qr", "slogdet", "solve", "svd"]
+
+# == eig ======================================================================================
+# General (non-symmetric) eigendecomposition A V = V diag(w), always complex, as JAX. Only the
+# eigenvalues are differentiable: dw = diag(V^-1 dA V) (Magnus 1985; JAX's eig_jvp_rule) where
+# they are distinct. The eigenvectors' derivative is not implemented (as JAX; their
+# normalisation is not unique), so differentiating them raises.
+
+eig_p = Primitive("eig", multiple_results=True)
+
+
+def _complex_of(dtype: Any) -> np.dtype:
+    return np.result_type(dtype, np.complex64)
+
+
+def _eig_impl(a: np.ndarray, compute_eigenvectors: bool) -> list[np.ndarray]:
+    # Always through geev with vectors: the values-only path may order or round the
+    # eigenvalues differently, and the derivative pairs each eigenvalue with its vector.
+    c = _complex_of(a.dtype)
+    w, v = np.linalg.eig(a)
+    return [w.astype(c), v.astype(c)] if compute_eigenvectors else [w.astype(c)]
+
+
+def _eig_abstract_eval(a: ShapedArray, compute_eigenvectors: bool) -> list[ShapedArray]:
+    _check_matrix(a, "eig")
+    c = _complex_of(a.dtype)
+    w = ShapedArray(a.shape[:-1], c)
+    return [w, ShapedArray(a.shape, c)] if compute_eigenvectors else [w]
+
+
+eig_p.def_impl(_eig_impl)
+eig_p.def_abstract_eval(_eig_abstract_eval)
+codegen.def_impl_call(eig_p)
+
+
+def eig(x: Any, *, compute_eigenvectors: bool = True) -> Any:
+    """Eigenvalues ``w`` and right eigenvectors ``v`` (``x @ v = v * w``) of square matrices
+    ``(..., n, n)``, complex, as ``jax.lax.linalg.eig`` (``[w, v]``, or ``[w]`` without
+    ``compute_eigenvectors``). Only the eigenvalues are differentiable.
+
+    >>> eig(np.array([[0.0, 1.0], [-1.0, 0.0]]), compute_eigenvectors=False)[0]
+    array([0.+1.j, 0.-1.j])
+    """
+    _eig_abstract_eval(get_aval(x), bool(compute_eigenvectors))
+    return list(eig_p.bind(x, compute_eigenvectors=bool(compute_eigenvectors)))
+
+
+def _eig_tangent(w: Any, v: Any, a_dot: Any) -> list[Any]:
+    dt = convert_element_type(a_dot, get_aval(v).dtype)
+    return [_diag_part(_matmul(solve(v, dt), v))]
+
+
+def _eig_vectors(a: Any, compute_eigenvectors: bool) -> list[Any]:
+    if compute_eigenvectors:
+        raise NotImplementedError(
+            "eig: the derivative of the eigenvectors is not implemented (as JAX); "
+            "differentiate eigvals, or use eigh for symmetric matrices")
+    return eig_p.bind(a, compute_eigenvectors=True)
+
+
+def _eig_jvp(primals: Sequence[Any], tangents: Sequence[Any], compute_eigenvectors: bool
+             ) -> tuple[list, list]:
+    w, v = _eig_vectors(primals[0], compute_eigenvectors)
+    return [w], _eig_tangent(w, v, tangents[0])
+
+
+def _eig_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+             compute_eigenvectors: bool) -> list[Any]:
+    if compute_eigenvectors and cts[1] is None:
+        compute_eigenvectors = False  # only the eigenvalues carry a cotangent
+    w, v = _eig_vectors(primals[0], compute_eigenvectors)
+    return _transpose_of_tangent_map(lambda t: _eig_tangent(w, v, t), primals[0], cts[:1],
+                                     ans[:1])
+
+
+def _eig_batch(args: Sequence[Any], dims: Sequence[Any], compute_eigenvectors: bool
+               ) -> tuple[list, list]:
+    outs = eig_p.bind(moveaxis(args[0], dims[0], 0), compute_eigenvectors=compute_eigenvectors)
+    return outs, [0] * len(outs)
+
+
+ad.jvp_rules[eig_p] = _eig_jvp
+ad.vjp_rules[eig_p] = _eig_vjp
+batching.batch_rules[eig_p] = _eig_batch
+
+__all__ = ["cholesky", "eig", "eigh", "qr", "slogdet", "solve", "svd"]
