@@ -58,7 +58,8 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_linalg")
+SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_linalg",
+                "specs_fft")
 
 
 def all_specs() -> list[OpSpec]:

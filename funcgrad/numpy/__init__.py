@@ -183,6 +183,7 @@ dtype, finfo, iinfo = np.dtype, np.finfo, np.iinfo
 
 # After the names above: these modules read them from this package at import time.
 from funcgrad.numpy import _array_methods  # noqa: E402  (installs Tracer operators)
+from funcgrad.numpy import fft as fft  # noqa: E402
 from funcgrad.numpy import linalg as linalg  # noqa: E402
 
 __all__ = [
@@ -207,5 +208,7 @@ __all__ = [
     "zeros", "zeros_like",
     "angle", "conj", "conjugate", "imag", "real",
 ]
+
+__all__ += ["fft"]
 
 del _array_methods
