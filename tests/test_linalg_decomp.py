@@ -269,6 +269,19 @@ def test_complex_grads_match_jax(jax_x64: Any, rng: np.random.Generator) -> None
         close(fg.jvp(f, (x,), (t,))[1], jax.jvp(f_jax, (x,), (t,))[1], rtol=1e-9, atol=1e-11)
 
 
+def test_pinv_grad_at_repeated_singular_values(jax_x64: Any, rng: np.random.Generator) -> None:
+    # An orthogonal matrix has all singular values 1: the SVD's derivative is infinite there,
+    # the pseudo-inverse's (Golub-Pereyra, a custom_jvp as JAX) is not.
+    jax, jnp = jax_x64, jax_x64.numpy
+    q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    w = rng.standard_normal((3, 3))
+    g = fg.grad(lambda a: fnp.sum(la.pinv(a) * w))(q)
+    close(g, jax.grad(lambda a: jnp.sum(jnp.linalg.pinv(a) * w))(q), rtol=1e-9)
+    close(g, -q @ w @ q)  # pinv = inv there: grad of sum(w * inv(A)) = -A^-T w A^-T
+    t = rng.standard_normal((3, 3))
+    close(fg.jvp(la.pinv, (q,), (t,))[1], -q.T @ t @ q.T)
+
+
 def test_eigvals_jvp_matches_jax(jax_x64: Any, rng: np.random.Generator) -> None:
     jax, jnp = jax_x64, jax_x64.numpy
     a, t = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))

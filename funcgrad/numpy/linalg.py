@@ -20,6 +20,7 @@ import numpy as np
 from funcgrad import numpy as fnp
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.lax import linalg as lax_linalg
+from funcgrad.transforms.custom import custom_jvp, stop_gradient
 
 __all__ = [
     "EigResult", "EighResult", "QRResult", "SVDResult", "SlogdetResult", "cholesky", "cond",
@@ -389,7 +390,10 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
     """The Moore-Penrose pseudo-inverse via the SVD, as ``jax.numpy.linalg.pinv``: singular
     values at or below ``rtol * max(s)`` (default ``10 * max(m, n) * eps``) are dropped.
 
-    Its derivative is the SVD's (where the kept singular values are distinct).
+    Its derivative is Golub and Pereyra's formula (a ``custom_jvp``, as JAX), so it exists at
+    repeated singular values too (``pinv`` of an orthogonal matrix), where the rank is
+    locally constant. (Second derivatives there are NaN for now: funcgrad's reverse mode
+    runs a custom_jvp function's primal through the enclosing transform, here the SVD.)
 
     >>> import funcgrad.numpy as fnp, numpy as np
     >>> fnp.linalg.pinv(np.array([[2.0, 0.0], [0.0, 0.0]]))
@@ -401,11 +405,38 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
         rtol = rcond
     if rtol is None:
         rtol = _default_rtol(x)
+    return _pinv(x, rtol)
+
+
+def _pinv_impl(x: Any, rtol: Any) -> Any:
     u, s, vt = lax_linalg.svd(x, full_matrices=False)
     keep = s > _as_cutoff(rtol, s)
     s_inv = fnp.where(keep, 1.0 / fnp.where(keep, s, 1.0), 0.0)
     return fnp.matmul(fnp.swapaxes(vt, -1, -2) * fnp.expand_dims(s_inv, -2),
                       fnp.swapaxes(u, -1, -2))
+
+
+_pinv = custom_jvp(_pinv_impl, nondiff_argnums=(1,))
+
+
+@_pinv.defjvp
+def _pinv_jvp(rtol: Any, primals: Any, tangents: Any) -> tuple[Any, Any]:
+    # Golub & Pereyra (1973): dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P,
+    # grouped as JAX does for m >= n and m < n.
+    (a,), (a_dot,) = primals, tangents
+    p = _pinv(a, rtol)
+    mm = fnp.matmul
+    pt, a_dot_t = fnp.swapaxes(p, -1, -2), fnp.swapaxes(a_dot, -1, -2)
+    m, n = a.shape[-2:]
+    if m >= n:
+        s = mm(mm(p, pt), a_dot_t)
+        t = mm(mm(a_dot_t, pt), p)
+        p_dot = -mm(mm(p, a_dot), p) + s - mm(mm(s, a), p) + t - mm(mm(p, a), t)
+    else:
+        s = mm(p, mm(pt, a_dot_t))
+        t = mm(a_dot_t, mm(pt, p))
+        p_dot = -mm(p, mm(a_dot, p)) + s - mm(s, mm(a, p)) + t - mm(p, mm(a, t))
+    return p, p_dot
 
 
 def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
@@ -433,12 +464,9 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
         fnp.astype(y, x.dtype)
     m, n = x.shape
     rtol = max(m, n) * float(np.finfo(x.dtype).eps) if rcond is None or rcond < 0 else rcond
-    u, s, vt = lax_linalg.svd(x, full_matrices=False)
-    keep = s > _as_cutoff(rtol, s)
-    s_inv = fnp.where(keep, 1.0 / fnp.where(keep, s, 1.0), 0.0)
-    pinv_a = fnp.matmul(fnp.swapaxes(vt, -1, -2) * s_inv, fnp.swapaxes(u, -1, -2))
-    sol = fnp.matmul(pinv_a, y)
-    rank = fnp.sum(keep.astype(np.int64))
+    s = svdvals(stop_gradient(x))
+    rank = fnp.sum((s > _as_cutoff(rtol, s)).astype(np.int64))
+    sol = fnp.matmul(_pinv(x, rtol), y)
     r = y - fnp.matmul(x, sol)
     resid = fnp.sum(r * r, axis=0)
     if y.ndim == 1:
