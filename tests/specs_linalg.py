@@ -160,3 +160,18 @@ spec("linalg.vecdot_trace_diagonal", lambda a, b: (la.vecdot(a, b), la.trace(a, 
      lambda a, b: (np.linalg.vecdot(a, b), np.linalg.trace(a, offset=1),
                    np.linalg.diagonal(a, offset=-1)),
      numpy=("linalg.vecdot", "linalg.trace", "linalg.diagonal"))
+
+
+def _hermitian_parts(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Real and imaginary parts of a Hermitian 3x3 matrix with eigenvalues 1.5 apart."""
+    z = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    q = np.linalg.qr(z)[0]
+    h = (q * np.array([-1.5, 0.2, 1.8])) @ q.conj().T
+    return h.real, h.imag
+
+
+spec("linalg.eigh_hermitian", lambda x, y: (lambda r: (r.eigenvalues,
+                                                      fnp.abs(r.eigenvectors) ** 2))(
+         la.eigh(x + 1j * y)),
+     _hermitian_parts, ("eigh",),
+     lambda x, y: (np.linalg.eigvalsh(x + 1j * y), np.abs(np.linalg.eigh(x + 1j * y)[1]) ** 2))

@@ -127,11 +127,17 @@ def test_complex_inputs_match_numpy(rng: np.random.Generator) -> None:
     close(la.solve(c.real, b), np.linalg.solve(c.real, b))  # real a, complex b: promoted
     close(la.cholesky(h), np.linalg.cholesky(h))
     close(la.cholesky(h, upper=True), np.linalg.cholesky(h, upper=True))
+    w, v = la.eigh(h)
+    assert w.dtype == np.float64 and v.dtype == np.complex128
+    close(w, np.linalg.eigvalsh(h))
+    close((v * w[..., None, :]) @ np.conj(np.swapaxes(v, -1, -2)), h)
+    close(la.eigvalsh(np.tril(h) + 5j * np.triu(np.ones((3, 3)), 1), symmetrize_input=False),
+          np.linalg.eigvalsh(np.tril(h) + 5j * np.triu(np.ones((3, 3)), 1)))
 
 
 def test_errors() -> None:
     with pytest.raises(TypeError, match="complex"):
-        la.eigh(np.eye(2) * 1j)
+        la.qr(np.eye(2) * 1j)
     with pytest.raises(ValueError, match="mode"):
         la.qr(np.eye(2), "raw")
     with pytest.raises(ValueError, match="ord"):
@@ -258,6 +264,10 @@ def test_complex_grads_match_jax(jax_x64: Any, rng: np.random.Generator) -> None
          lambda a: jnp.abs(jnp.linalg.det(a)) + jnp.real(jnp.linalg.det(a)), c),
         (lambda a: la.slogdet(a)[1] + fnp.imag(la.slogdet(a)[0]),
          lambda a: jnp.linalg.slogdet(a)[1] + jnp.imag(jnp.linalg.slogdet(a)[0]), c),
+        (lambda a: (lambda r: fnp.sum(r.eigenvalues * fnp.arange(3.0))
+                    + fnp.sum(fnp.abs(r.eigenvectors) ** 2 * w))(la.eigh(a)),
+         lambda a: (lambda r: jnp.sum(r.eigenvalues * jnp.arange(3.0))
+                    + jnp.sum(jnp.abs(r.eigenvectors) ** 2 * w))(jnp.linalg.eigh(a)), h),
         (lambda a: fnp.sum(fnp.real(la.cholesky(a)) * w + fnp.imag(la.cholesky(a)) * w.T),
          lambda a: jnp.sum(jnp.real(jnp.linalg.cholesky(a)) * w
                            + jnp.imag(jnp.linalg.cholesky(a)) * w.T), h),

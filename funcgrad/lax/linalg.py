@@ -5,9 +5,10 @@ Each impl is ``numpy.linalg``'s, batched over leading axes (``(..., m, n)`` matr
 batching rules just move the batch axis to the front. Everything else is a composite in
 ``funcgrad.numpy.linalg``: ``inv(a) = solve(a, I)``, ``det = sign * exp(logabsdet)``, pinv
 and the spectral norms through ``svd``. ``solve``, ``slogdet``, ``cholesky`` and ``eig`` take
-real or complex matrices (cotangents are transposes, not adjoints, as JAX), the other
-decompositions real ones. The rules are matrix calculus written with funcgrad primitives (so
-they differentiate again), with ``solve`` standing in for triangular solves:
+real or complex matrices (cotangents are transposes, not adjoints, as JAX), and so does
+``eigh`` (Hermitian); ``svd`` and ``qr`` take real ones. The rules are matrix calculus written
+with funcgrad primitives (so they differentiate again), with ``solve`` standing in for
+triangular solves:
 
 - ``solve``: ``x = A^-1 b``; ``dx = A^-1 (db - dA x)``; ``ct_b = A^-T ct``, ``ct_A = -ct_b x^T``.
 - ``slogdet``: ``d logabsdet = re tr(A^-1 dA)``; ``ct_A = ct A^-T``; the sign of a real matrix
@@ -326,9 +327,9 @@ batching.batch_rules[cholesky_p] = _cholesky_batch
 
 
 # == eigh, svd, qr: shared helpers ============================================================
-# The three decompositions are real floating only (complex raises a TypeError). Each VJP is the
-# transpose of its (linear in the tangent) JVP map, taken by reverse mode over that map at a
-# zero tangent, as ad's custom_jvp does: one formula per decomposition, both modes from it.
+# svd and qr are real floating only (complex raises a TypeError); eigh also takes Hermitian.
+# Each VJP is the transpose of its (linear in the tangent) JVP map, taken by reverse mode over
+# that map at a zero tangent, as ad's custom_jvp does: one formula, both modes from it.
 
 
 def _check_real_stack(x: ShapedArray, name: str) -> tuple[int, int]:
@@ -372,8 +373,8 @@ def _sym_from(x: Any, lower: bool) -> Any:
 
 
 # == eigh =====================================================================================
-# A = V diag(w) V^T, w ascending. With M = V^T S(dA) V (S: the triangle LAPACK reads, made
-# symmetric): dw = diag(M), dV = V (F o M), F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it
+# A = V diag(w) V^H, w real ascending. With M = V^H S(dA) V (S: the triangle LAPACK reads, made
+# Hermitian): dw = re diag(M), dV = V (F o M), F_ij = 1 / (w_j - w_i) off the diagonal, 0 on it
 # (JAX's eigh_jvp_rule). Degenerate eigenvalues make F infinite: the eigenvectors are not
 # differentiable there (any rotation within the eigenspace is as good), only the eigenvalues
 # and gauge-invariant functions of the eigenvectors are, and only away from the degeneracy.
@@ -387,8 +388,8 @@ def _eigh_impl(a: np.ndarray, lower: bool) -> list[np.ndarray]:
 
 
 def _eigh_abstract_eval(a: ShapedArray, lower: bool) -> list[ShapedArray]:
-    _check_matrix(a, "eigh", "f")
-    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], a.dtype)]
+    _check_matrix(a, "eigh")
+    return [ShapedArray(a.shape, a.dtype), ShapedArray(a.shape[:-1], _real_dtype(a.dtype))]
 
 
 eigh_p.def_impl(_eigh_impl)
@@ -398,29 +399,33 @@ codegen.def_impl_call(eigh_p)
 
 def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True,
          sort_eigenvalues: bool = True) -> tuple[Any, Any]:
-    """Eigenvectors and eigenvalues ``(v, w)`` of symmetric matrices ``(..., n, n)``, as
-    ``jax.lax.linalg.eigh``: ``x = v @ diag(w) @ v.T`` with ``w`` ascending (always sorted).
-    With ``symmetrize_input`` it decomposes ``(x + x^T) / 2``, otherwise the ``lower`` (or
-    upper) triangle of ``x``. Differentiable where the eigenvalues are distinct.
+    """Eigenvectors and eigenvalues ``(v, w)`` of symmetric (Hermitian) matrices
+    ``(..., n, n)``, as ``jax.lax.linalg.eigh``: ``x = v @ diag(w) @ v^H`` with real ``w``
+    ascending (always sorted). With ``symmetrize_input`` it decomposes ``(x + x^H) / 2``,
+    otherwise the ``lower`` (or upper) triangle of ``x``. Differentiable where the eigenvalues
+    are distinct.
 
     >>> v, w = eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
     >>> w
     array([1., 3.])
     """
     aval = get_aval(x)
-    _check_matrix(aval, "eigh", "f")
+    _check_matrix(aval, "eigh")
     if symmetrize_input:
-        x = div(add(x, _mT(x)), np.full(aval.shape, 2, aval.dtype))
+        x = div(add(x, _H(x)), np.full(aval.shape, 2, aval.dtype))
     v, w = eigh_p.bind(x, lower=bool(lower))
     return v, w
 
 
 def _eigh_tangent(v: Any, w: Any, a_dot: Any, lower: bool) -> tuple[Any, Any]:
     shape = get_aval(v).shape
-    m = _matmul(_mT(v), _matmul(_sym_from(a_dot, lower), v))
-    eye = _identity_like(v)
+    m = _matmul(_H(v), _matmul(_sym_from(a_dot, lower), v))
+    eye = _identity_like(_rows(w, shape))
     f = sub(integer_pow(add(eye, sub(_rows(w, shape), _cols(w, shape))), -1), eye)
-    return _matmul(v, mul(f, m)), _diag_part(m)
+    dw = _diag_part(m)
+    if _is_complex(v):  # Hermitian M: a real diagonal; F real, cast to M's dtype
+        return _matmul(v, mul(convert_element_type(f, get_aval(m).dtype), m)), real(dw)
+    return _matmul(v, mul(f, m)), dw
 
 
 def _eigh_jvp(primals: Sequence[Any], tangents: Sequence[Any], lower: bool) -> tuple[list, list]:

@@ -5,8 +5,8 @@
 is ``sign * exp(logabsdet)``, ``pinv``/``lstsq``/``matrix_rank``/``cond`` and the 2-, nuclear
 and -2 norms go through the SVD, so their derivatives come from those rules. Inputs follow
 NumPy: stacks of matrices ``(..., n, n)``, integers computed in float64. ``solve``, ``inv``,
-``det``, ``slogdet``, ``cholesky`` and ``eig`` accept complex matrices; ``eigh``, ``svd`` and
-``qr`` are real only. ``vmap`` of any of them batches the leading axes (NumPy's LAPACK calls
+``det``, ``slogdet``, ``cholesky``, ``eig`` and ``eigh`` accept complex matrices; ``svd``
+and ``qr`` are real only. ``vmap`` of any of them batches the leading axes (NumPy's LAPACK calls
 broadcast over them), no Python loop.
 """
 
@@ -273,9 +273,9 @@ def _lower(UPLO: str | None) -> bool:
 
 
 def eigh(a: Any, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
-    """Eigenvalues (ascending) and eigenvectors of symmetric matrices, as
+    """Eigenvalues (real, ascending) and eigenvectors of symmetric or Hermitian matrices, as
     ``jax.numpy.linalg.eigh``: with ``symmetrize_input`` (JAX's default) it decomposes
-    ``(a + a.T) / 2``, otherwise the ``UPLO`` triangle of ``a``, as NumPy.
+    ``(a + a^H) / 2``, otherwise the ``UPLO`` triangle of ``a``, as NumPy.
 
     Differentiable where the eigenvalues are distinct; eigenvectors are defined up to sign
     (and a rotation inside a repeated eigenvalue's eigenspace, where their derivative is
@@ -286,13 +286,14 @@ def eigh(a: Any, UPLO: str | None = None, symmetrize_input: bool = True) -> Eigh
     >>> fnp.linalg.eigh(np.array([[2.0, 1.0], [1.0, 2.0]])).eigenvalues
     array([1., 3.])
     """
-    x = _real_stack(a, "eigh", square=True)
+    x = _square_stack(a, "eigh")
     v, w = lax_linalg.eigh(x, lower=_lower(UPLO), symmetrize_input=symmetrize_input)
     return EighResult(w, v)
 
 
 def eigvalsh(a: Any, UPLO: str | None = "L", symmetrize_input: bool = True) -> Any:
-    """The eigenvalues (ascending) of symmetric matrices, as ``numpy.linalg.eigvalsh``;
+    """The eigenvalues (real, ascending) of symmetric or Hermitian matrices, as
+    ``numpy.linalg.eigvalsh``;
     differentiable where they are distinct.
 
     >>> import funcgrad.numpy as fnp, numpy as np
