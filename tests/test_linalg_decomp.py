@@ -127,6 +127,19 @@ def test_complex_inputs_match_numpy(rng: np.random.Generator) -> None:
     close(la.solve(c.real, b), np.linalg.solve(c.real, b))  # real a, complex b: promoted
     close(la.cholesky(h), np.linalg.cholesky(h))
     close(la.cholesky(h, upper=True), np.linalg.cholesky(h, upper=True))
+    a = rng.standard_normal((2, 4, 3)) + 1j * rng.standard_normal((2, 4, 3))
+    for full in (True, False):
+        for got, want in zip(la.svd(a, full_matrices=full), np.linalg.svd(a, full_matrices=full),
+                             strict=True):
+            close(got, want)
+    assert la.svdvals(a).dtype == np.float64
+    for got, want in zip(la.qr(a), np.linalg.qr(a), strict=True):
+        close(got, want)
+    close(la.pinv(a), np.linalg.pinv(a))
+    for got, want in zip(la.lstsq(a[0], b[0, :, 0].repeat(2)[:4]),
+                         np.linalg.lstsq(a[0], b[0, :, 0].repeat(2)[:4]), strict=True):
+        close(got, want)
+    close(la.norm(a, "nuc", axis=(1, 2)), np.linalg.norm(a, "nuc", axis=(1, 2)))
     w, v = la.eigh(h)
     assert w.dtype == np.float64 and v.dtype == np.complex128
     close(w, np.linalg.eigvalsh(h))
@@ -136,8 +149,8 @@ def test_complex_inputs_match_numpy(rng: np.random.Generator) -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(TypeError, match="complex"):
-        la.qr(np.eye(2) * 1j)
+    with pytest.raises(TypeError, match="floating"):
+        lax_linalg.qr(np.eye(2, dtype=int))
     with pytest.raises(ValueError, match="mode"):
         la.qr(np.eye(2), "raw")
     with pytest.raises(ValueError, match="ord"):
@@ -268,6 +281,15 @@ def test_complex_grads_match_jax(jax_x64: Any, rng: np.random.Generator) -> None
                     + fnp.sum(fnp.abs(r.eigenvectors) ** 2 * w))(la.eigh(a)),
          lambda a: (lambda r: jnp.sum(r.eigenvalues * jnp.arange(3.0))
                     + jnp.sum(jnp.abs(r.eigenvectors) ** 2 * w))(jnp.linalg.eigh(a)), h),
+        (lambda a: (lambda r: fnp.sum(r.S * fnp.arange(3.0)) + fnp.sum(fnp.abs(r.U) ** 2 * w)
+                    + fnp.sum(fnp.real(r.U[:, :2] @ r.Vh[:2]) * w))(la.svd(a)),
+         lambda a: (lambda r: jnp.sum(r.S * jnp.arange(3.0)) + jnp.sum(jnp.abs(r.U) ** 2 * w)
+                    + jnp.sum(jnp.real(r.U[:, :2] @ r.Vh[:2]) * w))(jnp.linalg.svd(a)), c),
+        (lambda a: (lambda r: fnp.sum(fnp.real(r.Q) * w + fnp.imag(r.R)))(la.qr(a)),
+         lambda a: (lambda r: jnp.sum(jnp.real(r.Q) * w + jnp.imag(r.R)))(jnp.linalg.qr(a)), c),
+        (lambda a: fnp.sum(fnp.real(la.pinv(a)) * w + fnp.imag(la.pinv(a)) ** 2),
+         lambda a: jnp.sum(jnp.real(jnp.linalg.pinv(a)) * w + jnp.imag(jnp.linalg.pinv(a)) ** 2),
+         c),
         (lambda a: fnp.sum(fnp.real(la.cholesky(a)) * w + fnp.imag(la.cholesky(a)) * w.T),
          lambda a: jnp.sum(jnp.real(jnp.linalg.cholesky(a)) * w
                            + jnp.imag(jnp.linalg.cholesky(a)) * w.T), h),

@@ -5,8 +5,8 @@ Each impl is ``numpy.linalg``'s, batched over leading axes (``(..., m, n)`` matr
 batching rules just move the batch axis to the front. Everything else is a composite in
 ``funcgrad.numpy.linalg``: ``inv(a) = solve(a, I)``, ``det = sign * exp(logabsdet)``, pinv
 and the spectral norms through ``svd``. ``solve``, ``slogdet``, ``cholesky`` and ``eig`` take
-real or complex matrices (cotangents are transposes, not adjoints, as JAX), and so does
-``eigh`` (Hermitian); ``svd`` and ``qr`` take real ones. The rules are matrix calculus written
+real or complex matrices (cotangents are transposes, not adjoints, as JAX), and so do
+``eigh`` (Hermitian), ``svd`` and ``qr``. The rules are matrix calculus written
 with funcgrad primitives (so they differentiate again), with ``solve`` standing in for
 triangular solves:
 
@@ -327,16 +327,16 @@ batching.batch_rules[cholesky_p] = _cholesky_batch
 
 
 # == eigh, svd, qr: shared helpers ============================================================
-# svd and qr are real floating only (complex raises a TypeError); eigh also takes Hermitian.
+# All three take real or complex matrices (eigh: Hermitian); complex terms as JAX's rules.
 # Each VJP is the transpose of its (linear in the tangent) JVP map, taken by reverse mode over
 # that map at a zero tangent, as ad's custom_jvp does: one formula, both modes from it.
 
 
-def _check_real_stack(x: ShapedArray, name: str) -> tuple[int, int]:
+def _check_stack(x: ShapedArray, name: str) -> tuple[int, int]:
     if x.ndim < 2:
         raise ShapeError(f"{name}: expected matrices of shape (..., m, n), got {x.shape}")
-    if x.dtype.kind != "f":
-        raise FuncgradTypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+    if x.dtype.kind not in "fc":
+        raise FuncgradTypeError(f"{name}: expected a floating or complex dtype, got {x.dtype}")
     return x.shape[-2], x.shape[-1]
 
 
@@ -453,7 +453,8 @@ batching.batch_rules[eigh_p] = _eigh_batch
 # A = U diag(s) V^T (reduced, k = min(m, n)). With dS = U^T dA V: ds = diag(dS);
 # F_ij = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it; dU = U (F o (dS S + S dS^T)),
 # dV = V (F o (S dS + dS^T S)), plus the parts outside the span for m > n (dU) or n > m (dV):
-# (I - U U^T) dA V S^-1 and (I - V V^T) dA^T U S^-1 (JAX's svd_jvp_rule, real case). Equal
+# (I - U U^T) dA V S^-1 and (I - V V^T) dA^T U S^-1 (JAX's svd_jvp_rule; complex: ^H for ^T
+# and the phase term (dS - dS^H) S^-1 / 2 in dU). Equal
 # singular values (F infinite) and, for non-square A, zero ones (S^-1) are not differentiable
 # for U and V; s itself is differentiable where its entries are distinct. With
 # full_matrices the extra columns are not unique: their derivative is not implemented (JAX).
@@ -470,10 +471,10 @@ def _svd_impl(a: np.ndarray, full_matrices: bool, compute_uv: bool) -> list[np.n
 
 def _svd_abstract_eval(a: ShapedArray, full_matrices: bool, compute_uv: bool
                        ) -> list[ShapedArray]:
-    m, n = _check_real_stack(a, "svd")
+    m, n = _check_stack(a, "svd")
     k = min(m, n)
     batch = a.shape[:-2]
-    s = ShapedArray((*batch, k), a.dtype)
+    s = ShapedArray((*batch, k), _real_dtype(a.dtype))
     if not compute_uv:
         return [s]
     cu, rv = (m, n) if full_matrices else (k, k)
@@ -502,26 +503,39 @@ def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
 
 
 def _svd_tangent(s: Any, u: Any, vt: Any, a_dot: Any, compute_uv: bool) -> list[Any]:
-    v = _mT(vt)
-    ds_mat = _matmul(_mT(u), _matmul(a_dot, v))
-    ds = _diag_part(ds_mat)
+    cplx = _is_complex(u)
+    dtype = get_aval(u).dtype
+
+    def c(x: Any) -> Any:  # real -> the matrices' dtype
+        return convert_element_type(x, dtype) if cplx else x
+
+    v = _H(vt)
+    ds_mat = _matmul(_H(u), _matmul(a_dot, v))
+    ds = real(_diag_part(ds_mat)) if cplx else _diag_part(ds_mat)
     if not compute_uv:
         return [ds]
     kk = get_aval(ds_mat).shape
     s_row, s_col = _rows(s, kk), _cols(s, kk)
-    eye = _identity_like(ds_mat)
-    f = sub(integer_pow(add(mul(add(s_row, s_col), sub(s_row, s_col)), eye), -1), eye)
-    dss, sds = mul(s_row, ds_mat), mul(s_col, ds_mat)
-    du = _matmul(u, mul(f, add(dss, _mT(dss))))
-    dv = _matmul(v, mul(f, add(sds, _mT(sds))))
+    eye = _identity_like(s_row)
+    f = c(sub(integer_pow(add(mul(add(s_row, s_col), sub(s_row, s_col)), eye), -1), eye))
+    dss, sds = mul(c(s_row), ds_mat), mul(c(s_col), ds_mat)
+    inner_u = mul(f, add(dss, _H(dss)))
+    if cplx:  # the phase freedom: i im diag(dS) / s goes to dU (JAX's dUdV_diag)
+        s_inv = c(mul(div(eye, add(s_row, sub(_identity_like(s_row), eye))), eye))
+        half = np.full(kk, 0.5, dtype)
+        inner_u = add(inner_u, mul(mul(half, sub(ds_mat, _H(ds_mat))), s_inv))
+    du = _matmul(u, inner_u)
+    dv = _matmul(v, mul(f, add(sds, _H(sds))))
     m, n = get_aval(a_dot).shape[-2:]
     if m > n:
         dav = _matmul(a_dot, v)
-        du = add(du, div(sub(dav, _matmul(u, _matmul(_mT(u), dav))), _rows(s, (*kk[:-2], m, n))))
+        du = add(du, div(sub(dav, _matmul(u, _matmul(_H(u), dav))),
+                         c(_rows(s, (*kk[:-2], m, n)))))
     if n > m:
-        dahu = _matmul(_mT(a_dot), u)
-        dv = add(dv, div(sub(dahu, _matmul(v, _matmul(vt, dahu))), _rows(s, (*kk[:-2], n, m))))
-    return [ds, du, _mT(dv)]
+        dahu = _matmul(_H(a_dot), u)
+        dv = add(dv, div(sub(dahu, _matmul(v, _matmul(vt, dahu))),
+                         c(_rows(s, (*kk[:-2], n, m)))))
+    return [ds, du, _H(dv)]
 
 
 def _svd_reduced(a: Any, full_matrices: bool, compute_uv: bool) -> list[Any]:
@@ -578,7 +592,7 @@ def _qr_impl(a: np.ndarray, full_matrices: bool) -> list[np.ndarray]:
 
 
 def _qr_abstract_eval(a: ShapedArray, full_matrices: bool) -> list[ShapedArray]:
-    m, n = _check_real_stack(a, "qr")
+    m, n = _check_stack(a, "qr")
     k = m if full_matrices else min(m, n)
     batch = a.shape[:-2]
     return [ShapedArray((*batch, m, k), a.dtype), ShapedArray((*batch, k, n), a.dtype)]
@@ -606,9 +620,13 @@ def qr(x: Any, *, full_matrices: bool = True) -> tuple[Any, Any]:
 
 def _qr_tangent(q: Any, r: Any, a_dot: Any) -> list[Any]:
     dx_rinv = _mT(solve(_mT(r), _mT(a_dot)))  # dA R^-1
-    x = _matmul(_mT(q), dx_rinv)
-    low = _masked(x, _tril_mask(get_aval(x).shape[-1], -1))
-    omega = sub(low, _mT(low))
+    x = _matmul(_H(q), dx_rinv)
+    n = get_aval(x).shape[-1]
+    low = _masked(x, _tril_mask(n, -1))
+    omega = sub(low, _H(low))
+    if _is_complex(x):  # the phase freedom of R's real diagonal: i im diag(X) (as JAX)
+        im = sub(x, convert_element_type(real(x), get_aval(x).dtype))
+        omega = add(omega, _masked(im, np.eye(n, dtype=bool)))
     return [add(_matmul(q, sub(omega, x)), dx_rinv), _matmul(sub(x, omega), r)]
 
 

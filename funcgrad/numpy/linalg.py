@@ -4,10 +4,9 @@
 (``fg.lax.linalg``); everything else is a composite of them: ``inv`` is ``solve(a, I)``, ``det``
 is ``sign * exp(logabsdet)``, ``pinv``/``lstsq``/``matrix_rank``/``cond`` and the 2-, nuclear
 and -2 norms go through the SVD, so their derivatives come from those rules. Inputs follow
-NumPy: stacks of matrices ``(..., n, n)``, integers computed in float64. ``solve``, ``inv``,
-``det``, ``slogdet``, ``cholesky``, ``eig`` and ``eigh`` accept complex matrices; ``svd``
-and ``qr`` are real only. ``vmap`` of any of them batches the leading axes (NumPy's LAPACK calls
-broadcast over them), no Python loop.
+NumPy: stacks of matrices ``(..., n, n)``, integers computed in float64. Complex matrices
+are accepted throughout (``eigh``: Hermitian). ``vmap`` of any of them batches the leading
+axes (NumPy's LAPACK calls broadcast over them), no Python loop.
 """
 
 from __future__ import annotations
@@ -223,13 +222,16 @@ def cholesky(a: Any, *, upper: bool = False, symmetrize_input: bool = True) -> A
 
 # == decompositions ===========================================================================
 
+def _mH(x: Any) -> Any:
+    """The conjugate transpose of the last two axes (the transpose for real ``x``)."""
+    t = fnp.swapaxes(x, -1, -2)
+    return fnp.conj(t) if t.dtype.kind == "c" else t
+
+
 def _real_stack(a: Any, name: str, square: bool = False) -> Any:
-    """``a`` as a real floating array of matrices ``(..., m, n)``."""
+    """``a`` as a floating (real or complex) array of matrices ``(..., m, n)``."""
     x = fnp.asarray(a)
-    if x.dtype.kind == "c":
-        raise FuncgradTypeError(at_user_line(
-            f"linalg.{name}: complex matrices are not supported, got dtype {x.dtype}"))
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         x = fnp.astype(x, np.float64)
     if x.ndim < 2 or (square and x.shape[-1] != x.shape[-2]):
         kind = "square matrices of shape (..., n, n)" if square else "matrices (..., m, n)"
@@ -413,8 +415,7 @@ def _pinv_impl(x: Any, rtol: Any) -> Any:
     u, s, vt = lax_linalg.svd(x, full_matrices=False)
     keep = s > _as_cutoff(rtol, s)
     s_inv = fnp.where(keep, 1.0 / fnp.where(keep, s, 1.0), 0.0)
-    return fnp.matmul(fnp.swapaxes(vt, -1, -2) * fnp.expand_dims(s_inv, -2),
-                      fnp.swapaxes(u, -1, -2))
+    return fnp.matmul(_mH(vt) * fnp.expand_dims(s_inv, -2), _mH(u))
 
 
 _pinv = custom_jvp(_pinv_impl, nondiff_argnums=(1,))
@@ -427,7 +428,7 @@ def _pinv_jvp(rtol: Any, primals: Any, tangents: Any) -> tuple[Any, Any]:
     (a,), (a_dot,) = primals, tangents
     p = _pinv(a, rtol)
     mm = fnp.matmul
-    pt, a_dot_t = fnp.swapaxes(p, -1, -2), fnp.swapaxes(a_dot, -1, -2)
+    pt, a_dot_t = _mH(p), _mH(a_dot)
     m, n = a.shape[-2:]
     if m >= n:
         s = mm(mm(p, pt), a_dot_t)
@@ -461,19 +462,19 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
         raise ShapeError(at_user_line(
             f"linalg.lstsq: expected a of shape (m, n) and b of shape (m,) or (m, k) with the "
             f"same m, got {x.shape} and {y.shape}"))
-    y = fnp.astype(y, np.result_type(x.dtype, y.dtype)) if y.dtype.kind == "f" else \
-        fnp.astype(y, x.dtype)
+    dtype = np.result_type(x.dtype, y.dtype) if y.dtype.kind in "fc" else x.dtype
+    x, y = fnp.astype(x, dtype), fnp.astype(y, dtype)
     m, n = x.shape
     rtol = max(m, n) * float(np.finfo(x.dtype).eps) if rcond is None or rcond < 0 else rcond
     s = svdvals(stop_gradient(x))
     rank = fnp.sum((s > _as_cutoff(rtol, s)).astype(np.int64))
     sol = fnp.matmul(_pinv(x, rtol), y)
     r = y - fnp.matmul(x, sol)
-    resid = fnp.sum(r * r, axis=0)
+    resid = fnp.sum(_abs2(r), axis=0)
     if y.ndim == 1:
         resid = fnp.reshape(resid, (1,))
     if _concrete(rank) and (int(np.asarray(rank)) < n or m <= n):
-        resid = np.zeros((0,), x.dtype)
+        resid = np.zeros((0,), s.dtype)
     return sol, resid, rank, s
 
 
