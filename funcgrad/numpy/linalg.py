@@ -228,7 +228,7 @@ def _mH(x: Any) -> Any:
     return fnp.conj(t) if t.dtype.kind == "c" else t
 
 
-def _real_stack(a: Any, name: str, square: bool = False) -> Any:
+def _matrix_stack(a: Any, name: str, square: bool = False) -> Any:
     """``a`` as a floating (real or complex) array of matrices ``(..., m, n)``."""
     x = fnp.asarray(a)
     if x.dtype.kind not in "fc":
@@ -342,7 +342,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     >>> fnp.linalg.svd(np.array([[0.0, 2.0], [1.0, 0.0]])).S
     array([2., 1.])
     """
-    x = _real_stack(a, "svd")
+    x = _matrix_stack(a, "svd")
     if not compute_uv:
         return lax_linalg.svd(x, full_matrices=full_matrices, compute_uv=False)
     u, s, vt = lax_linalg.svd(x, full_matrices=full_matrices)
@@ -356,7 +356,7 @@ def svdvals(x: Any) -> Any:
     >>> fnp.linalg.svdvals(np.array([[0.0, 2.0], [1.0, 0.0]]))
     array([2., 1.])
     """
-    return lax_linalg.svd(_real_stack(x, "svdvals"), full_matrices=False, compute_uv=False)
+    return lax_linalg.svd(_matrix_stack(x, "svdvals"), full_matrices=False, compute_uv=False)
 
 
 def qr(a: Any, mode: str = "reduced") -> Any:
@@ -372,7 +372,7 @@ def qr(a: Any, mode: str = "reduced") -> Any:
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(at_user_line(
             f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}"))
-    q, r = lax_linalg.qr(_real_stack(a, "qr"), full_matrices=mode == "complete")
+    q, r = lax_linalg.qr(_matrix_stack(a, "qr"), full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
 
 
@@ -403,7 +403,7 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
     array([[0.5, 0. ],
            [0. , 0. ]])
     """
-    x = _real_stack(a, "pinv")
+    x = _matrix_stack(a, "pinv")
     if rcond is not None:
         rtol = rcond
     if rtol is None:
@@ -456,7 +456,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     >>> x, res, int(rank)
     (array([1., 2.]), array([9.]), 2)
     """
-    x = _real_stack(a, "lstsq")
+    x = _matrix_stack(a, "lstsq")
     y = fnp.asarray(b)
     if x.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != x.shape[0]:
         raise ShapeError(at_user_line(
@@ -494,7 +494,7 @@ def matrix_rank(M: Any, rtol: Any = None, *, tol: Any = None) -> Any:
     x = fnp.asarray(M)
     if x.ndim < 2:
         return fnp.any(fnp.not_equal(x, 0)).astype(np.int64)
-    x = _real_stack(x, "matrix_rank")
+    x = _matrix_stack(x, "matrix_rank")
     s = svdvals(x)
     if tol is not None:
         t = fnp.asarray(tol)
