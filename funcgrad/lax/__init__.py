@@ -94,6 +94,8 @@ from funcgrad.lax.elementwise import square as square
 from funcgrad.lax.elementwise import sub as sub
 from funcgrad.lax.elementwise import tan as tan
 from funcgrad.lax.elementwise import tanh as tanh
+from funcgrad.lax.fft import FftType as FftType
+from funcgrad.lax.fft import fft as fft
 from funcgrad.lax.indexing import gather as gather
 from funcgrad.lax.indexing import scatter as scatter
 from funcgrad.lax.indexing import scatter_add as scatter_add

@@ -238,6 +238,7 @@ dtype, finfo, iinfo = np.dtype, np.finfo, np.iinfo
 
 # After the names above: these modules read them from this package at import time.
 from funcgrad.numpy import _array_methods  # noqa: E402  (installs Tracer operators)
+from funcgrad.numpy import fft as fft  # noqa: E402
 from funcgrad.numpy import linalg as linalg  # noqa: E402
 
 __all__ = [
@@ -272,5 +273,7 @@ __all__ = [
     "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "polyfit",
     "polyval", "trapezoid",
 ]
+
+__all__ += ["fft"]
 
 del _array_methods
