@@ -20,8 +20,6 @@ from op_specs import all_specs
 
 from funcgrad.core import primitives
 
-pytest.importorskip("jax")
-
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 SPECS = all_specs()
@@ -41,6 +39,7 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def jax_results() -> dict[str, Any]:
+    pytest.importorskip("jax")
     proc = subprocess.run([sys.executable, str(TESTS / "export_jax_worker.py")],
                           capture_output=True, text=True, env=_env(), timeout=900)
     marker = proc.stdout.rfind("RESULTS")
@@ -95,3 +94,118 @@ def test_program(jax_results: dict[str, Any], name: str) -> None:
     assert name in jax_results, f"program {name} was not checked"
     assert jax_results[name] is None, jax_results[name]
 
+
+
+# == to_numpy_source ==========================================================================
+
+_RUNNER = """
+import sys
+sys.path.append({site!r})  # NumPy's site-packages, without its .pth files (funcgrad's install)
+import importlib.util
+assert importlib.util.find_spec("funcgrad") is None, "funcgrad is importable"
+import numpy as np
+spec = importlib.util.spec_from_file_location("exported", "exported.py")
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+assert "funcgrad" not in sys.modules
+data = np.load("inputs.npz")
+args = {args}
+out = getattr(mod, {name!r})(*args)
+leaves = []
+def walk(x):
+    if isinstance(x, dict):
+        for k in sorted(x):
+            walk(x[k])
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            walk(v)
+    else:
+        leaves.append(np.asarray(x))
+walk(out)
+np.savez("outputs.npz", *leaves)
+print("STANDALONE-OK", sorted(sys.modules.keys() & {{"funcgrad", "jax"}}))
+"""
+
+
+def _run_standalone(tmp_path: Path, source: str, name: str, inputs: dict[str, Any],
+                    args_expr: str) -> list[Any]:
+    import numpy as np
+    (tmp_path / "exported.py").write_text(source)
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    site = str(Path(np.__file__).resolve().parent.parent)
+    runner = _RUNNER.format(site=site, args=args_expr, name=name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", runner], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "STANDALONE-OK []" in proc.stdout, proc.stdout
+    with np.load(tmp_path / "outputs.npz") as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+def test_numpy_source_mlp_value_and_grad(tmp_path: Path) -> None:
+    import numpy as np
+    from export_jax_programs import mlp_loss, mlp_params
+
+    import funcgrad as fg
+    from funcgrad.core.pytree import tree_leaves
+
+    params, x, y = mlp_params(np.random.default_rng(0))
+    path = tmp_path / "copy.py"
+    source = fg.export.to_numpy_source(mlp_loss, params, x, y, grad="value_and_grad",
+                                       path=path)
+    assert path.read_text() == source and "import funcgrad" not in source
+    inputs = {**{f"p_{k}": v for k, v in params.items()}, "x": x, "y": y}
+    args = ("({" + ", ".join(f"{k!r}: data['p_{k}']" for k in params) + "}, data['x'], "
+            "data['y'])")
+    got = _run_standalone(tmp_path, source, "value_and_grad_mlp_loss", inputs, args)
+    want = tree_leaves(fg.value_and_grad(mlp_loss)(params, x, y))
+    assert len(got) == len(want) == 5
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_numpy_source_cnn_forward(tmp_path: Path) -> None:
+    import numpy as np
+    from export_jax_programs import cnn_forward, cnn_params
+
+    import funcgrad as fg
+
+    rng = np.random.default_rng(1)
+    params, x = cnn_params(rng), rng.standard_normal((4, 1, 8, 8))
+    source = fg.export.to_numpy_source(cnn_forward, params, x, name="predict")
+    inputs = {**{f"p_{k}": v for k, v in params.items()}, "x": x}
+    args = "({" + ", ".join(f"{k!r}: data['p_{k}']" for k in params) + "}, data['x'])"
+    (got,) = _run_standalone(tmp_path, source, "predict", inputs, args)
+    np.testing.assert_allclose(got, cnn_forward(params, x), rtol=1e-12, atol=1e-12)
+
+
+def test_numpy_source_embeds_large_constants_and_scan(tmp_path: Path) -> None:
+    import numpy as np
+
+    import funcgrad as fg
+    import funcgrad.numpy as fnp
+    from funcgrad import lax
+
+    table = np.random.default_rng(2).standard_normal((64, 3))  # a closed-over constant
+
+    def f(x: Any) -> Any:
+        def step(c: Any, row: Any) -> Any:
+            return fnp.tanh(c * row + x), fnp.sum(c)
+        c, ys = lax.scan(step, x, table)
+        return c, ys
+
+    x = np.linspace(-1, 1, 3)
+    source = fg.export.to_numpy_source(f, x, name="f")
+    assert "_fg_const(" in source  # the 64x3 table as base64, not as digits
+    got = _run_standalone(tmp_path, source, "f", {"x": x}, "(data['x'],)")
+    for g, w in zip(got, f(x), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_numpy_source_rejects_bad_grad_mode() -> None:
+    import numpy as np
+
+    import funcgrad as fg
+    with pytest.raises(ValueError, match="grad must be"):
+        fg.export.to_numpy_source(lambda x: x, np.ones(2), grad="hessian")
