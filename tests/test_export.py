@@ -209,3 +209,91 @@ def test_numpy_source_rejects_bad_grad_mode() -> None:
     import funcgrad as fg
     with pytest.raises(ValueError, match="grad must be"):
         fg.export.to_numpy_source(lambda x: x, np.ones(2), grad="hessian")
+
+
+# Ops whose programs cannot be written as a standalone file, with the reason.
+NO_STANDALONE = {"debug.callback": "a Python callback of the user's session"}
+
+_SPEC_RUNNER = """
+import sys
+sys.path.append({site!r})
+import importlib.util, json
+assert importlib.util.find_spec("funcgrad") is None, "funcgrad is importable"
+import numpy as np
+results = {{}}
+for key in json.load(open("index.json")):
+    try:
+        spec = importlib.util.spec_from_file_location("m", key + ".py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        with np.load(key + ".in.npz") as f:
+            leaves = [f[f"arr_{{j}}"] for j in range(len(f.files))]
+        with np.load(key + ".want.npz") as f:
+            want = [f[f"arr_{{j}}"] for j in range(len(f.files))]
+        out = mod.f_flat(*leaves)
+        assert len(out) == len(want), f"{{len(out)}} outputs, want {{len(want)}}"
+        for g, w in zip(out, want):
+            g = np.asarray(g)
+            assert (g.shape, g.dtype) == (w.shape, w.dtype), (
+                f"{{g.dtype}}{{g.shape}} != {{w.dtype}}{{w.shape}}")
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+        results[key] = None
+    except Exception as e:
+        results[key] = f"{{type(e).__name__}}: {{e}}"[:1500]
+assert "funcgrad" not in sys.modules
+print("RESULTS" + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def standalone_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every op spec (forward, and the gradient of a weighted sum of its outputs) exported
+    with to_numpy_source and run in one interpreter where funcgrad is not importable."""
+    import numpy as np
+    from export_jax_worker import _spec_problem
+
+    import funcgrad as fg
+    from funcgrad.core.pytree import tree_leaves
+
+    root = tmp_path_factory.mktemp("standalone")
+    results: dict[str, Any] = {}
+    keys = []
+    for spec in SPECS:
+        problem = _spec_problem(spec)
+        fn, args, loss, diff, want = problem
+        jobs = [("fwd", fn, args, tree_leaves(want["fwd"]), False)]
+        if loss is not None:
+            jobs.append(("grad", loss, diff, tree_leaves(want["grad"]), "grad"))
+        for kind, f, a, w, grad in jobs:
+            key = f"{kind}:{spec.name}"
+            try:
+                src = fg.export.to_numpy_source(f, *a, grad=grad,
+                                                argnums=tuple(range(len(a))), name="f")
+            except Exception as e:  # noqa: BLE001 (reported by the spec's test)
+                results[key] = f"export: {type(e).__name__}: {e}"
+                continue
+            stem = f"s{len(keys)}"
+            (root / f"{stem}.py").write_text(src)
+            np.savez(root / f"{stem}.in.npz", *[np.asarray(x) for x in tree_leaves(a)])
+            np.savez(root / f"{stem}.want.npz", *[np.asarray(x) for x in w])
+            keys.append((stem, key))
+    (root / "index.json").write_text(json.dumps([s for s, _ in keys]))
+    site = str(Path(np.__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", _SPEC_RUNNER.format(site=site)],
+                          cwd=root, capture_output=True, text=True, env=env, timeout=600)
+    marker = proc.stdout.rfind("RESULTS")
+    assert proc.returncode == 0 and marker >= 0, proc.stderr[-4000:]
+    ran = json.loads(proc.stdout[marker + len("RESULTS"):])
+    results.update({key: ran[stem] for stem, key in keys})
+    return results
+
+
+@pytest.mark.parametrize("key", [f"{k}:{s.name}" for s in SPECS
+                                 for k in (("fwd", "grad") if s.grad_order else ("fwd",))])
+def test_numpy_source_every_op_spec(standalone_results: dict[str, Any], key: str) -> None:
+    name = key.split(":", 1)[1]
+    if name in NO_STANDALONE:
+        assert standalone_results[key] is not None and "cannot write" in standalone_results[key]
+        return
+    assert standalone_results[key] is None, standalone_results[key]

@@ -160,6 +160,8 @@ def _template(tree: Any) -> Any:
         return ("dict", tuple(tree.aux), children)
     if ntype in (tuple, list):
         return (ntype.__name__, children)
+    if isinstance(ntype, type) and issubclass(ntype, tuple) and hasattr(ntype, "_fields"):
+        return ("tuple", children)  # a namedtuple comes back as a plain tuple
     raise FuncgradTypeError(f"to_numpy_source: arguments and results must be dicts, lists, "
                             f"tuples and arrays, got a {ntype.__name__} node")
 
@@ -180,12 +182,13 @@ class _Writer:
         self.module = module
         self.top = top
         self.generated = set(module._function_names.values())
-        self.taken: set[str] = set(module.namespace) | {"np"}
+        self.taken: set[str] = set(module.namespace) | {"np", "_fg_program"}
         self.names: dict[int, str] = {}
         self.keep: list[Any] = []
         self.imports: list[str] = []
         self.defs: list[str] = []
         self.counter = itertools.count()
+        self.scopes: list[dict[str, Any]] = []  # the globals of the kernels being written
 
     def write(self, header: str, name: str, in_tree: Any, out_tree: Any) -> str:
         assigns = []
@@ -193,6 +196,12 @@ class _Writer:
             if gname in self.generated or gname == "np" or gname.startswith("__"):
                 continue
             assigns.append(f"{gname} = {self.expr(value, gname)}")
+        # The generated program's globals (constants are named like its variables: a, b, ...)
+        # live in a factory's scope, so no name of the file can shadow them.
+        program = "\n".join([
+            "def _fg_program():", textwrap.indent("\n".join(assigns), "    "), "",
+            textwrap.indent(self.module.source, "    ").rstrip(), f"    return {self.top}",
+            "", "", f"{self.top} = _fg_program()"])
         wrapper = textwrap.dedent(f'''
             _FG_IN_TREE = {in_tree!r}
             _FG_OUT_TREE = {out_tree!r}
@@ -205,9 +214,7 @@ class _Writer:
         parts = [header.rstrip() + "\n", *self.imports, "",
                  "# -- funcgrad's kernels and their helpers " + "-" * 50, "",
                  "\n\n".join(self.defs), "",
-                 "# -- the globals of the generated program " + "-" * 49, "",
-                 *assigns, "", "# -- the generated program " + "-" * 64, "",
-                 self.module.source, wrapper]
+                 "# -- the generated program " + "-" * 64, "", program, wrapper]
         return "\n".join(parts).rstrip() + "\n"
 
     # -- names and expressions ----------------------------------------------------------------
@@ -261,6 +268,9 @@ class _Writer:
             return f"fg_functools.partial({', '.join(parts)})"
         if isinstance(value, np.ufunc) and getattr(np, str(value.__name__), None) is value:
             return f"np.{value.__name__}"  # type: ignore[union-attr]
+        if isinstance(value, np.ufunc) and str(value.__name__).endswith(" (vectorized)"):
+            return self.bind(value, "pyfunc", lambda n: f"{n} = np.frompyfunc("
+                             f"{self.expr(self.pyfunc_of(value))}, {value.nin}, {value.nout})")
         ref = _importable(value)
         if ref is not None:
             mod, qual = ref
@@ -276,6 +286,24 @@ class _Writer:
             return self.klass(value)
         raise FuncgradTypeError(f"to_numpy_source: cannot write {value!r} "
                                 f"({type(value).__name__}) into a standalone file")
+
+    def pyfunc_of(self, ufunc: np.ufunc) -> Any:
+        """The Python function an ``np.frompyfunc`` ufunc wraps (NumPy keeps no reference):
+        the argument of that name passed to a call in the source of the kernel's module
+        (``_frompyfunc(math.erf)``), evaluated in the module's globals."""
+        base = str(ufunc.__name__)[:-len(" (vectorized)")]
+        scope = self.scopes[-1] if self.scopes else {}
+        filename = scope.get("__file__")
+        if filename:
+            for node in ast.walk(_parsed(filename)):
+                for arg in node.args if isinstance(node, ast.Call) else ():
+                    last = arg.attr if isinstance(arg, ast.Attribute) else \
+                        getattr(arg, "id", None)
+                    if last == base:
+                        fn = eval(compile(ast.Expression(arg), filename, "eval"), scope)  # noqa: S307
+                        if callable(fn) and getattr(fn, "__name__", None) == base:
+                            return fn
+        raise FuncgradTypeError(f"to_numpy_source: cannot find the function behind {ufunc!r}")
 
     def need_import(self, line: str) -> None:
         if line not in self.imports:
@@ -311,6 +339,13 @@ class _Writer:
         self.names[key] = name
         self.keep.append(fn)
         free = set(fn.__code__.co_freevars)
+        self.scopes.append(fn.__globals__)
+        try:
+            return self._function(fn, node, name, free)
+        finally:
+            self.scopes.pop()
+
+    def _function(self, fn: types.FunctionType, node: Any, name: str, free: set[str]) -> str:
         node = self.rename(node, fn.__globals__, free)
         if isinstance(node, ast.Lambda):
             body, result = "", ast.unparse(node)
@@ -416,7 +451,7 @@ def _array_expr(a: np.ndarray) -> str:
         return f"np.broadcast_to({_array_expr(first)}[0], {a.shape!r})"
     if a.dtype.kind == "O":
         raise FuncgradTypeError("to_numpy_source: object arrays cannot be embedded")
-    if a.size <= 8 and a.dtype.kind in "biuf":
+    if a.size <= 8 and a.dtype.kind in "biuf" and (a.dtype.kind != "f" or np.isfinite(a).all()):
         return f"np.array({a.tolist()!r}, dtype={a.dtype.str!r})"
     data = base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
     return f"_fg_const({data!r}, {a.dtype.str!r}, {a.shape!r})"
