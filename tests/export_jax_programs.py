@@ -86,6 +86,14 @@ def checkpoint_fn(w: Any, x: Any) -> Any:
     return fnp.sum(block(w, block(w, x)) ** 2)
 
 
+def named_checkpoint_fn(w: Any, x: Any) -> Any:
+    def body(w: Any, v: Any) -> Any:
+        h = fg.ad_checkpoint.checkpoint_name(fnp.tanh(v @ w), "h")
+        return fnp.sin(h) @ w
+    block = fg.checkpoint(body, policy=fg.checkpoint_policies.save_only_these_names("h"))
+    return fnp.sum(block(w, x) ** 2)
+
+
 @fg.jit
 def _jitted_layer(w: Any, x: Any) -> Any:
     return fnp.tanh(x @ w)
@@ -206,6 +214,15 @@ def program_checks(results: dict[str, Any]) -> None:
         text = str(jax.make_jaxpr(jax.grad(to_jax(checkpoint_fn)))(*_jnp_tree(args)))
         assert "checkpoint" in text or "remat" in text, text[:2000]
     _run(results, "checkpoint_grad", checkpoint_check)
+
+    def checkpoint_policy_check() -> None:
+        args = (rng.standard_normal((3, 3)) * 0.5, rng.standard_normal((2, 3)))
+        value_and_grad_matches(named_checkpoint_fn, args)
+        text = str(jax.make_jaxpr(jax.grad(to_jax(named_checkpoint_fn)))(*_jnp_tree(args)))
+        # JAX's own policy object, and the named value reaches the remat as a residual
+        assert ("SaveOnlyTheseNames" in text or "save_only_these_names" in text) \
+            and "name[name=h]" in text, text[:3000]
+    _run(results, "checkpoint_policy_grad", checkpoint_policy_check)
 
     def jit_check() -> None:
         args = (rng.standard_normal((3, 3)), rng.standard_normal((2, 3)))

@@ -377,7 +377,7 @@ def _custom_vjp(*args: Any, call_jaxpr: ClosedJaxpr, fwd: Callable[..., Any],
                 bwd: Callable[..., Any], out_trees: Any, jvp_ok: bool) -> list[Any]:
     primal = _as_fn(call_jaxpr)
     if jvp_ok:  # funcgrad's checkpoint is a custom_vjp that forward mode may differentiate
-        return list(jax.checkpoint(primal)(*args))
+        return list(jax.checkpoint(primal, policy=_jax_policy(fwd))(*args))
     in_avals, out_avals = call_jaxpr.in_avals, call_jaxpr.out_avals
     m = len(out_avals)
     res_tree: list[Any] = []
@@ -410,6 +410,43 @@ def _custom_vjp(*args: Any, call_jaxpr: ClosedJaxpr, fwd: Callable[..., Any],
 
     f.defvjp(f_fwd, f_bwd)
     return list(f(*args))
+
+
+def _closure_cell(fn: Any, name: str, depth: int = 4) -> Any:
+    """The value of the closure variable ``name`` of ``fn`` or of a function it closes over."""
+    cells = dict(zip(getattr(getattr(fn, "__code__", None), "co_freevars", ()),
+                     getattr(fn, "__closure__", None) or ()))
+    if name in cells:
+        return cells[name].cell_contents
+    if depth:
+        for cell in cells.values():
+            value = cell.cell_contents
+            if callable(value):
+                found = _closure_cell(value, name, depth - 1)
+                if found is not None:
+                    return found
+    return None
+
+
+def _jax_policy(fwd: Any) -> Any:
+    """JAX's counterpart of a funcgrad checkpoint policy, found in the checkpoint's rules
+    (None, JAX's recompute-everything default, for no policy or a user-written one: the
+    values are the same, only what is saved differs)."""
+    from funcgrad import checkpoint_policies as fcp
+    policy = _closure_cell(fwd, "policy")
+    if policy is None:
+        return None
+    jcp = jax.checkpoint_policies
+    for name in ("everything_saveable", "nothing_saveable", "dots_saveable",
+                 "dots_with_no_batch_dims_saveable"):
+        if policy is getattr(fcp, name):
+            return getattr(jcp, name)
+    qual = getattr(policy, "__qualname__", "")
+    for name, cell in (("save_only_these_names", "wanted"),
+                       ("save_any_names_but_these", "unwanted")):
+        if qual.startswith(f"{name}.") and policy.__module__ == fcp.__name__:
+            return getattr(jcp, name)(*sorted(_closure_cell(policy, cell, 0)))
+    return None
 
 
 RULES["custom_jvp_call"] = _custom_jvp
