@@ -58,9 +58,9 @@ def to_jax(fun: Callable[..., Any]) -> Callable[..., Any]:
         key = (in_tree, tuple((a.shape, a.dtype, a.weak_type) for a in avals))
         closed = cache.get(key)
         if closed is None:
-            closed, _ = rules._trace_flat(
+            closed, out_tree = rules._trace_flat(
                 lambda *xs: fun(*pytree.tree_unflatten(in_tree, list(xs))), avals)
-            closed.out_tree = _[0]
+            closed.out_tree = out_tree[0]
             cache[key] = closed
         outs = rules.eval_closed_jax(closed, *leaves)
         return pytree.tree_unflatten(closed.out_tree, outs)
