@@ -27,7 +27,7 @@ PROGRAMS = ["mlp_grad", "mlp_grad_eager", "mlp_exported_fg_grad", "scan_grad", "
             "cond_grad_+1", "cond_grad_-1", "switch_-1", "switch_0", "switch_1", "switch_2",
             "switch_7", "while_value_and_jvp", "custom_vjp_grad", "custom_jvp_grad_and_jvp",
             "checkpoint_grad", "checkpoint_policy_grad", "jit_grad", "unknown_primitive",
-            "pytree_and_cache", "random_bits_jit", "sharded_cnn_train_step"]
+            "pytree_and_cache", "random_bits_jit", "philox_bits_exact", "sharded_cnn_train_step"]
 
 
 def _env() -> dict[str, str]:

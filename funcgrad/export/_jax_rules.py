@@ -265,10 +265,59 @@ RULES["select_and_gather_add"] = _select_and_gather_add
 
 
 # == random bits and callbacks ================================================================
-# funcgrad's stream is NumPy's Philox-4x64; it runs as a host callback so the exported program
-# draws exactly funcgrad's numbers (the bits are not differentiable).
+# funcgrad's stream is NumPy's Philox-4x64-10 keyed by (k0 << 32 | k1, salt), counter 1, 2, ...
+# per block of four 64-bit words (NumPy increments the counter before each block). With
+# jax_enable_x64 it is computed natively (uint64 arithmetic, a 64x64 -> 128-bit product from
+# 32-bit halves); without x64 it runs as a host callback. Either way the exported program
+# draws exactly funcgrad's numbers.
+
+_PHILOX_M = (0xD2E7470EE14C6C93, 0xCA5A826395121157)
+_PHILOX_W = (0x9E3779B97F4A7C15, 0xBB67AE8584CAA73B)
+
+
+def _mulhilo64(a: int, b: Any) -> tuple[Any, Any]:
+    u32 = jnp.uint64(0xFFFFFFFF)
+    a_lo, a_hi = jnp.uint64(a & 0xFFFFFFFF), jnp.uint64(a >> 32)
+    b_lo, b_hi = b & u32, b >> 32
+    lo_lo, hi_lo, lo_hi, hi_hi = a_lo * b_lo, a_hi * b_lo, a_lo * b_hi, a_hi * b_hi
+    cross = (lo_lo >> 32) + (hi_lo & u32) + lo_hi
+    hi = hi_hi + (hi_lo >> 32) + (cross >> 32)
+    return hi, jnp.uint64(a) * b  # uint64 products wrap: the low word
+
+
+def _philox_raw(key0: Any, key1: int, n: int) -> Any:
+    """``np.random.Philox(key=key1 << 64 | key0).random_raw(n)`` for a traced ``key0``."""
+    blocks = -(-n // 4)
+    c0 = jnp.arange(1, blocks + 1, dtype=jnp.uint64)
+    zero = jnp.zeros_like(c0)
+    c = [c0, zero, zero, zero]
+    k0, k1 = key0.astype(jnp.uint64), jnp.uint64(key1)
+    for r in range(10):
+        if r:
+            k0, k1 = k0 + jnp.uint64(_PHILOX_W[0]), k1 + jnp.uint64(_PHILOX_W[1])
+        hi0, lo0 = _mulhilo64(_PHILOX_M[0], c[0])
+        hi1, lo1 = _mulhilo64(_PHILOX_M[1], c[2])
+        c = [hi1 ^ c[1] ^ k0, lo1, hi0 ^ c[3] ^ k1, lo0]
+    return jnp.stack(c, axis=-1).reshape(-1)[:n]
+
+
+def _random_bits_native(keys: Any, shape: Any, dtype: Any, salt: int) -> Any:
+    n = int(np.prod(shape, dtype=np.int64))
+    flat = keys.reshape(-1, 2).astype(jnp.uint64)
+    seeds = (flat[:, 0] << 32) | flat[:, 1]
+    raw = jax.vmap(lambda s: _philox_raw(s, salt, n))(seeds)
+    if np.dtype(dtype) == np.uint32:
+        out = (raw >> 32).astype(jnp.uint32)
+    elif np.dtype(dtype) == np.float32:
+        out = ((raw >> 40).astype(jnp.float64) * 2.0 ** -24).astype(jnp.float32)
+    else:
+        out = (raw >> 11).astype(jnp.float64) * 2.0 ** -53
+    return out.reshape((*keys.shape[:-1], *shape))
+
 
 def _random_bits(keys: Any, *, shape: Any, dtype: Any, salt: int) -> Any:
+    if jax.config.read("jax_enable_x64") and 0 <= salt < 2 ** 64:
+        return _random_bits_native(keys, shape, dtype, salt)
     from funcgrad.random import random_bits_p
     out = jax.ShapeDtypeStruct((*keys.shape[:-1], *shape), dtype)
 
