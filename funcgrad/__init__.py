@@ -8,6 +8,7 @@ array([0., 0., 0.])
 from funcgrad import ad_checkpoint as ad_checkpoint
 from funcgrad import checkpoint_policies as checkpoint_policies
 from funcgrad import debug as debug
+from funcgrad import export as export
 from funcgrad import lax as lax
 from funcgrad import nn as nn
 from funcgrad import numpy as numpy
