@@ -58,7 +58,7 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special")
+SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_numnames")
 
 
 def all_specs() -> list[OpSpec]:

@@ -466,13 +466,14 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
         if c.dtype != np.bool_:
             raise TypeError(f"select: invalid entry {i} in condlist: should be boolean "
                             f"ndarray, got dtype {c.dtype}")
-    # NumPy promotes the choices and the default as arrays (a Python default is not weak).
-    choices = [asarray(c) for c in choicelist]
-    dflt = default if isinstance(default, Tracer) else np.asarray(default)
+    # NEP 50, as NumPy: Python scalars among the choices and the default are weak.
+    weak = (int, float, complex)
+    choices = [c if type(c) in weak else asarray(c) for c in choicelist]
+    dflt = default if type(default) in weak else asarray(default)
     dt = result_type(*choices, dflt)
     out = _cast(asarray(dflt), dt)
     for c, v in zip(reversed(conds), reversed(choices)):
-        out = where(c, _cast(v, dt), out)
+        out = where(c, _cast(asarray(v), dt), out)
     return out
 
 
