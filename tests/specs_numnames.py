@@ -3,10 +3,10 @@ and for the shift and nextafter primitives.
 
 Each spec runs forward against NumPy (float64, and float32 where listed), through
 ``check_grads`` to order 2 and the adjoint test when differentiable, under ``vmap`` against a
-loop, staged against eager and under ``jit``. Inputs with NaN and infinities (where finite differences mean nothing) are checked forward in
-``test_numnames.py``. Domains keep finite differences off kinks (hypot
-and copysign away from 0, fmax/fmin on distinct values, piecewise/select away from the
-boundaries with overwhelming probability).
+loop, staged against eager and under ``jit``. Inputs with NaN and infinities (where finite
+differences mean nothing) are checked forward in ``test_numnames.py``. Domains keep finite
+differences off kinks (hypot and copysign away from 0, fmax/fmin on distinct values,
+piecewise/select away from the boundaries with overwhelming probability).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from op_specs import OpSpec
-from specs_core import AWAY, SPECIAL, U, B, TIES, _Gen
+from specs_core import AWAY, SPECIAL, TIES, B, U, _Gen
 
 import funcgrad.numpy as fnp
 from funcgrad import lax
