@@ -437,7 +437,7 @@ def rollaxis(a: ArrayLike, axis: int, start: int = 0) -> Any:
     if not -n <= start <= n:
         raise np.exceptions.AxisError(at_user_line(
             f"rollaxis: start {start} is out of bounds for array of dimension {n}"))
-    start = start % (n + 1) if start < 0 else start
+    start = start + n if start < 0 else start  # NumPy's reading of a negative start
     if ax < start:
         start -= 1
     if ax == start:

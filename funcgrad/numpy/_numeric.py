@@ -74,8 +74,10 @@ def _nan_aware(x: ArrayLike, y: ArrayLike, fn: Any) -> Any:
     a, b = _binary(x, y)
     if a.dtype.kind not in "fc":
         return fn(a, b)
-    # A NaN on one side yields the other side (NaN only when both are).
-    return where(isnan(b), a, where(isnan(a), b, fn(a, b)))
+    # A NaN on one side yields the other side (NaN only when both are). The NaN is replaced
+    # before fn sees it, so no NaN reaches fn's derivative (0 * NaN in the unchosen branch).
+    a_nan, b_nan = isnan(a), isnan(b)
+    return fn(where(a_nan, b, a), where(b_nan, a, b))
 
 
 def fmax(x1: ArrayLike, x2: ArrayLike) -> Any:
@@ -158,7 +160,9 @@ def sinc(x: ArrayLike) -> Any:
     >>> sinc(np.array([0.0, 0.5]))
     array([1.        , 0.63661977])
     """
-    x = _float(x)
+    x = asarray(x)
+    if x.dtype.kind not in "fc":
+        x = _cast(x, np.float64)  # NumPy's sinc is pi * x in Python floats: ints give float64
     z = multiply(x, float(np.pi))
     small = less(abs(z), 1e-3)
     z_safe = where(small, 1, z)
