@@ -511,8 +511,14 @@ def test_keywords_of_the_array_api(rng: np.random.Generator) -> None:
         fnp.var(x, ddof=1, correction=1)
     _same(fnp.clip(x, min=-0.1), np.clip(x, min=-0.1))
     _same(fnp.clip(x, max=0.2), np.clip(x, max=0.2))
+    _same(fnp.clip(x, a_min=-0.1, a_max=0.3), np.clip(x, a_min=-0.1, a_max=0.3))
+    _same(fnp.clip(x, -0.1, 0.3), np.clip(x, -0.1, 0.3))
+    _same(fnp.reshape(x, shape=(4, 3), copy=True), np.reshape(x, shape=(4, 3), copy=True))
+    _same(fnp.reshape(x, newshape=(2, 6)), x.reshape(2, 6))
+    _same(fnp.from_dlpack(x), x)
+    assert fnp.from_dlpack(x, copy=True) is not x
     with pytest.raises(TypeError, match="not both"):
-        fnp.clip(x, 0.0, min=0.0)
+        fnp.clip(x, a_min=0.0, min=0.0)
     check_grads(lambda v: fnp.sum(fnp.std(v, correction=1, axis=1) ** 2), (x,), order=2)
     # Under a trace the keywords work too: a traced value is immutable, so never copied.
     _same(fg.jit(lambda v: fnp.asarray(v, copy=True) + fnp.astype(v, np.float32, copy=False))(x),

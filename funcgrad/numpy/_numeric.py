@@ -513,3 +513,14 @@ def std(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
     """
     return _reductions.std(a, axis=axis, dtype=dtype, ddof=_ddof(ddof, correction),
                            keepdims=keepdims, **kwargs)
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> np.ndarray:
+    """An array sharing (or, with ``copy=True``, copying) the memory of a DLPack producer,
+    as the array API's ``from_dlpack`` (CPU only).
+
+    >>> from_dlpack(np.arange(3.0))
+    array([0., 1., 2.])
+    """
+    _check_device(device)
+    return np.from_dlpack(x, copy=copy)

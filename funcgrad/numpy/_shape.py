@@ -26,12 +26,25 @@ from funcgrad.numpy._indexing import take
 from funcgrad.numpy._ufuncs import add, subtract
 
 
-def reshape(a: ArrayLike, newshape: Any = None, order: str = "C", *, shape: Any = None) -> Any:
+def reshape(a: ArrayLike, /, shape: Any = None, order: str = "C", *, newshape: Any = None,
+            copy: bool | None = None) -> Any:
+    """``a`` with a new shape (one entry may be -1), as ``numpy.reshape`` (NumPy 2.1's
+    signature; ``newshape=`` is its older name). ``copy=False`` is always honoured: a
+    row-major reshape never copies.
+
+    >>> reshape(np.arange(6), (2, -1)).shape
+    (2, 3)
+    """
     if order != "C":
         raise NotImplementedError("only row-major (order='C') reshapes are supported")
+    if shape is not None and newshape is not None:
+        raise TypeError("reshape: pass the new shape as shape or newshape, not both")
     new = shape if shape is not None else newshape
+    if new is None:
+        raise TypeError("reshape: the new shape is missing")
     new = _as_tuple(new)
-    return lax.reshape(asarray(a), new)
+    out = lax.reshape(asarray(a), new)
+    return out.copy() if copy and isinstance(out, np.ndarray) else out
 
 
 def ravel(a: ArrayLike) -> Any:
