@@ -490,6 +490,9 @@ def test_dtype_names_and_functions() -> None:
 
     fg.jit(f)(np.ones(2, np.float32))
     assert seen == [(32, True, True)]
+    kinds = []
+    fg.jit(lambda z: kinds.append((np.iscomplexobj(z), fnp.isrealobj(z))) or z)(np.ones(2) * 1j)
+    assert kinds == [(True, False)]
 
 
 def test_keywords_of_the_array_api(rng: np.random.Generator) -> None:

@@ -245,7 +245,9 @@ from funcgrad.numpy._numeric import (  # noqa: E402
     hypot,
     iinfo,
     isclose,
+    iscomplexobj,
     isdtype,
+    isrealobj,
     left_shift,
     logaddexp2,
     nan_to_num,
@@ -269,7 +271,6 @@ generic, number, inexact, floating = np.generic, np.number, np.inexact, np.float
 complexfloating, integer = np.complexfloating, np.integer
 signedinteger, unsignedinteger = np.signedinteger, np.unsignedinteger
 issubdtype, promote_types, isscalar = np.issubdtype, np.promote_types, np.isscalar
-iscomplexobj, isrealobj = np.iscomplexobj, np.isrealobj
 euler_gamma = float(np.euler_gamma)
 
 # After the names above: these modules read them from this package at import time.

@@ -410,6 +410,25 @@ def isdtype(dtype: Any, kind: Any) -> bool:
     return bool(np.isdtype(np.dtype(_dtype_arg(dtype)), kind))
 
 
+def iscomplexobj(x: Any) -> bool:
+    """Whether ``x`` has a complex dtype (arrays, tracers, scalars), as ``numpy.iscomplexobj``.
+
+    >>> iscomplexobj(np.ones(2) * 1j), iscomplexobj([1.0])
+    (True, False)
+    """
+    dt = getattr(x, "dtype", None)
+    return (np.dtype(dt) if dt is not None else np.asarray(x).dtype).kind == "c"
+
+
+def isrealobj(x: Any) -> bool:
+    """Whether ``x`` has no complex dtype, as ``numpy.isrealobj``.
+
+    >>> isrealobj(np.ones(2))
+    True
+    """
+    return not iscomplexobj(x)
+
+
 def finfo(dtype: Any) -> np.finfo:
     """Machine limits of a float dtype, or of an array's dtype, as ``numpy.finfo``.
 
