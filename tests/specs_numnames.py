@@ -74,6 +74,8 @@ spec("lax_shift_right_arithmetic_uint8", lax.shift_right_arithmetic,
      [INT(S23, 0, 255, np.uint8), INT(S23, 0, 9, np.uint8)],
      lambda x, y: np.right_shift(x.view(np.int8), y.view(np.int8)).view(np.uint8),
      ("shift_right_arithmetic",), order=0)
+spec("signbit", fnp.signbit, [FIXED([[-0.0, 0.0, -1.5, -np.nan], [2.0, -np.inf, np.inf, np.nan]])],
+     np.signbit, ("signbit",), order=0)
 spec("nextafter", fnp.nextafter, [U(S23), U(S23)], np.nextafter, ("nextafter",), order=0,
      dtypes=F32_64)
 spec("nextafter_special", fnp.nextafter, [SPECIAL((3, 4)), SPECIAL((3, 4))], np.nextafter,
@@ -91,8 +93,6 @@ _ELEMENTWISE_1: list[tuple[str, Any, Any, _Gen, int]] = [
     ("sinc_near_zero", fnp.sinc, np.sinc, FIXED([0.0, 1e-5, -3e-4, 0.5]), 2),
     ("cbrt", fnp.cbrt, np.cbrt, AWAY(S23), 2),
     ("trunc", fnp.trunc, np.trunc, U(S23, -3, 3), 0),
-    ("signbit", fnp.signbit, np.signbit, FIXED([[-0.0, 0.0, -1.5], [2.0, -np.inf, np.inf]]),
-     0),
     ("nan_to_num", fnp.nan_to_num, np.nan_to_num, U(S23), 2),
 ]
 for _name, _fn, _ref, _gen, _order in _ELEMENTWISE_1:

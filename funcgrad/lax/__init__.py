@@ -71,6 +71,7 @@ from funcgrad.lax.elementwise import shift_left as shift_left
 from funcgrad.lax.elementwise import shift_right_arithmetic as shift_right_arithmetic
 from funcgrad.lax.elementwise import shift_right_logical as shift_right_logical
 from funcgrad.lax.elementwise import sign as sign
+from funcgrad.lax.elementwise import signbit as signbit
 from funcgrad.lax.elementwise import sin as sin
 from funcgrad.lax.elementwise import sinh as sinh
 from funcgrad.lax.elementwise import sqrt as sqrt

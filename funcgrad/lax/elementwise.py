@@ -558,6 +558,11 @@ is_finite_p.def_impl(np.isfinite)
 is_finite_p.def_abstract_eval(lambda x: ShapedArray(x.shape, np.bool_))
 codegen.def_ufunc(is_finite_p, np.isfinite)
 batching.defvectorized(is_finite_p)
+signbit_p = Primitive("signbit")  # the sign bit itself: -0.0 and -nan too, which no compare sees
+signbit_p.def_impl(np.signbit)
+signbit_p.def_abstract_eval(lambda x: ShapedArray(x.shape, np.bool_))
+codegen.def_ufunc(signbit_p, np.signbit)
+batching.defvectorized(signbit_p)
 not_p = _unop("not", lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x))
 
 eq_p = _binop("eq", np.equal, np.bool_)
@@ -598,7 +603,7 @@ nextafter_p = _binop("nextafter", np.nextafter)
 
 for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, eq_p, ne_p, lt_p, le_p, gt_p,
            ge_p, and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p,
-           shift_right_logical_p, nextafter_p):
+           shift_right_logical_p, nextafter_p, signbit_p):
     ad.defnondiff(_p)
 
 
@@ -620,6 +625,12 @@ def round(x: Any) -> Any:
 
 def is_finite(x: Any) -> Any:
     return is_finite_p.bind(x)
+
+
+def signbit(x: Any) -> Any:
+    """Whether the sign bit of a float is set (True for -0.0 and -nan), as
+    ``jnp.signbit`` on floats."""
+    return signbit_p.bind(x)
 
 
 def bitwise_not(x: Any) -> Any:

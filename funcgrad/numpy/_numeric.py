@@ -185,9 +185,7 @@ def heaviside(x1: ArrayLike, x2: ArrayLike) -> Any:
 
 
 def signbit(x: ArrayLike) -> Any:
-    """Whether the sign bit is set (True for -0.0), as ``numpy.signbit``.
-
-    Floats are compared, not bit-cast: the sign of a NaN is not seen (False for -nan).
+    """Whether the sign bit is set (True for -0.0 and -nan), as ``numpy.signbit``.
 
     >>> signbit(np.array([-0.0, 0.0, -2.0]))
     array([ True, False,  True])
@@ -197,10 +195,9 @@ def signbit(x: ArrayLike) -> Any:
         return less(x, 0)
     if x.dtype.kind in "bu":
         return np.zeros(x.shape, np.bool_)
-    # -0.0 is the one negative value that compares equal to 0: 1/-0.0 is -inf.
-    with np.errstate(divide="ignore"):
-        neg_zero = logical_and(equal(x, 0), less(lax.div(lax.full_like(x, 1), x), 0))
-    return logical_or(less(x, 0), neg_zero)
+    if x.dtype.kind == "c":
+        raise TypeError(f"signbit: complex input (dtype {x.dtype}) is not supported, as NumPy")
+    return lax.signbit(x)
 
 
 def copysign(x1: ArrayLike, x2: ArrayLike) -> Any:
