@@ -28,11 +28,19 @@ from funcgrad.transforms.api import linearize as linearize
 from funcgrad.transforms.api import value_and_grad as value_and_grad
 from funcgrad.transforms.api import vjp as vjp
 from funcgrad.transforms.batching import vmap as vmap
+from funcgrad.transforms.callback import pure_callback as pure_callback
 from funcgrad.transforms.custom import checkpoint as checkpoint
 from funcgrad.transforms.custom import custom_jvp as custom_jvp
 from funcgrad.transforms.custom import custom_vjp as custom_vjp
 from funcgrad.transforms.custom import remat as remat
 from funcgrad.transforms.custom import stop_gradient as stop_gradient
+from funcgrad.transforms.extras import ShapeDtypeStruct as ShapeDtypeStruct
+from funcgrad.transforms.extras import block_until_ready as block_until_ready
+from funcgrad.transforms.extras import closure_convert as closure_convert
+from funcgrad.transforms.extras import custom_gradient as custom_gradient
+from funcgrad.transforms.extras import device_put as device_put
+from funcgrad.transforms.extras import eval_shape as eval_shape
+from funcgrad.transforms.extras import linear_transpose as linear_transpose
 from funcgrad.transforms.jit import disable_jit as disable_jit
 from funcgrad.transforms.jit import jit as jit
 
@@ -47,4 +55,6 @@ __all__ = [
     "jvp", "lax", "linearize", "make_jaxpr", "nn", "numpy", "random", "remat", "scipy",
     "stop_gradient",
     "test_util", "tree", "tree_util", "typing", "value_and_grad", "vjp", "vmap",
+    "ShapeDtypeStruct", "block_until_ready", "closure_convert", "custom_gradient", "device_put",
+    "eval_shape", "linear_transpose", "pure_callback",
 ]

@@ -3,25 +3,151 @@ pytrees of arrays to one ``.npz`` (no pickle)."""
 
 from __future__ import annotations
 
+import builtins
 import collections
+import functools
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError
+from funcgrad.core.pytree import DictKey as DictKey
+from funcgrad.core.pytree import FlattenedIndexKey as FlattenedIndexKey
+from funcgrad.core.pytree import GetAttrKey as GetAttrKey
+from funcgrad.core.pytree import KeyEntry as KeyEntry
+from funcgrad.core.pytree import KeyPath as KeyPath
 from funcgrad.core.pytree import PyTreeDef as PyTreeDef
+from funcgrad.core.pytree import SequenceKey as SequenceKey
+from funcgrad.core.pytree import keystr as keystr
 from funcgrad.core.pytree import register_dataclass as register_dataclass
 from funcgrad.core.pytree import register_pytree_node as register_pytree_node
 from funcgrad.core.pytree import register_pytree_node_class as register_pytree_node_class
+from funcgrad.core.pytree import register_pytree_with_keys as register_pytree_with_keys
+from funcgrad.core.pytree import (
+    register_pytree_with_keys_class as register_pytree_with_keys_class,
+)
 from funcgrad.core.pytree import register_static as register_static
 from funcgrad.core.pytree import tree_flatten as tree_flatten
+from funcgrad.core.pytree import tree_flatten_with_path as tree_flatten_with_path
 from funcgrad.core.pytree import tree_key_paths as tree_key_paths
 from funcgrad.core.pytree import tree_leaves as tree_leaves
+from funcgrad.core.pytree import tree_leaves_with_path as tree_leaves_with_path
 from funcgrad.core.pytree import tree_map as tree_map
+from funcgrad.core.pytree import tree_map_with_path as tree_map_with_path
 from funcgrad.core.pytree import tree_structure as tree_structure
 from funcgrad.core.pytree import tree_unflatten as tree_unflatten
+
+T = TypeVar("T")
+
+
+class _Unspecified:
+    def __repr__(self) -> str:
+        return "<unspecified>"
+
+
+_UNSPECIFIED: Any = _Unspecified()
+
+
+def tree_reduce(function: Callable[[T, Any], T], tree: Any, initializer: Any = _UNSPECIFIED,
+                is_leaf: Callable[[Any], bool] | None = None) -> T:
+    """``functools.reduce`` over the leaves, as ``jax.tree_util.tree_reduce``.
+
+    >>> tree_reduce(lambda a, b: a + b, {"a": 1, "b": (2, 3)})
+    6
+    """
+    leaves = tree_leaves(tree, is_leaf)
+    if initializer is _UNSPECIFIED:
+        if not leaves:
+            raise FuncgradTypeError("tree_reduce: the tree has no leaves and no initializer "
+                                    "was given")
+        return functools.reduce(function, leaves)
+    return functools.reduce(function, leaves, initializer)
+
+
+def tree_all(tree: Any, *, is_leaf: Callable[[Any], bool] | None = None) -> bool:
+    """Whether every leaf is truthy, as ``jax.tree_util.tree_all``.
+
+    >>> tree_all([True, {"a": 1}]), tree_all([True, 0])
+    (True, False)
+    """
+    return builtins.all(tree_leaves(tree, is_leaf))
+
+
+def _flatten_up_to(treedef: PyTreeDef, tree: Any, where: str) -> list[Any]:
+    """The subtrees of ``tree`` at the leaves of its prefix ``treedef``."""
+    if treedef.node is None:
+        return [tree]
+    nodetype, node = treedef.node
+    if type(tree) is not nodetype:
+        raise FuncgradTypeError(f"tree_transpose: expected a {nodetype.__name__} at "
+                                f"{where or 'the root'}, got {type(tree).__name__}")
+    children, aux = node.to_iterable(tree)
+    children = list(children)
+    if aux != treedef.aux or len(children) != len(treedef.children):
+        raise FuncgradValueError(f"tree_transpose: the tree does not match the outer "
+                                 f"structure {treedef} at {where or 'the root'}")
+    out: list[Any] = []
+    for key, sub, child in zip(node.keys(tree, aux), treedef.children, children):
+        out.extend(_flatten_up_to(sub, child, where + str(key)))
+    return out
+
+
+def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
+                   pytree_to_transpose: Any) -> Any:
+    """Turn a tree of structure ``outer`` of trees of structure ``inner`` into an ``inner``
+    of ``outer``s, as ``jax.tree_util.tree_transpose`` (``inner_treedef=None``: inferred).
+
+    >>> tree_transpose(tree_structure([0, 0]), tree_structure((0, 0)), [(1, 2), (3, 4)])
+    ([1, 3], [2, 4])
+    """
+    subtrees = _flatten_up_to(outer_treedef, pytree_to_transpose, "")
+    if inner_treedef is None:
+        if not subtrees:
+            raise FuncgradValueError("tree_transpose: cannot infer inner_treedef from an "
+                                     "outer structure with no leaves")
+        inner_treedef = tree_structure(subtrees[0])
+    columns: list[list[Any]] = []
+    for i, sub in enumerate(subtrees):
+        sub_leaves, sub_def = tree_flatten(sub)
+        if sub_def != inner_treedef:
+            raise FuncgradValueError(f"tree_transpose: outer leaf {i} has structure "
+                                     f"{sub_def}, expected the inner {inner_treedef}")
+        columns.append(sub_leaves)
+    rows = [[col[j] for col in columns] for j in range(inner_treedef.num_leaves)]
+    return tree_unflatten(inner_treedef, [tree_unflatten(outer_treedef, r) for r in rows])
+
+
+class Partial(functools.partial):  # type: ignore[type-arg]
+    """A ``functools.partial`` that is a pytree (its bound arguments are the children, the
+    function static), so it can be passed into and returned from transformed functions, as
+    ``jax.tree_util.Partial``.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> add = Partial(lambda a, b: a + b, np.array(1.0))
+    >>> fg.jit(lambda f, x: f(x))(add, np.array(2.0))
+    array(3.)
+    """
+
+    def __new__(cls, func: Callable[..., Any], *args: Any, **kw: Any) -> Partial:
+        # A Partial of a Partial keeps the inner function static, as JAX's.
+        if isinstance(func, functools.partial):
+            original = func
+            func = func.func
+            args = (*original.args, *args)
+            kw = {**original.keywords, **kw}
+        return super().__new__(cls, func, *args, **kw)
+
+
+def _partial_unflatten(func: Callable[..., Any], children: Any) -> Partial:
+    args, keywords = children
+    return Partial(func, *args, **keywords)
+
+
+register_pytree_node(Partial, lambda p: ((p.args, p.keywords), p.func), _partial_unflatten)
+
 
 # jax.tree.* short names
 flatten = tree_flatten
@@ -29,11 +155,23 @@ unflatten = tree_unflatten
 leaves = tree_leaves
 structure = tree_structure
 map = tree_map
+flatten_with_path = tree_flatten_with_path
+leaves_with_path = tree_leaves_with_path
+map_with_path = tree_map_with_path
+reduce = tree_reduce
+all = tree_all  # noqa: A001
+transpose = tree_transpose
 
 __all__ = [
-    "PyTreeDef", "flatten", "leaves", "map", "register_dataclass", "register_pytree_node",
-    "register_pytree_node_class", "register_static", "load", "save", "structure", "tree_flatten",
-    "tree_key_paths", "tree_leaves", "tree_map", "tree_structure", "tree_unflatten", "unflatten",
+    "DictKey", "FlattenedIndexKey", "GetAttrKey", "KeyEntry", "KeyPath", "Partial", "PyTreeDef",
+    "SequenceKey", "all", "flatten", "flatten_with_path", "keystr", "leaves",
+    "leaves_with_path", "load", "map", "map_with_path", "reduce", "register_dataclass",
+    "register_pytree_node", "register_pytree_node_class", "register_pytree_with_keys",
+    "register_pytree_with_keys_class",
+    "register_static", "save", "structure", "transpose", "tree_all", "tree_flatten",
+    "tree_flatten_with_path", "tree_key_paths", "tree_leaves", "tree_leaves_with_path",
+    "tree_map", "tree_map_with_path", "tree_reduce", "tree_structure", "tree_transpose",
+    "tree_unflatten", "unflatten",
 ]
 
 

@@ -58,7 +58,8 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_numnames")
+SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_sorting",
+                "specs_surface", "specs_numnames")
 
 
 def all_specs() -> list[OpSpec]:

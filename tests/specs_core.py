@@ -620,6 +620,8 @@ spec("methods", lambda x: (x.sum(axis=0), x.mean(), x.max(axis=1), x.min(),
 KEY = _Gen((2,), lambda rng: rng.integers(0, 2 ** 32, (2,), dtype=np.uint64).astype(np.uint32))
 spec("random_normal", lambda k: fg.random.normal(k, (3,)), [KEY], ("random_bits",), order=0)
 spec("random_split", lambda k: fg.random.split(k, 3), [KEY], ("random_bits",), order=0)
+spec("random_fold_in", lambda k: fg.random.fold_in(fg.random.split(k, 2), np.arange(2)), [KEY],
+     ("random_bits", "random_fold_in"), order=0)
 
 # == complex parts (real in, real out, so finite differences check the convention inside) ====
 

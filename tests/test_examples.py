@@ -87,3 +87,12 @@ def test_markdown_python_blocks_run(path: str, tmp_path) -> None:
     script = tmp_path / "blocks.py"
     script.write_text("\n".join(blocks))   # one namespace: later blocks may use earlier ones
     _run([str(script)], str(tmp_path))
+
+
+def test_dp_sgd_reaches_accuracy_under_clipping_and_noise() -> None:
+    sys.path.insert(0, EXAMPLES)
+    try:
+        import per_example_grads
+    finally:
+        sys.path.remove(EXAMPLES)
+    assert per_example_grads.main(["--epochs", "10"]) >= 0.9

@@ -150,7 +150,7 @@ def test_jit_inside_a_staged_program_is_one_equation() -> None:
     assert "jit[" in str(closed) and "name='lambda_fn'" in str(closed)
 
 
-def test_jitted_function_called_from_another_uses_nested_function() -> None:
+def test_jitted_function_called_from_another_is_inlined() -> None:
     inner = fg.jit(lambda x: fnp.sin(x) * 2.0)
 
     @fg.jit
@@ -160,7 +160,21 @@ def test_jitted_function_called_from_another_uses_nested_function() -> None:
     x = np.linspace(0, 1, 4)
     _close(outer(x), np.sin(x) * 2.0 + np.sin(3 * x) * 2.0)
     src = outer.lower(x).source()
-    assert src.count("def lambda_fn") == 1  # one generated function, called twice
+    # The inner program is fused into the caller (fresh variables per call site).
+    assert "def lambda_fn" not in src and src.count("np_sin(") == 2
+
+
+def test_nested_jit_holding_an_array_constant_stays_a_call() -> None:
+    table = np.arange(4.0)
+    inner = fg.jit(lambda x: fnp.sin(x) * table)
+
+    @fg.jit
+    def outer(x):
+        return inner(x) + inner(x * 3.0)
+
+    x = np.linspace(0, 1, 4)
+    _close(outer(x), np.sin(x) * table + np.sin(3 * x) * table)
+    assert outer.lower(x).source().count("def lambda_fn") == 1  # one function, called twice
 
 
 # == the cache ================================================================================

@@ -258,3 +258,65 @@ def test_gamma_family_vmap_and_staging(name: str) -> None:
     jaxpr = fg.make_jaxpr(f)(keys[0])
     np.testing.assert_allclose(eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, keys[0])[0], loop[0],
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("lam", [0.3, 4.0, 9.5, 10.0, 37.0, 1000.0])
+def test_poisson_matches_its_pmf(lam: float) -> None:
+    # A chi-square goodness-of-fit test over the bins holding 99.9% of the mass: both of
+    # poisson's regimes (Knuth below 10, PTRS from 10) and the switch between them.
+    x = fr.poisson(fr.key(5), lam, (N,))
+    assert x.dtype == np.int64 and x.min() >= 0
+    lo, hi = int(st.poisson.ppf(5e-4, lam)), int(st.poisson.ppf(1 - 5e-4, lam))
+    edges = np.arange(lo, hi + 2)
+    observed = np.histogram(np.clip(x, lo, hi), edges)[0]
+    expected = N * np.diff(st.poisson.cdf(edges - 1, lam))
+    expected[0] += N * st.poisson.cdf(lo - 1, lam)
+    expected[-1] += N * st.poisson.sf(hi, lam)
+    keep = expected > 5
+    assert keep.sum() >= 2
+    chi2 = (((observed - expected) ** 2 / expected)[keep]).sum()
+    assert st.chi2.sf(chi2, keep.sum() - 1) > 1e-4
+
+
+def test_poisson_array_rate_vmap_jit_and_staging() -> None:
+    lam = np.array([[0.5, 3.0], [12.0, 200.0]])
+    x = fr.poisson(fr.key(0), lam)
+    assert x.shape == (2, 2)
+    np.testing.assert_array_equal(fg.jit(lambda k: fr.poisson(k, lam))(fr.key(0)), x)
+    keys = fr.split(fr.key(1), 4)
+    batched = fg.vmap(lambda k: fr.poisson(k, lam))(keys)
+    np.testing.assert_array_equal(batched, np.stack([fr.poisson(k, lam) for k in keys]))
+    means = fr.poisson(fr.key(2), lam, (4000, 2, 2)).mean(0)
+    np.testing.assert_allclose(means, lam, rtol=0.1, atol=0.1)
+    assert fg.grad(lambda r: fnp.sum(fr.poisson(fr.key(0), r, (3,)) * r))(2.0) == \
+        fr.poisson(fr.key(0), 2.0, (3,)).sum()    # no gradient flows through the counts
+
+
+def test_fold_in_traced_data_under_vmap_and_jit() -> None:
+    k = fr.key(42)
+    ints = np.arange(5)
+    loop = np.stack([fr.fold_in(k, int(i)) for i in ints])
+    np.testing.assert_array_equal(fg.vmap(lambda d: fr.fold_in(k, d))(ints), loop)
+    np.testing.assert_array_equal(fg.jit(fr.fold_in)(k, 7), fr.fold_in(k, 7))
+    keys = fr.split(k, 5)
+    np.testing.assert_array_equal(fg.vmap(fr.fold_in)(keys, ints),
+                                  np.stack([fr.fold_in(q, int(i)) for q, i in zip(keys, ints)]))
+    np.testing.assert_array_equal(fg.vmap(lambda q: fr.fold_in(q, 3))(keys),
+                                  np.stack([fr.fold_in(q, 3) for q in keys]))
+    # A batch of keys per example against one datum per example, and a loop counter under jit.
+    kk = fr.split(k, 6).reshape(2, 3, 2)
+    np.testing.assert_array_equal(fg.vmap(fr.fold_in)(kk, np.array([1, 2])),
+                                  np.stack([fr.fold_in(kk[i], i + 1) for i in range(2)]))
+    draws = fg.jit(lambda q: fg.lax.fori_loop(
+        0, 3, lambda i, acc: acc + fr.uniform(fr.fold_in(q, i), (2,)), fnp.zeros(2)))(k)
+    np.testing.assert_allclose(draws, sum(fr.uniform(fr.fold_in(k, i), (2,)) for i in range(3)))
+    assert "random_fold_in" in str(fg.make_jaxpr(fr.fold_in)(k, 1))
+
+
+def test_fold_in_refuses_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="data must be an integer"):
+        fr.fold_in(fr.key(0), 1.5)
+    with pytest.raises(TypeError, match="data must be an integer"):
+        fg.jit(fr.fold_in)(fr.key(0), np.float64(1.0))
+    with pytest.raises(ValueError, match="uint32"):
+        fr.fold_in(np.zeros(3, np.uint32), 1)

@@ -132,6 +132,16 @@ class ClosedJaxpr:
     def pretty_print(self, source_info: bool = False) -> str:
         return pp_jaxpr(self.jaxpr, source_info)
 
+    def to_dot(self, name: str = "jaxpr") -> str:
+        """The program as Graphviz DOT (``funcgrad.core.pictures``)."""
+        from funcgrad.core.pictures import to_dot
+        return to_dot(self.jaxpr, name)
+
+    def to_mermaid(self) -> str:
+        """The program as a Mermaid flowchart (``funcgrad.core.pictures``)."""
+        from funcgrad.core.pictures import to_mermaid
+        return to_mermaid(self.jaxpr)
+
 
 # -- printing ---------------------------------------------------------------------------------
 

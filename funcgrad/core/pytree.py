@@ -24,21 +24,103 @@ from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError
 T = TypeVar("T")
 
 
+# == key paths: how a child is reached from its node, as jax.tree_util's key classes ==========
+
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    """The ``idx``-th child of a tuple or list; prints as ``[0]``."""
+
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class DictKey:
+    """The child of a dict under ``key``; prints as ``['a']``."""
+
+    key: Any
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    """The attribute ``name`` (namedtuple and dataclass fields); prints as ``.name``."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    """The ``key``-th child of a node registered without keys; prints as
+    ``[<flat index 0>]``."""
+
+    key: int
+
+    def __str__(self) -> str:
+        return f"[<flat index {self.key!r}>]"
+
+
+KeyEntry = Any
+KeyPath = tuple[KeyEntry, ...]
+
+
 class _NodeType(NamedTuple):
     to_iterable: Callable[[Any], tuple[Iterable[Any], Any]]  # -> (children, aux data)
     from_iterable: Callable[[Any, Iterable[Any]], Any]
-    keys: Callable[[Any, Any], list[str]]
+    keys: Callable[[Any, Any], list[KeyEntry]]
 
 
 _REGISTRY: dict[type, _NodeType] = {}
 
 
 def register_pytree_node(nodetype: type, flatten_func: Callable[[Any], tuple[Iterable[Any], Any]],
-                         unflatten_func: Callable[[Any, Iterable[Any]], Any]) -> None:
-    """Make ``nodetype`` a pytree node: ``flatten_func(x) -> (children, aux_data)``."""
-    def keys(x: Any, aux: Any) -> list[str]:
-        return [f"[<flat index {i}>]" for i, _ in enumerate(flatten_func(x)[0])]
+                         unflatten_func: Callable[[Any, Iterable[Any]], Any],
+                         flatten_with_keys_func: Callable[[Any], Any] | None = None) -> None:
+    """Make ``nodetype`` a pytree node: ``flatten_func(x) -> (children, aux_data)``. Its
+    children's key paths are ``FlattenedIndexKey``s unless ``flatten_with_keys_func`` (as in
+    ``register_pytree_with_keys``) gives them."""
+    if flatten_with_keys_func is not None:
+        register_pytree_with_keys(nodetype, flatten_with_keys_func, unflatten_func,
+                                  flatten_func)
+        return
+
+    def keys(x: Any, aux: Any) -> list[KeyEntry]:
+        return [FlattenedIndexKey(i) for i, _ in enumerate(flatten_func(x)[0])]
     _REGISTRY[nodetype] = _NodeType(flatten_func, unflatten_func, keys)
+
+
+def register_pytree_with_keys(
+        nodetype: type,
+        flatten_with_keys: Callable[[Any], tuple[Iterable[tuple[KeyEntry, Any]], Any]],
+        unflatten_func: Callable[[Any, Iterable[Any]], Any],
+        flatten_func: Callable[[Any], tuple[Iterable[Any], Any]] | None = None) -> None:
+    """Make ``nodetype`` a pytree node whose children have keys, as
+    ``jax.tree_util.register_pytree_with_keys``: ``flatten_with_keys(x) -> ([(key, child),
+    ...], aux_data)``; ``flatten_func`` (the same without keys) is derived when omitted.
+
+    >>> class Pair:
+    ...     def __init__(self, a, b): self.a, self.b = a, b
+    >>> register_pytree_with_keys(
+    ...     Pair, lambda p: (((GetAttrKey("a"), p.a), (GetAttrKey("b"), p.b)), None),
+    ...     lambda aux, c: Pair(*c))
+    >>> [keystr(k) for k, _ in tree_flatten_with_path([Pair(1, 2)])[0]]
+    ['[0].a', '[0].b']
+    """
+    def flat(x: Any) -> tuple[list[Any], Any]:
+        pairs, aux = flatten_with_keys(x)
+        return [c for _, c in pairs], aux
+
+    def keys(x: Any, aux: Any) -> list[KeyEntry]:
+        return [k for k, _ in flatten_with_keys(x)[0]]
+
+    _REGISTRY[nodetype] = _NodeType(flatten_func or flat, unflatten_func, keys)
 
 
 def register_pytree_node_class(cls: type[T]) -> type[T]:
@@ -70,7 +152,18 @@ def register_dataclass(cls: type[T], data_fields: list[str] | None = None,
     def unflatten(aux: tuple[Any, ...], children: Iterable[Any]) -> Any:
         return cls(**dict(zip(data, children)), **dict(zip(meta, aux)))
 
-    _REGISTRY[cls] = _NodeType(flatten, unflatten, lambda x, aux: [f".{n}" for n in data])
+    _REGISTRY[cls] = _NodeType(flatten, unflatten, lambda x, aux: [GetAttrKey(n) for n in data])
+    return cls
+
+
+def register_pytree_with_keys_class(cls: type[T]) -> type[T]:
+    """Class decorator using ``cls.tree_flatten_with_keys`` (``([(key, child), ...], aux)``)
+    and ``cls.tree_unflatten``, as ``jax.tree_util.register_pytree_with_keys_class``."""
+    flatten = getattr(cls, "tree_flatten", None)
+    register_pytree_with_keys(
+        cls, lambda x: x.tree_flatten_with_keys(),  # type: ignore[attr-defined]
+        cls.tree_unflatten,  # type: ignore[attr-defined]
+        None if flatten is None else (lambda x: x.tree_flatten()))
     return cls
 
 
@@ -90,11 +183,11 @@ def _dict_flatten(d: dict) -> tuple[list[Any], tuple[Any, ...]]:
 
 
 _REGISTRY[tuple] = _NodeType(lambda t: (t, None), lambda _, c: tuple(c),
-                             lambda x, aux: [f"[{i}]" for i in range(len(x))])
+                             lambda x, aux: [SequenceKey(i) for i in range(len(x))])
 _REGISTRY[list] = _NodeType(lambda t: (t, None), lambda _, c: list(c),
-                            lambda x, aux: [f"[{i}]" for i in range(len(x))])
+                            lambda x, aux: [SequenceKey(i) for i in range(len(x))])
 _REGISTRY[dict] = _NodeType(_dict_flatten, lambda keys, c: dict(zip(keys, c)),
-                            lambda x, keys: [f"[{k!r}]" for k in keys])
+                            lambda x, keys: [DictKey(k) for k in keys])
 _REGISTRY[type(None)] = _NodeType(lambda _: ((), None), lambda _, c: None, lambda x, aux: [])
 
 
@@ -109,7 +202,7 @@ def _node_type(x: Any) -> tuple[type, _NodeType] | None:
         return t, node
     if isinstance(x, tuple) and hasattr(x, "_fields"):  # namedtuple
         return t, _NodeType(lambda n: (tuple(n), None), functools.partial(_make_namedtuple, t),
-                            lambda n, aux: [f".{f}" for f in n._fields])
+                            lambda n, aux: [GetAttrKey(f) for f in n._fields])
     return None
 
 
@@ -231,20 +324,79 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
 
 def tree_key_paths(tree: Any) -> list[str]:
     """A readable path per leaf, e.g. ``"['conv1']['w']"``, for error messages."""
-    paths: list[str] = []
+    return [keystr(p) for p, _ in tree_flatten_with_path(tree)[0]]
 
-    def rec(x: Any, path: str) -> None:
-        node = _node_type(x)
-        if node is None:
-            paths.append(path)
-            return
-        children, aux = node[1].to_iterable(x)
-        children = list(children)
-        for key, child in zip(node[1].keys(x, aux), children):
-            rec(child, path + key)
 
-    rec(tree, "")
-    return paths
+def keystr(keys: KeyPath, *, simple: bool = False, separator: str = "") -> str:
+    """A key path as a string, as ``jax.tree_util.keystr``: ``"[0]['a'].b"``; with
+    ``simple=True`` the bare keys joined by ``separator``.
+
+    >>> keystr((SequenceKey(0), DictKey("a"), GetAttrKey("b")))
+    "[0]['a'].b"
+    >>> keystr((SequenceKey(0), DictKey("a")), simple=True, separator="/")
+    '0/a'
+    """
+    if not simple:
+        return separator.join(str(k) for k in keys)
+
+    def bare(k: Any) -> str:
+        for attr in ("idx", "key", "name"):
+            if hasattr(k, attr):
+                return str(getattr(k, attr))
+        return str(k)
+
+    return separator.join(bare(k) for k in keys)
+
+
+def tree_flatten_with_path(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                           ) -> tuple[list[tuple[KeyPath, Any]], PyTreeDef]:
+    """``([(key_path, leaf), ...], treedef)``, as ``jax.tree_util.tree_flatten_with_path``.
+
+    >>> pairs, _ = tree_flatten_with_path({"a": [1, 2]})
+    >>> [(keystr(p), x) for p, x in pairs]
+    [("['a'][0]", 1), ("['a'][1]", 2)]
+    """
+    pairs: list[tuple[KeyPath, Any]] = []
+    _flatten_with_path(tree, is_leaf, (), pairs)
+    return pairs, tree_structure(tree, is_leaf)
+
+
+def _flatten_with_path(x: Any, is_leaf: Callable[[Any], bool] | None, path: KeyPath,
+                       pairs: list[tuple[KeyPath, Any]]) -> None:
+    node = None if is_leaf is not None and is_leaf(x) else _node_type(x)
+    if node is None:
+        pairs.append((path, x))
+        return
+    children, aux = node[1].to_iterable(x)
+    for key, child in zip(node[1].keys(x, aux), list(children), strict=True):
+        _flatten_with_path(child, is_leaf, (*path, key), pairs)
+
+
+def tree_leaves_with_path(tree: Any, is_leaf: Callable[[Any], bool] | None = None
+                          ) -> list[tuple[KeyPath, Any]]:
+    """``[(key_path, leaf), ...]``, as ``jax.tree_util.tree_leaves_with_path``."""
+    return tree_flatten_with_path(tree, is_leaf)[0]
+
+
+def tree_map_with_path(f: Callable[..., Any], tree: Any, *rest: Any,
+                       is_leaf: Callable[[Any], bool] | None = None) -> Any:
+    """``tree_map`` whose ``f`` also receives each leaf's key path first, as
+    ``jax.tree_util.tree_map_with_path``.
+
+    >>> tree_map_with_path(lambda p, x: keystr(p) + "=" + str(x), {"a": 1, "b": (2,)})
+    {'a': "['a']=1", 'b': ("['b'][0]=2",)}
+    """
+    pairs, treedef = tree_flatten_with_path(tree, is_leaf)
+    all_leaves = [[x for _, x in pairs]]
+    for i, other in enumerate(rest):
+        other_leaves, other_def = tree_flatten(other, is_leaf)
+        if other_def != treedef:
+            raise FuncgradValueError(
+                f"tree_map_with_path: argument {i + 1} has structure {other_def}, which does "
+                f"not match the first argument's {treedef}")
+        all_leaves.append(other_leaves)
+    paths = [p for p, _ in pairs]
+    return tree_unflatten(treedef, [f(p, *xs) for p, *xs in zip(paths, *all_leaves)])
 
 
 def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
@@ -274,7 +426,7 @@ def broadcast_prefix(prefix: Any, tree: Any, name: str = "prefix",
                 f"{name} {tree_structure(p)} does not match the arguments' structure "
                 f"{tree_structure(t)} (at {path or 'the root'})")
         for key, pc, tc in zip(tnode[1].keys(t, taux), pch, tch):
-            rec(pc, tc, path + key)
+            rec(pc, tc, path + str(key))
 
     rec(prefix, tree, "")
     return out

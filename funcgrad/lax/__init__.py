@@ -6,7 +6,27 @@ structural, indexing, dot (``dot_general``), conv, windowed (pooling), control_f
 """
 
 from funcgrad.lax import linalg as linalg
+from funcgrad.lax.composites import Precision as Precision
+from funcgrad.lax.composites import associative_scan as associative_scan
+from funcgrad.lax.composites import cbrt as cbrt
+from funcgrad.lax.composites import clamp as clamp
+from funcgrad.lax.composites import cumlogsumexp as cumlogsumexp
+from funcgrad.lax.composites import cummax as cummax
+from funcgrad.lax.composites import cummin as cummin
+from funcgrad.lax.composites import cumprod as cumprod
+from funcgrad.lax.composites import dynamic_index_in_dim as dynamic_index_in_dim
+from funcgrad.lax.composites import dynamic_slice as dynamic_slice
+from funcgrad.lax.composites import dynamic_slice_in_dim as dynamic_slice_in_dim
+from funcgrad.lax.composites import dynamic_update_index_in_dim as dynamic_update_index_in_dim
+from funcgrad.lax.composites import dynamic_update_slice as dynamic_update_slice
+from funcgrad.lax.composites import dynamic_update_slice_in_dim as dynamic_update_slice_in_dim
+from funcgrad.lax.composites import index_in_dim as index_in_dim
+from funcgrad.lax.composites import reduce as reduce
+from funcgrad.lax.composites import rsqrt as rsqrt
+from funcgrad.lax.composites import select_n as select_n
 from funcgrad.lax.control_flow import cond as cond
+from funcgrad.lax.control_flow import custom_linear_solve as custom_linear_solve
+from funcgrad.lax.control_flow import custom_root as custom_root
 from funcgrad.lax.control_flow import fori_loop as fori_loop
 from funcgrad.lax.control_flow import map as map
 from funcgrad.lax.control_flow import scan as scan
@@ -89,6 +109,9 @@ from funcgrad.lax.reductions import reduce_max as reduce_max
 from funcgrad.lax.reductions import reduce_min as reduce_min
 from funcgrad.lax.reductions import reduce_prod as reduce_prod
 from funcgrad.lax.reductions import reduce_sum as reduce_sum
+from funcgrad.lax.sorting import sort as sort
+from funcgrad.lax.sorting import sort_key_val as sort_key_val
+from funcgrad.lax.sorting import top_k as top_k
 from funcgrad.lax.special import betainc as betainc
 from funcgrad.lax.special import digamma as digamma
 from funcgrad.lax.special import erf_inv as erf_inv

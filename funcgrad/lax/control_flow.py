@@ -1078,12 +1078,18 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
             pytree.tree_unflatten(y_tree, outs[nc:]))
 
 
-def map(f: Callable[[Any], Any], xs: Any) -> Any:  # JAX's name: shadows builtins.map here
+def map(f: Callable[[Any], Any], xs: Any, *,  # JAX's name: shadows builtins.map here
+        batch_size: int | None = None) -> Any:
     """``f`` applied to each slice of ``xs`` along its leading axis, stacked: ``jax.lax.map``.
+
+    With ``batch_size``, as JAX: the leading ``n // batch_size * batch_size`` slices are
+    scanned over in groups of ``batch_size``, each group by ``vmap(f)``, and the remainder
+    by one more ``vmap(f)``.
 
     Args:
         f: a function of one slice (a pytree).
         xs: a pytree of arrays with a common leading axis.
+        batch_size: how many slices each step maps with ``vmap`` (None: one, by ``scan``).
 
     Returns:
         The stacked outputs.
@@ -1091,5 +1097,271 @@ def map(f: Callable[[Any], Any], xs: Any) -> Any:  # JAX's name: shadows builtin
     >>> import funcgrad as fg, numpy as np
     >>> fg.lax.map(lambda x: x.sum(), np.arange(6.0).reshape(3, 2))
     array([1., 5., 9.])
+    >>> fg.lax.map(lambda x: x.sum(), np.arange(10.0).reshape(5, 2), batch_size=2)
+    array([ 1.,  5.,  9., 13., 17.])
     """
-    return scan(lambda carry, x: (carry, f(x)), None, xs)[1]
+    if batch_size is None:
+        return scan(lambda carry, x: (carry, f(x)), None, xs)[1]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise FuncgradValueError(at_user_line(
+            f"map: batch_size must be a positive int, got {batch_size!r}"))
+    return _batched_map(f, xs, int(batch_size))
+
+
+def _batched_map(f: Callable[[Any], Any], xs: Any, batch_size: int) -> Any:
+    from funcgrad.lax.structural import concatenate, reshape, slice_in_dim
+
+    leaves, tree = pytree.tree_flatten(xs)
+    if not leaves:
+        raise FuncgradValueError(at_user_line("map: xs has no leaves"))
+    avals = [get_aval(x) for x in leaves]
+    if any(a.ndim == 0 for a in avals) or len({a.shape[0] for a in avals}) != 1:
+        raise FuncgradValueError(at_user_line(
+            f"map: every leaf of xs needs the same leading axis, got shapes "
+            f"{[a.shape for a in avals]}"))
+    n = avals[0].shape[0]
+    num_batches, rem = divmod(n, batch_size)
+    vf = batching.vmap(f)
+    parts = []
+    if num_batches:
+        main = [reshape(slice_in_dim(x, 0, num_batches * batch_size),
+                        (num_batches, batch_size, *a.shape[1:]))
+                for x, a in zip(leaves, avals)]
+        ys = scan(lambda carry, x: (carry, vf(x)), None, pytree.tree_unflatten(tree, main))[1]
+        parts.append(pytree.tree_map(
+            lambda y: reshape(y, (num_batches * batch_size, *get_aval(y).shape[2:])), ys))
+    if rem:
+        tail = [slice_in_dim(x, num_batches * batch_size, n) for x in leaves]
+        parts.append(vf(pytree.tree_unflatten(tree, tail)))
+    if len(parts) == 1:
+        return parts[0]
+    return pytree.tree_map(lambda a, b: concatenate([a, b], 0), *parts)
+
+
+# == implicit differentiation: custom_root and custom_linear_solve ===========================
+# Both are custom_jvp functions of the values their functions close over (made explicit by
+# closure_convert) and of their inputs. The tangent of a root x*(c) of f(x, c) = 0 is
+# -J_x^{-1} J_c dc (the implicit function theorem, solved by the user's tangent_solve); the
+# tangent of x = A(c)^{-1} b is A^{-1}(db - dA x), itself a linear solve, whose reverse mode
+# (a custom_vjp) is the transposed solve A^{-T} ct. Reverse mode over the custom_jvp functions
+# is the transpose of these linear tangent maps, as in JAX.
+
+
+def _tree_sub(a: Any, b: Any) -> Any:
+    return pytree.tree_map(lambda x, y: x - y, a, b)
+
+
+def _tree_neg(a: Any) -> Any:
+    return pytree.tree_map(lambda x: -x, a)
+
+
+def _zeros_tangent(tree: Any) -> Any:
+    from funcgrad.lax.elementwise import full_like
+    return pytree.tree_map(lambda x: full_like(x if isinstance(x, Tracer) else np.asarray(x), 0),
+                           tree)
+
+
+def _split_aux(out: Any, has_aux: bool, what: str) -> tuple[Any, Any]:
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise FuncgradTypeError(at_user_line(
+            f"{what}: with has_aux=True, solve must return a pair (solution, aux)"))
+    return out[0], out[1]
+
+
+def _check_like(value: Any, like: Any, what: str) -> None:
+    v_leaves, v_tree = pytree.tree_flatten(value)
+    l_leaves, l_tree = pytree.tree_flatten(like)
+    if v_tree != l_tree:
+        raise FuncgradTypeError(at_user_line(
+            f"{what} has structure {v_tree}, expected {l_tree}"))
+    for v, w in zip(v_leaves, l_leaves):
+        if get_aval(v).shape != get_aval(w).shape:
+            raise FuncgradValueError(at_user_line(
+                f"{what} has a leaf of shape {get_aval(v).shape}, expected "
+                f"{get_aval(w).shape}"))
+
+
+def custom_root(f: Callable[[Any], Any], initial_guess: Any,
+                solve: Callable[[Callable[[Any], Any], Any], Any],
+                tangent_solve: Callable[[Callable[[Any], Any], Any], Any],
+                has_aux: bool = False) -> Any:
+    """A root of ``f`` found by ``solve(f, initial_guess)``, differentiated implicitly, as
+    ``jax.lax.custom_root``: the derivative of the root with respect to whatever ``f`` closes
+    over comes from the implicit function theorem, never from differentiating ``solve``.
+
+    Args:
+      f: the function whose root is sought (a pytree to a pytree of the same structure).
+      initial_guess: the starting point for ``solve``.
+      solve: ``solve(f, initial_guess) -> root`` (or ``(root, aux)`` with ``has_aux``).
+      tangent_solve: ``tangent_solve(g, y) -> x`` with ``g(x) = y`` for the linear ``g``
+        (the Jacobian of ``f`` at the root); e.g. ``lambda g, y: y / g(1.0)`` for scalars.
+        It must itself be differentiable and linear in ``y`` for reverse mode.
+      has_aux: ``solve`` returns ``(root, aux)``; ``aux`` gets no derivative.
+
+    >>> import funcgrad as fg, numpy as np
+    >>> def sqrt_by_newton(a):
+    ...     f = lambda x: x ** 2 - a
+    ...     def solve(f, x):
+    ...         for _ in range(30):
+    ...             x = x - f(x) / (2 * x)
+    ...         return x
+    ...     return fg.lax.custom_root(f, np.array(1.0), solve, lambda g, y: y / g(1.0))
+    >>> float(sqrt_by_newton(np.array(4.0))), float(fg.grad(sqrt_by_newton)(np.array(4.0)))
+    (2.0, 0.25)
+    """
+    from funcgrad.transforms import api
+    from funcgrad.transforms.custom import custom_jvp, stop_gradient
+    from funcgrad.transforms.extras import closure_convert
+
+    f_conv, consts = closure_convert(f, initial_guess)
+    consts = list(consts)
+    # solve and tangent_solve may close over traced values too: explicit operands, held
+    # constant (their derivatives are not the solution's, as in JAX).
+    s_conv, s_consts = closure_convert(
+        lambda cs, g: solve(lambda x: f_conv(x, *cs), g), consts, initial_guess)
+
+    def linear_at(cs: list[Any], sol: Any) -> Callable[[Any], Any]:
+        return lambda v: api.jvp(lambda x: f_conv(x, *cs), (sol,), (v,))[1]
+
+    t_conv, t_consts = closure_convert(
+        lambda cs, sol, y: tangent_solve(linear_at(cs, sol), y), consts, initial_guess,
+        initial_guess)
+
+    def _root(consts: list[Any], guess: Any, s_consts: list[Any], t_consts: list[Any]
+              ) -> Any:
+        out = s_conv(consts, stop_gradient(guess), *stop_gradient(s_consts))
+        sol, aux = _split_aux(out, has_aux, "custom_root")
+        _check_like(sol, guess, "custom_root: the solution")
+        sol = stop_gradient(sol)
+        return (sol, stop_gradient(aux)) if has_aux else sol
+
+    root = custom_jvp(_root)
+
+    @root.defjvp
+    def _root_jvp(primals: Any, tangents: Any) -> tuple[Any, Any]:
+        consts, guess, s_consts, t_consts = primals
+        d_consts = tangents[0]
+        out = root(consts, guess, s_consts, t_consts)
+        sol, aux = _split_aux(out, has_aux, "custom_root")
+        # f(x*(c), c) = 0  =>  J_x dx = -J_c dc.
+        if consts:
+            _, rhs = api.jvp(lambda *c: f_conv(sol, *c), tuple(consts), tuple(d_consts))
+        else:
+            rhs = _zeros_tangent(sol)
+        d_sol = _tree_neg(t_conv(consts, sol, rhs, *stop_gradient(t_consts)))
+        return out, ((d_sol, _zeros_tangent(aux)) if has_aux else d_sol)
+
+    return root(consts, initial_guess, list(s_consts), list(t_consts))
+
+
+def custom_linear_solve(matvec: Callable[[Any], Any], b: Any,
+                        solve: Callable[[Callable[[Any], Any], Any], Any],
+                        transpose_solve: Callable[[Callable[[Any], Any], Any], Any] | None
+                        = None, symmetric: bool = False, has_aux: bool = False) -> Any:
+    """``x`` with ``matvec(x) == b``, found by ``solve(matvec, b)`` and differentiated
+    implicitly, as ``jax.lax.custom_linear_solve``: tangents and cotangents are linear solves
+    too (``solve`` for forward mode, ``transpose_solve`` with the transposed operator for
+    reverse mode), so an iterative ``solve`` is never differentiated.
+
+    Args:
+      matvec: the linear operator (a pytree to a pytree like ``b``); differentiable in
+        what it closes over.
+      b: the right-hand side.
+      solve: ``solve(matvec, b) -> x`` (or ``(x, aux)`` with ``has_aux``).
+      transpose_solve: ``transpose_solve(vecmat, b) -> x`` for the transposed operator;
+        needed for reverse mode unless ``symmetric``.
+      symmetric: ``matvec`` is symmetric, so ``solve`` serves as ``transpose_solve``.
+      has_aux: ``solve`` returns ``(x, aux)``; ``aux`` gets no derivative.
+
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> def f(a, b):
+    ...     return fg.lax.custom_linear_solve(lambda x: a @ x, b,
+    ...                                       lambda mv, r: fnp.linalg.solve(a, r),
+    ...                                       symmetric=True)
+    >>> a, b = np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([2.0, 2.0])
+    >>> f(a, b), fg.grad(lambda b: f(a, b).sum())(b)
+    (array([1. , 0.5]), array([0.5 , 0.25]))
+    """
+    from funcgrad.transforms import api
+    from funcgrad.transforms.custom import custom_jvp, custom_vjp, stop_gradient
+    from funcgrad.transforms.extras import closure_convert, linear_transpose
+
+    mv, consts = closure_convert(matvec, b)
+    consts = list(consts)
+    if symmetric and transpose_solve is None:
+        transpose_solve = solve
+
+    def vecmat_at(cs: list[Any]) -> Callable[[Any], Any]:
+        if symmetric:
+            return lambda v: mv(v, *cs)
+        transposed = linear_transpose(lambda v: mv(v, *cs), b)
+        return lambda v: transposed(v)[0]
+
+    # solve and transpose_solve may close over traced values too: explicit operands, held
+    # constant (only matvec's values are differentiated, as in JAX).
+    s_conv, s_consts = closure_convert(lambda cs, r: solve(lambda x: mv(x, *cs), r), consts, b)
+    t_conv, t_consts = (None, []) if transpose_solve is None else closure_convert(
+        lambda cs, r: transpose_solve(vecmat_at(cs), r), consts, b)
+
+    def run(cs: list[Any], rhs: Any, s_cs: list[Any]) -> tuple[Any, Any]:
+        x, aux = _split_aux(s_conv(cs, rhs, *stop_gradient(s_cs)), has_aux,
+                            "custom_linear_solve")
+        _check_like(x, b, "custom_linear_solve: the solution")
+        return x, aux
+
+    def _solve(cs: list[Any], rhs: Any, s_cs: list[Any], t_cs: list[Any]) -> Any:
+        x, aux = run(cs, rhs, s_cs)
+        return (x, stop_gradient(aux)) if has_aux else x
+
+    lin_solve = custom_jvp(_solve)
+
+    # A^{-1} rhs, linear in rhs: its reverse mode is the transposed solve lambda = A^{-T} ct
+    # (and -(d(A x)/dc)^T lambda for the operator's values), itself a custom_linear_solve with
+    # the roles of solve and transpose_solve swapped; solve is never differentiated.
+    def _tangent(cs: list[Any], rhs: Any, s_cs: list[Any], t_cs: list[Any]) -> Any:
+        out = lin_solve(cs, rhs, s_cs, t_cs)
+        return out[0] if has_aux else out
+
+    # Forward mode of this custom_vjp runs its primal, the custom_jvp solve: so the tangent
+    # of a tangent is again a linear solve.
+    tangent_lin = custom_vjp(_tangent)
+    tangent_lin._jvp_ok = True
+
+    def _fwd(cs: list[Any], rhs: Any, s_cs: list[Any], t_cs: list[Any]) -> tuple[Any, Any]:
+        x = run(cs, rhs, s_cs)[0]
+        return x, (cs, x, s_cs, t_cs)
+
+    def _bwd(res: Any, ct: Any) -> tuple[Any, ...]:
+        cs, x, s_cs, t_cs = res
+        if t_conv is None:
+            raise FuncgradTypeError(at_user_line(
+                "custom_linear_solve: reverse-mode differentiation needs transpose_solve= "
+                "(or symmetric=True)"))
+        lam = custom_linear_solve(
+            vecmat_at(cs), ct,
+            lambda vm, r: _split_aux(t_conv(cs, r, *t_cs), has_aux, "custom_linear_solve")[0],
+            lambda vm, r: _split_aux(s_conv(cs, r, *s_cs), has_aux, "custom_linear_solve")[0],
+            symmetric=symmetric)
+        ct_cs = [_tree_neg(c) for c in api.vjp(lambda *c: mv(x, *c), *cs)[1](lam)] if cs \
+            else []
+        return ct_cs, lam, None, None
+
+    tangent_lin.defvjp(_fwd, _bwd)
+
+    @lin_solve.defjvp
+    def _solve_jvp(primals: Any, tangents: Any) -> tuple[Any, Any]:
+        cs, rhs, s_cs, t_cs = primals
+        d_cs, d_rhs = tangents[0], tangents[1]
+        out = lin_solve(cs, rhs, s_cs, t_cs)
+        x = out[0] if has_aux else out
+        # x = A^{-1} b  =>  dx = A^{-1} (db - dA x).
+        if cs:
+            _, d_ax = api.jvp(lambda *c: mv(x, *c), tuple(cs), tuple(d_cs))
+            d_rhs = _tree_sub(d_rhs, d_ax)
+        dx = tangent_lin(cs, d_rhs, s_cs, t_cs)
+        return out, ((dx, _zeros_tangent(out[1])) if has_aux else dx)
+
+    return lin_solve(consts, b, list(s_consts), list(t_consts))

@@ -99,6 +99,28 @@ from funcgrad.numpy._shape import (
     transpose,
     vstack,
 )
+from funcgrad.numpy._sorting import (
+    UniqueAllResult,
+    UniqueCountsResult,
+    UniqueInverseResult,
+    argpartition,
+    argsort,
+    lexsort,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    partition,
+    percentile,
+    quantile,
+    searchsorted,
+    sort,
+    unique,
+    unique_all,
+    unique_counts,
+    unique_inverse,
+    unique_values,
+)
 from funcgrad.numpy._ufuncs import (
     abs,
     absolute,
@@ -306,14 +328,17 @@ __all__ = [
     "concat", "copysign", "cross", "deg2rad", "degrees", "diag", "diag_indices",
     "diag_indices_from", "diagflat", "dsplit", "dstack", "empty_like", "euler_gamma", "fabs",
     "fix", "float_power", "floating", "fmax", "fmin", "from_dlpack", "generic", "heaviside",
-    "hsplit",
-    "hypot", "inexact", "int_", "integer", "intp", "iscomplexobj", "isclose", "isdtype",
+    "hsplit", "hypot", "inexact", "int_", "integer", "intp", "iscomplexobj", "isclose", "isdtype",
     "isrealobj", "isscalar", "issubdtype", "ix_", "kron", "left_shift", "logaddexp2",
     "matrix_transpose", "meshgrid", "nan_to_num", "nextafter", "number", "permute_dims",
     "piecewise", "pow", "promote_types", "r_", "rad2deg", "radians", "right_shift",
     "rollaxis", "select", "signbit", "signedinteger", "sinc", "tril_indices",
     "tril_indices_from", "triu_indices", "triu_indices_from", "trunc", "uint16", "uintp",
     "unsignedinteger", "unstack", "vecdot", "vsplit",
+    "UniqueAllResult", "UniqueCountsResult", "UniqueInverseResult", "argpartition",
+    "argsort", "lexsort", "median", "nanmedian", "nanpercentile", "nanquantile", "partition",
+    "percentile", "quantile", "searchsorted", "sort", "unique", "unique_all", "unique_counts",
+    "unique_inverse", "unique_values",
 ]
 
 del _array_methods

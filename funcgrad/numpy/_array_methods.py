@@ -47,6 +47,7 @@ _METHODS = {
     "round": fnp.round, "dot": fnp.dot, "swapaxes": fnp.swapaxes, "astype": fnp.astype,
     "diagonal": fnp.diagonal, "trace": fnp.trace, "take": fnp.take, "repeat": fnp.repeat,
     "conj": fnp.conjugate, "conjugate": fnp.conjugate,
+    "sort": fnp.sort, "argsort": fnp.argsort,
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+import funcgrad.numpy as fnp
 from funcgrad.core.errors import FuncgradValueError
 from funcgrad.tree_util import tree_flatten, tree_leaves, tree_map, tree_unflatten
 
@@ -28,7 +29,8 @@ __all__ = ["GradientTransformation", "InjectHyperparamsState", "MaskedState", "S
            "adabelief", "adagrad", "adam", "adamax", "adamw", "add_decayed_weights",
            "apply_updates", "chain", "clip_by_global_norm", "constant_schedule",
            "cosine_decay_schedule", "exponential_decay", "inject_hyperparams",
-           "join_schedules", "linear_schedule", "lion", "masked", "piecewise_constant_schedule",
+           "join_schedules", "linear_schedule", "lion", "masked", "multi_transform",
+           "MultiTransformState", "piecewise_constant_schedule",
            "polynomial_schedule", "rmsprop", "scale_by_adam", "scale_by_adamax",
            "scale_by_belief", "scale_by_learning_rate", "scale_by_lion", "scale_by_rms",
            "scale_by_rss", "scale_by_stddev", "sgd", "trace", "warmup_cosine_decay_schedule"]
@@ -66,7 +68,7 @@ class ScaleByScheduleState(NamedTuple):
 
 
 def _zeros_like(tree: Any) -> Any:
-    return tree_map(lambda x: np.zeros_like(np.asarray(x)), tree)
+    return tree_map(lambda x: fnp.zeros_like(fnp.asarray(x)), tree)
 
 
 def apply_updates(params: Any, updates: Any) -> Any:
@@ -75,7 +77,7 @@ def apply_updates(params: Any, updates: Any) -> Any:
     >>> apply_updates({"a": np.ones(1)}, {"a": np.ones(1)})["a"]
     array([2.])
     """
-    return tree_map(lambda p, u: np.asarray(p + u).astype(np.asarray(p).dtype), params, updates)
+    return tree_map(lambda p, u: fnp.asarray(p + u, dtype=fnp.result_type(p)), params, updates)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
@@ -117,13 +119,13 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
         raise FuncgradValueError(f"transition_steps must be positive, got {transition_steps}")
 
     def schedule(count: Any) -> Any:
-        dc = np.asarray(count, dtype=np.float64) - transition_begin
+        dc = fnp.asarray(count, dtype=np.float64) - transition_begin
         p = dc / transition_steps
         if staircase:
-            p = np.floor(p)
-        v = np.where(dc <= 0, init_value, init_value * decay_rate ** p)
+            p = fnp.floor(p)
+        v = fnp.where(dc <= 0, init_value, init_value * decay_rate ** p)
         if end_value is not None:
-            v = np.maximum(v, end_value) if decay_rate < 1 else np.minimum(v, end_value)
+            v = fnp.maximum(v, end_value) if decay_rate < 1 else fnp.minimum(v, end_value)
         return v
     return schedule
 
@@ -139,8 +141,8 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
         raise FuncgradValueError(f"decay_steps must be positive, got {decay_steps}")
 
     def schedule(count: Any) -> Any:
-        c = np.minimum(np.asarray(count, dtype=np.float64), decay_steps)
-        cosine = 0.5 * (1 + np.cos(np.pi * c / decay_steps))
+        c = fnp.minimum(fnp.asarray(count, dtype=np.float64), decay_steps)
+        cosine = 0.5 * (1 + fnp.cos(np.pi * c / decay_steps))
         return init_value * ((1 - alpha) * cosine ** exponent + alpha)
     return schedule
 
@@ -208,7 +210,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         nu = tree_map(lambda g, v: b2 * v + (1 - b2) * g * g, updates, state.nu)
         count = state.count + 1
         c1, c2 = 1 - b1 ** count, 1 - b2 ** count
-        out = tree_map(lambda m, v: (m / c1) / (np.sqrt(v / c2 + eps_root) + eps), mu, nu)
+        out = tree_map(lambda m, v: (m / c1) / (fnp.sqrt(v / c2 + eps_root) + eps), mu, nu)
         return out, ScaleByAdamState(count, mu, nu)
     return GradientTransformation(init, update)
 
@@ -254,10 +256,9 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     array([0.6, 0.8])
     """
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
-        norm = np.sqrt(sum(np.sum(np.square(x)) for x in tree_leaves(updates)))
-        if norm < max_norm:
-            return updates, state
-        return tree_map(lambda g: g / norm * max_norm, updates), state
+        norm = fnp.sqrt(sum(fnp.sum(fnp.square(x)) for x in tree_leaves(updates)))
+        keep = norm < max_norm      # fnp.where, not `if`: the norm is traced under jit
+        return tree_map(lambda g: fnp.where(keep, g, g / norm * max_norm), updates), state
     return GradientTransformation(lambda params: EmptyState(), update)
 
 
@@ -282,7 +283,7 @@ class ScaleByLionState(NamedTuple):
 
 
 def _full_like(tree: Any, value: float) -> Any:
-    return tree_map(lambda x: np.full_like(np.asarray(x), value), tree)
+    return tree_map(lambda x: fnp.full_like(fnp.asarray(x), value), tree)
 
 
 def _identity() -> GradientTransformation:
@@ -300,9 +301,9 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
         nu = tree_map(lambda g, v: decay * v + (1 - decay) * g * g, updates, state.nu)
         if eps_in_sqrt:
-            out = tree_map(lambda g, v: g / np.sqrt(v + eps), updates, nu)
+            out = tree_map(lambda g, v: g / fnp.sqrt(v + eps), updates, nu)
         else:
-            out = tree_map(lambda g, v: g / (np.sqrt(v) + eps), updates, nu)
+            out = tree_map(lambda g, v: g / (fnp.sqrt(v) + eps), updates, nu)
         return out, ScaleByRmsState(nu)
     return GradientTransformation(lambda p: ScaleByRmsState(_full_like(p, initial_scale)),
                                   update)
@@ -319,9 +320,9 @@ def scale_by_stddev(decay: float = 0.9, eps: float = 1e-8, initial_scale: float 
         mu = tree_map(lambda g, m: decay * m + (1 - decay) * g, updates, state.mu)
         nu = tree_map(lambda g, v: decay * v + (1 - decay) * g * g, updates, state.nu)
         if eps_in_sqrt:
-            out = tree_map(lambda g, m, v: g / np.sqrt(v - m * m + eps), updates, mu, nu)
+            out = tree_map(lambda g, m, v: g / fnp.sqrt(v - m * m + eps), updates, mu, nu)
         else:
-            out = tree_map(lambda g, m, v: g / (np.sqrt(v - m * m) + eps), updates, mu, nu)
+            out = tree_map(lambda g, m, v: g / (fnp.sqrt(v - m * m) + eps), updates, mu, nu)
         return out, ScaleByRStdDevState(mu, nu)
     return GradientTransformation(
         lambda p: ScaleByRStdDevState(_zeros_like(p), _full_like(p, initial_scale)), update)
@@ -352,7 +353,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1,
     """
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
         sos = tree_map(lambda g, t: g * g + t, updates, state.sum_of_squares)
-        out = tree_map(lambda g, t: np.where(t > 0, g / np.sqrt(t + eps), 0.0), updates, sos)
+        out = tree_map(lambda g, t: fnp.where(t > 0, g / fnp.sqrt(t + eps), 0.0), updates, sos)
         return out, ScaleByRssState(sos)
     return GradientTransformation(
         lambda p: ScaleByRssState(_full_like(p, initial_accumulator_value)), update)
@@ -379,7 +380,7 @@ def scale_by_adamax(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
         count = state.count + 1
         mu = tree_map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
-        nu = tree_map(lambda g, v: np.maximum(b2 * v, np.abs(g) + eps), updates, state.nu)
+        nu = tree_map(lambda g, v: fnp.maximum(b2 * v, fnp.abs(g) + eps), updates, state.nu)
         c1 = 1 - b1 ** count
         return tree_map(lambda m, v: (m / c1) / v, mu, nu), ScaleByAdamState(count, mu, nu)
     return GradientTransformation(
@@ -410,7 +411,7 @@ def scale_by_belief(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-16,
         nu = tree_map(lambda g, m, v: b2 * v + (1 - b2) * (g - m) ** 2 + eps_root,
                       updates, mu, state.nu)
         c1, c2 = 1 - b1 ** count, 1 - b2 ** count
-        out = tree_map(lambda m, v: (m / c1) / (np.sqrt(v / c2) + eps), mu, nu)
+        out = tree_map(lambda m, v: (m / c1) / (fnp.sqrt(v / c2) + eps), mu, nu)
         return out, ScaleByAdamState(count, mu, nu)
     return GradientTransformation(
         lambda p: ScaleByAdamState(np.zeros((), np.int64), _zeros_like(p), _zeros_like(p)),
@@ -435,7 +436,7 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> GradientTransformation:
     array([-1.])
     """
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
-        out = tree_map(lambda g, m: np.sign((1 - b1) * g + b1 * m), updates, state.mu)
+        out = tree_map(lambda g, m: fnp.sign((1 - b1) * g + b1 * m), updates, state.mu)
         mu = tree_map(lambda g, m: b2 * m + (1 - b2) * g, updates, state.mu)
         return out, ScaleByLionState(state.count + 1, mu)
     return GradientTransformation(
@@ -467,7 +468,7 @@ def polynomial_schedule(init_value: float, end_value: float, power: float,
     begin = max(int(transition_begin), 0)
 
     def schedule(count: Any) -> Any:
-        c = np.clip(np.asarray(count, dtype=np.float64) - begin, 0, transition_steps)
+        c = fnp.clip(fnp.asarray(count, dtype=np.float64) - begin, 0, transition_steps)
         return (init_value - end_value) * (1 - c / transition_steps) ** power + end_value
     return schedule
 
@@ -497,10 +498,10 @@ def piecewise_constant_schedule(init_value: float,
                                  f"{dict(items)}")
 
     def schedule(count: Any) -> Any:
-        v = np.asarray(init_value, dtype=np.float64)
-        c = np.asarray(count)
+        v = fnp.asarray(init_value, dtype=np.float64)
+        c = fnp.asarray(count)
         for boundary, sc in items:
-            v = np.where(c >= boundary, v * sc, v)
+            v = fnp.where(c >= boundary, v * sc, v)
         return v
     return schedule
 
@@ -514,7 +515,7 @@ def join_schedules(schedules: list[Schedule], boundaries: list[int]) -> Schedule
     def schedule(count: Any) -> Any:
         out = schedules[0](count)
         for boundary, sch in zip(boundaries, schedules[1:]):
-            out = np.where(np.asarray(count) < boundary, out, sch(np.asarray(count) - boundary))
+            out = fnp.where(fnp.asarray(count) < boundary, out, sch(fnp.asarray(count) - boundary))
         return out
     return schedule
 
@@ -573,9 +574,9 @@ def inject_hyperparams(inner_factory: Callable[..., GradientTransformation],
                 fixed[name] = v
 
         def hparams(count: Any, stored: dict[str, Any] | None) -> dict[str, Any]:
-            hp = {k: np.asarray(v) for k, v in (stored if stored is not None
+            hp = {k: fnp.asarray(v) for k, v in (stored if stored is not None
                                                 else numeric).items() if k not in schedules}
-            hp.update({k: np.asarray(f(count)) for k, f in schedules.items()})
+            hp.update({k: fnp.asarray(f(count)) for k, f in schedules.items()})
             return hp
 
         def init(params: Any) -> Any:
@@ -627,4 +628,57 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformation:
         it = iter(new)
         out = [next(it) if k else x for x, k in zip(leaves, f)]
         return tree_unflatten(treedef, out), MaskedState(inner_state)
+    return GradientTransformation(init, update)
+
+
+class MultiTransformState(NamedTuple):
+    inner_states: dict[Any, Any]
+
+
+def multi_transform(transforms: dict[Any, GradientTransformation],
+                    param_labels: Any) -> GradientTransformation:
+    """A different transformation per group of parameters, as ``optax.multi_transform``:
+    ``param_labels`` is a pytree of labels with the params' structure (or a callable of the
+    params returning one), and each leaf is updated by ``transforms[label]``. Each inner state
+    sees only its own leaves, as a list in tree order.
+
+    >>> opt = multi_transform({"fast": sgd(1.0), "slow": sgd(0.1)}, {"a": "fast", "b": "slow"})
+    >>> upd, _ = opt.update({"a": np.ones(1), "b": np.ones(1)}, opt.init({"a": 0., "b": 0.}))
+    >>> upd["a"], upd["b"]
+    (array([-1.]), array([-0.1]))
+    """
+    def labels(tree: Any) -> list[Any]:
+        lab = param_labels(tree) if callable(param_labels) else param_labels
+        leaves = tree_leaves(tree)
+        lab_leaves = tree_leaves(lab)
+        if len(lab_leaves) != len(leaves):
+            raise FuncgradValueError(f"multi_transform: param_labels has {len(lab_leaves)} "
+                                     f"leaves, the tree {len(leaves)}")
+        unknown = sorted({repr(x) for x in lab_leaves if x not in transforms})
+        if unknown:
+            raise FuncgradValueError(f"multi_transform: labels {', '.join(unknown)} have no "
+                                     f"transformation (known: {sorted(map(repr, transforms))})")
+        return lab_leaves
+
+    def init(params: Any) -> Any:
+        lab = labels(params)
+        leaves = tree_leaves(params)
+        return MultiTransformState({
+            name: t.init([x for x, k in zip(leaves, lab) if k == name])
+            for name, t in transforms.items()})
+
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        lab = labels(updates if params is None else params)
+        leaves, treedef = tree_flatten(updates)
+        pleaves = None if params is None else tree_leaves(params)
+        out = list(leaves)
+        new_states = {}
+        for name, t in transforms.items():
+            idx = [i for i, k in enumerate(lab) if k == name]
+            psel = None if pleaves is None else [pleaves[i] for i in idx]
+            new, new_states[name] = t.update([leaves[i] for i in idx],
+                                             state.inner_states[name], psel)
+            for i, x in zip(idx, new):
+                out[i] = x
+        return tree_unflatten(treedef, out), MultiTransformState(new_states)
     return GradientTransformation(init, update)

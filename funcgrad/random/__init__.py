@@ -24,6 +24,7 @@ import numpy as np
 import funcgrad.numpy as fnp
 from funcgrad import lax
 from funcgrad.core.avals import ShapedArray
+from funcgrad.core.errors import FuncgradTypeError as _FgTypeError
 from funcgrad.core.errors import FuncgradValueError as _FgValueError
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen
@@ -31,7 +32,8 @@ from funcgrad.transforms.batching import moveaxis
 
 __all__ = ["PRNGKey", "bernoulli", "beta", "categorical", "chisquare", "choice", "dirichlet",
            "exponential", "fold_in", "gamma", "gumbel", "key", "laplace", "multivariate_normal",
-           "normal", "orthogonal", "permutation", "rademacher", "randint", "random_bits_p",
+           "normal", "orthogonal", "permutation", "poisson", "rademacher", "randint",
+           "random_bits_p", "random_fold_in_p",
            "split", "t", "truncated_normal", "uniform"]
 
 _OUT_DTYPES = (np.dtype(np.uint32), np.dtype(np.float32), np.dtype(np.float64))
@@ -121,13 +123,79 @@ def split(key: Any, num: int = 2) -> Any:
     return _bits(key, (int(num), 2), np.uint32)
 
 
-def fold_in(key: Any, data: int) -> Any:
-    """A new key from ``key`` and a concrete integer ``data`` (salted Philox stream).
+random_fold_in_p = Primitive("random_fold_in")
+
+
+def _random_fold_in_impl(keys: np.ndarray, data: np.ndarray) -> np.ndarray:
+    keys = np.asarray(keys, dtype=np.uint32)
+    data = np.asarray(data)
+    lead = np.broadcast_shapes(keys.shape[:-1], data.shape)
+    flat_keys = np.broadcast_to(keys, lead + (2,)).reshape(-1, 2)
+    flat_data = np.broadcast_to(data, lead).reshape(-1)
+    out = np.empty((flat_keys.shape[0], 2), np.uint32)
+    for i in range(flat_keys.shape[0]):
+        out[i] = _one_key(flat_keys[i], 2, np.dtype(np.uint32), int(flat_data[i]) + 1)
+    return out.reshape(lead + (2,))
+
+
+def _random_fold_in_abstract_eval(keys: ShapedArray, data: ShapedArray) -> ShapedArray:
+    if keys.dtype != np.uint32 or tuple(keys.shape[-1:]) != (2,):
+        raise _FgTypeError(f"fold_in: key must be a uint32 array of shape (..., 2), got "
+                           f"{keys.dtype}{list(keys.shape)}")
+    if not np.issubdtype(data.dtype, np.integer):
+        raise _FgTypeError(f"fold_in: data must be an integer, got dtype {data.dtype}")
+    try:
+        lead = np.broadcast_shapes(tuple(keys.shape[:-1]), tuple(data.shape))
+    except ValueError:
+        raise _FgValueError(f"fold_in: key batch shape {tuple(keys.shape[:-1])} and data shape "
+                            f"{tuple(data.shape)} do not broadcast") from None
+    return ShapedArray(lead + (2,), np.dtype(np.uint32))
+
+
+random_fold_in_p.def_impl(_random_fold_in_impl)
+random_fold_in_p.def_abstract_eval(_random_fold_in_abstract_eval)
+ad.defnondiff(random_fold_in_p)
+codegen.def_impl_call(random_fold_in_p)
+
+
+def _random_fold_in_batch(args: Sequence[Any], dims: Sequence[Any]) -> tuple[Any, int]:
+    # Per example, data broadcasts against the key's batch shape from the right; with the vmap
+    # axis moved to the front of both, pad the lower-rank operand's example dims with 1s after
+    # the vmap axis so the right alignment survives.
+    keys, data = args
+    k_dim, d_dim = dims
+    k_rank = fnp.ndim(keys) - 1 - (k_dim is not None)     # per-example key batch rank
+    d_rank = fnp.ndim(data) - (d_dim is not None)
+    rank = max(k_rank, d_rank)
+    if k_dim is not None:
+        keys = moveaxis(keys, k_dim, 0)
+        keys = fnp.reshape(keys, keys.shape[:1] + (1,) * (rank - k_rank) + keys.shape[1:])
+    if d_dim is not None:
+        data = moveaxis(data, d_dim, 0)
+        data = fnp.reshape(data, data.shape[:1] + (1,) * (rank - d_rank) + data.shape[1:])
+    if k_dim is None:
+        keys = fnp.reshape(keys, (1,) * (rank - k_rank + 1) + tuple(fnp.shape(keys)))
+    if d_dim is None:
+        data = fnp.reshape(data, (1,) * (rank - d_rank + 1) + tuple(fnp.shape(data)))
+    return random_fold_in_p.bind(keys, data), 0
+
+
+batching.batch_rules[random_fold_in_p] = _random_fold_in_batch
+
+
+def fold_in(key: Any, data: Any) -> Any:
+    """A new key from ``key`` and an integer ``data`` (the Philox stream of ``key`` salted by
+    ``data + 1``). ``data`` may be traced (``vmap`` over it, a loop counter under ``jit``), and
+    broadcasts against the batch shape of a batch of keys.
 
     >>> bool((fold_in(PRNGKey(0), 1) != fold_in(PRNGKey(0), 2)).any())
     True
     """
-    return _bits(key, (2,), np.uint32, salt=int(data) + 1)
+    if isinstance(data, (int, np.integer)) and not isinstance(data, (bool, np.bool_)):
+        data = np.int64(data)
+    elif isinstance(data, float):
+        raise _FgTypeError(f"fold_in: data must be an integer, got {data!r}")
+    return random_fold_in_p.bind(_check_key(key), fnp.asarray(data))
 
 
 def uniform(key: Any, shape: int | Sequence[int] = (), dtype: Any = np.float64,
@@ -510,3 +578,50 @@ def t(key: Any, df: Any, shape: int | Sequence[int] = (), dtype: Any = np.float6
     df = fnp.asarray(df, dtype=np.float64)
     z = normal(kz, s, np.float64)
     return fnp.asarray(z / fnp.sqrt(chisquare(kc, df, s) / df), dtype=dtype)
+
+
+_POISSON_KNUTH_TERMS = 64   # P(Poisson(lam < 10) >= 64) < 1e-27: the count never saturates
+_POISSON_PTRS_ROUNDS = 32   # PTRS accepts a round with p > 0.86 for lam >= 10: 0.14^32 ~ 5e-28
+
+
+def poisson(key: Any, lam: Any, shape: int | Sequence[int] | None = None,
+            dtype: Any = np.int64) -> Any:
+    """Poisson(``lam``) counts. ``lam < 10`` counts uniform products above ``exp(-lam)``
+    (Knuth, 64 terms in parallel); ``lam >= 10`` uses Hormann's transformed rejection (PTRS),
+    32 candidate rounds in parallel, the first accepted winning (as ``jax.random.poisson``'s
+    two regimes, without a data-dependent loop, so it stages, jits and vmaps). Not
+    differentiable in ``lam`` (integer output).
+
+    >>> x = poisson(PRNGKey(0), 3.0, (1000,))
+    >>> x.dtype, bool(abs(x.mean() - 3.0) < 0.3)
+    (dtype('int64'), True)
+    """
+    from funcgrad import stop_gradient
+
+    lam = stop_gradient(fnp.asarray(lam, dtype=np.float64))
+    s = _shape(shape) if shape is not None else tuple(fnp.shape(lam))
+    lam = fnp.broadcast_to(lam, s)
+    k_knuth, k_u, k_v = split(key, 3)
+    # Knuth: X = #{k >= 1 : u_1 * ... * u_k > exp(-lam)}, in log space.
+    logu = fnp.log1p(-_bits(k_knuth, (_POISSON_KNUTH_TERMS,) + s, np.float64))
+    small = fnp.sum(fnp.cumsum(logu, axis=0) > -lam, axis=0)
+    # PTRS (Hormann 1993), with lam clamped into its regime where the small branch is chosen.
+    lam_big = fnp.maximum(lam, 10.0)
+    slam = fnp.sqrt(lam_big)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2.0)
+    u = _bits(k_u, (_POISSON_PTRS_ROUNDS,) + s, np.float64) - 0.5
+    v = _bits(k_v, (_POISSON_PTRS_ROUNDS,) + s, np.float64)
+    us = 0.5 - fnp.abs(u)
+    k = fnp.floor((2.0 * a / us + b) * u + lam_big + 0.43)
+    log_v = (fnp.log(fnp.maximum(v, 1e-300)) + fnp.log(inv_alpha)
+             - fnp.log(a / (us * us) + b))
+    log_p = -lam_big + k * fnp.log(lam_big) - lax.lgamma(fnp.maximum(k, 0.0) + 1.0)
+    quick = (us >= 0.07) & (v <= v_r)
+    reject = (k < 0) | ((us < 0.013) & (v > us))
+    ok = quick | (~reject & (log_v <= log_p))
+    first = fnp.argmax(ok, axis=0)
+    big = fnp.take_along_axis(k, first[None], axis=0)[0]
+    return fnp.asarray(fnp.where(lam < 10.0, small, big), dtype=dtype)

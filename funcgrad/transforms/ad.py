@@ -203,8 +203,9 @@ class JVPTrace(Trace):
         tangents = [x.tangent if isinstance(x, JVPTracer) and x._trace is self else None
                     for x in args]
         if all(t is None for t in tangents):
+            # Not this trace's: the parent sees the custom rule (the primal body would lose it).
             with set_current_trace(self.parent):
-                return fun(*primals)
+                return self.parent.process_custom_jvp(fun, jvp, primals)
         tangents = [instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
         with set_current_trace(self.parent):
             outs, t_outs = jvp(primals, tangents)
@@ -370,8 +371,11 @@ class VJPTrace(Trace):
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         # Reverse mode through a custom_jvp function: the transpose of its (linear) tangent
         # rule, recorded as one tape entry.
-        return self._record_custom(_custom_jvp_vjp, args, lambda *p: (fun(*p), {}),
-                                   {"jvp": jvp})
+        # The primals go to the parent as a custom_jvp call too, so an enclosing transform
+        # (grad of grad) uses the rule instead of differentiating the primal body.
+        return self._record_custom(
+            _custom_jvp_vjp, args,
+            lambda *p: (self.parent.process_custom_jvp(fun, jvp, p), {}), {"jvp": jvp})
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
                            out_tree: Any, jvp_ok: bool = False) -> Any:

@@ -60,6 +60,41 @@ BLOCK_SIZE = 16384
 # Below this many elements a fresh array costs less than passing out= (argument parsing).
 SMALL_SIZE = 1024
 BLOCK_MIN_SIZE = 4 * BLOCK_SIZE
+# Buffer planning: an elementwise intermediate of at least this many bytes that never reaches
+# an output is written into a buffer of the compiled function's workspace, allocated once per
+# signature, instead of a fresh array (a fresh large array costs its page faults every call).
+PLAN_MIN_BYTES = 1 << 18
+# Kernels whose result never aliases (or keeps) an operand, by name (codegen imports no lax):
+# with the ufuncs and reductions, the readers a planned buffer may have.
+NON_ALIASING_KERNELS = frozenset({"dot_general"})
+
+
+class Workspace:
+    """Buffers of fixed shapes and dtypes that a generated function borrows for a call.
+
+    ``acquire`` pops a free set (allocating one only when none is free: the first call, or
+    a re-entrant or concurrent call while another holds the set), ``release`` returns it; so
+    steady-state calls allocate nothing, and no two running calls share a buffer.
+
+    >>> ws = Workspace([((2, 3), np.dtype(np.float32))])
+    >>> a = ws.acquire(); ws.release(a); ws.acquire()[0] is a[0]
+    True
+    """
+
+    def __init__(self, specs: Sequence[tuple[tuple[int, ...], np.dtype]]):
+        self.specs = list(specs)
+        self._free: list[tuple[np.ndarray, ...]] = []
+        self.allocations = 0
+
+    def acquire(self) -> tuple[np.ndarray, ...]:
+        try:
+            return self._free.pop()    # atomic under the GIL: safe across threads
+        except IndexError:
+            self.allocations += 1
+            return tuple(np.empty(shape, dtype) for shape, dtype in self.specs)
+
+    def release(self, buffers: tuple[np.ndarray, ...]) -> None:
+        self._free.append(buffers)
 
 
 def def_ufunc(prim: Primitive, ufunc: np.ufunc) -> None:
@@ -236,6 +271,9 @@ class FunctionWriter:
         self._eqn_index = 0
         self.out_buffers: dict[Var, str] = {}  # outputs written into given buffers (blocks)
         self.buffer_vars: dict[Var, Var] = {}  # ... named by these (block function params)
+        self._private = _private_vars(self.jaxpr) if optimize else set()
+        self._planned: set[Var] = set()  # variables living in a workspace buffer
+        self._workspace: list[tuple[str, tuple[int, ...], np.dtype]] = []
 
     # -- what rules call -----------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -286,11 +324,20 @@ class FunctionWriter:
         out = eqn.outvars[0].aval
         if out.size < SMALL_SIZE:
             return None
+        private = eqn.outvars[0] in self._private
         for atom in eqn.invars:
             if (isinstance(atom, Var) and atom in self._fresh and atom not in self._views_taken
                     and self._last_uses.get(atom) == self._eqn_index
-                    and atom.aval.shape == out.shape and atom.aval.dtype == out.dtype):
+                    and atom.aval.shape == out.shape and atom.aval.dtype == out.dtype
+                    and (private or atom not in self._planned)):  # a workspace never escapes
+                if atom in self._planned:
+                    self._planned.add(eqn.outvars[0])
                 return self.namer(atom)
+        if private:
+            name = self.fresh_name()
+            self._workspace.append((name, tuple(out.shape), out.dtype))
+            self._planned.add(eqn.outvars[0])
+            return name
         return None
 
     # -- writing ------------------------------------------------------------------------------
@@ -305,7 +352,7 @@ class FunctionWriter:
             self.module.namespace[namer(var)] = value  # unique names: module-wide namer
         header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
         last_source: Any = object()
-        regions = dict(_block_regions(jaxpr)) if self.blocking else {}
+        regions = dict(block_regions(jaxpr)) if self.blocking else {}
         for var, buf in self.buffer_vars.items():
             self.out_buffers[var] = namer(buf)
         skip_to = 0
@@ -336,7 +383,27 @@ class FunctionWriter:
         outs = [self._atom(a) for a in jaxpr.outvars]
         self.source_info = None
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+        if self._workspace:
+            return self._with_workspace(header)
         return [header, *self.lines], [None, *self.sources]
+
+    def _with_workspace(self, header: str) -> tuple[list[str], list[SourceInfo | None]]:
+        """The body inside ``try``: borrow the workspace's buffers for the call, give them
+        back in ``finally`` (the outputs never live in them)."""
+        ws = self.global_(Workspace([(shape, dtype) for _, shape, dtype in self._workspace]),
+                          "workspace")
+        held = self.fresh_name()
+        names = ", ".join(name for name, _, _ in self._workspace)
+        lines = [f"    # {len(self._workspace)} intermediate buffer(s) planned: allocated once "
+                 f"per signature, borrowed per call",
+                 f"    {held} = {ws}.acquire()",
+                 f"    {names}{',' if len(self._workspace) == 1 else ''} = {held}",
+                 "    try:",
+                 *("    " + line for line in self.lines),
+                 "    finally:",
+                 f"        {ws}.release({held})"]
+        sources = [None, None, None, None, *self.sources, None, None]
+        return [header, *lines], [None, *sources]
 
     def _atom(self, atom: Var | Literal) -> str:
         if isinstance(atom, Literal):
@@ -406,14 +473,19 @@ class FunctionWriter:
                   f"blocks of {BLOCK_SIZE:,}" + (" (reductions accumulated per block)"
                                                  if reduced else ""))
         for v in outs:
-            self.emit(f"{names[v]} = np.empty({shape!r}, {self.param(v.aval.dtype, 'dtype')})")
+            if v in self._private:
+                self._workspace.append((names[v], tuple(v.aval.shape), v.aval.dtype))
+                self._planned.add(v)
+            else:
+                self.emit(f"{names[v]} = np.empty({shape!r}, "
+                          f"{self.param(v.aval.dtype, 'dtype')})")
             self._fresh.add(v)
         flat = {v: self.fresh_name() for v in [*ins, *outs] if v.aval.shape == shape}
         for v, f in flat.items():
             self.emit(f"{f} = {names[v]}.reshape(-1)")
         bufs = [self.fresh_name() for _ in buffers]
-        for b, v in zip(bufs, buffers):
-            self.emit(f"{b} = np.empty({BLOCK_SIZE}, {self.param(v.aval.dtype, 'dtype')})")
+        for b, v in zip(bufs, buffers):  # block temporaries: planned, they never escape
+            self._workspace.append((b, (BLOCK_SIZE,), v.aval.dtype))
         for e in reduced:
             out = e.outvars[0]
             self.emit(f"{self.namer(out)} = np.zeros((), {self.param(out.aval.dtype, 'dtype')})")
@@ -449,7 +521,7 @@ def _scalar_literal(atom: Any) -> Any:
     return atom
 
 
-def _block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
+def block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
     """Maximal runs of elementwise equations over one large shape (operands of that shape,
     0-d, or broadcast literals), with the full reductions of their values."""
     regions: list[tuple[int, int]] = []
@@ -493,6 +565,27 @@ def _block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
                 start, shape, inside, n_ufuncs = i, out.shape, set(eqn.outvars), 1
     close(len(jaxpr.eqns))
     return regions
+
+
+def _private_vars(jaxpr: Jaxpr) -> set[Var]:
+    """Large elementwise results read only by operations that never alias their operands
+    (ufuncs, reductions) and never outputs: they may live in a planned workspace buffer."""
+    readers: dict[Var, list[Primitive]] = {}
+    for eqn in jaxpr.eqns:
+        for a in eqn.invars:
+            if isinstance(a, Var):
+                readers.setdefault(a, []).append(eqn.primitive)
+    outputs = {a for a in jaxpr.outvars if isinstance(a, Var)}
+    private = set()
+    for eqn in jaxpr.eqns:
+        if eqn.primitive not in _fresh_output or len(eqn.outvars) != 1:
+            continue
+        v = eqn.outvars[0]
+        if (v not in outputs and v.aval.size * v.aval.dtype.itemsize >= PLAN_MIN_BYTES
+                and all(p in _fresh_output or p in block_reductions
+                        or p.name in NON_ALIASING_KERNELS for p in readers.get(v, []))):
+            private.add(v)
+    return private
 
 
 def _last_uses(jaxpr: Jaxpr) -> dict[Var, int]:

@@ -87,6 +87,45 @@ class custom_jvp:  # noqa: N801 (JAX's name)
         self.jvp = jvp
         return jvp
 
+    def defjvps(self, *jvps: Callable[..., Any] | None) -> None:
+        """One JVP per argument, as ``jax.custom_jvp.defjvps``: ``jvps[i](t_i, primal_out,
+        *primals)`` is argument ``i``'s contribution to the output tangent (``None``: it
+        contributes nothing); the output tangent is their sum.
+
+        >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+        >>> @fg.custom_jvp
+        ... def f(x, y):
+        ...     return fnp.sin(x) * y
+        >>> f.defjvps(lambda t, ans, x, y: fnp.cos(x) * y * t,
+        ...           lambda t, ans, x, y: fnp.sin(x) * t)
+        >>> fg.grad(f, argnums=(0, 1))(np.array(0.0), np.array(2.0))
+        (array(2.), array(0.))
+        """
+        if self.nondiff_argnums:
+            raise FuncgradTypeError("custom_jvp.defjvps can't be used with nondiff_argnums; "
+                                    "use defjvp")
+
+        def jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+            if len(jvps) != len(primals):
+                raise FuncgradTypeError(at_user_line(
+                    f"custom_jvp.defjvps: {len(jvps)} JVP function(s) for "
+                    f"{len(primals)} argument(s) of {self.fun.__name__}"))
+            ans = self(*primals)
+            t_out: Any = None
+            for rule, t in zip(jvps, tangents):
+                if rule is None:
+                    continue
+                term = rule(t, ans, *primals)
+                t_out = term if t_out is None else pytree.tree_map(
+                    lambda a, b: a + b, t_out, term)
+            if t_out is None:
+                t_out = pytree.tree_map(lambda a: np.zeros(np.shape(a), get_aval(a).dtype)
+                                        if not hasattr(a, "aval") else a * 0, ans)
+            return ans, t_out
+
+        jvp.__qualname__ = f"{getattr(self.fun, '__qualname__', 'f')}_defjvps"
+        self.defjvp(jvp)
+
     def __call__(self, *args: Any) -> Any:
         if self.jvp is None:
             raise FuncgradTypeError(f"custom_jvp function {self.fun.__name__} has no JVP rule: "

@@ -36,7 +36,7 @@ from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.staging import eval_closed, stage_closure_converted
 from funcgrad.core.tracing import EVAL_TRACE, Tracer, _state
-from funcgrad.transforms import ad, batching, codegen
+from funcgrad.transforms import ad, batching, codegen, passes
 from funcgrad.transforms.ad import instantiate_zeros
 
 logger = logging.getLogger("funcgrad.jit")
@@ -154,6 +154,7 @@ def _jit_codegen(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: lis
 
 
 codegen.codegen_rules[jit_p] = _jit_codegen
+passes.inlinable[jit_p] = "jaxpr"  # a nested jit is fused into its caller when it can be
 
 
 # == compiled executables ========================================================================
@@ -568,9 +569,25 @@ class Lowered:
             self._entry.exe = executable(self._entry.closed, self.name)
         return self._entry.exe
 
+    def to_dot(self) -> str:
+        """The optimised program that is compiled, as Graphviz DOT, its fused regions as
+        clusters."""
+        from funcgrad.core.pictures import to_dot
+        jaxpr = passes.optimize(self._entry.closed.jaxpr)
+        return to_dot(jaxpr, self.name, codegen.block_regions(jaxpr))
+
+    def to_mermaid(self) -> str:
+        """The optimised program as a Mermaid flowchart, fused regions as subgraphs."""
+        from funcgrad.core.pictures import to_mermaid
+        jaxpr = passes.optimize(self._entry.closed.jaxpr)
+        return to_mermaid(jaxpr, codegen.block_regions(jaxpr))
+
     def cost(self) -> Cost:
-        """FLOPs, bytes read and written and NumPy calls per equation, with totals."""
-        return Cost.of(self._entry.closed)
+        """FLOPs, bytes read and written and NumPy calls per equation of the optimised program
+        that is compiled, with totals; a fused elementwise region is one row (``fused[n]``)
+        whose bytes are only what enters and leaves the region, and whose calls count every
+        block."""
+        return Cost.of(self._entry.closed, optimized=True)
 
 
 class EqnCost(NamedTuple):
@@ -579,6 +596,8 @@ class EqnCost(NamedTuple):
     bytes_read: int
     bytes_written: int
     numpy_calls: int
+    fused: tuple[str, ...] = ()   # the primitives of a fused region, in order
+    blocks: int = 0               # the number of blocks the region runs in
 
 
 class Cost:
@@ -588,8 +607,27 @@ class Cost:
         self.rows = rows
 
     @classmethod
-    def of(cls, closed: ClosedJaxpr) -> Cost:
-        return cls([_eqn_cost(e) for e in closed.eqns])
+    def of(cls, closed: ClosedJaxpr, optimized: bool = False) -> Cost:
+        if not optimized:
+            return cls([_eqn_cost(e) for e in closed.eqns])
+        jaxpr = passes.optimize(closed.jaxpr)
+        regions = dict(codegen.block_regions(jaxpr))
+        rows: list[EqnCost] = []
+        i = 0
+        while i < len(jaxpr.eqns):
+            end = regions.get(i)
+            if end is None:
+                rows.append(_eqn_cost(jaxpr.eqns[i]))
+                i += 1
+                continue
+            rows.append(_region_cost(jaxpr, i, end))
+            i = end
+        return cls(rows)
+
+    @property
+    def groups(self) -> list[EqnCost]:
+        """The fused regions."""
+        return [r for r in self.rows if r.fused]
 
     @property
     def flops(self) -> int:
@@ -609,11 +647,13 @@ class Cost:
 
     def __str__(self) -> str:
         head = f"{'primitive':<24}{'flops':>14}{'read':>14}{'written':>14}{'calls':>7}"
+        notes = [f"{r.primitive}: {', '.join(r.fused)} in {r.blocks} blocks of "
+                 f"{codegen.BLOCK_SIZE:,} elements" for r in self.rows if r.fused]
         lines = [head] + [f"{r.primitive:<24}{r.flops:>14,}{r.bytes_read:>14,}"
                           f"{r.bytes_written:>14,}{r.numpy_calls:>7}" for r in self.rows]
         lines.append(f"{'total':<24}{self.flops:>14,}{self.bytes_read:>14,}"
                      f"{self.bytes_written:>14,}{self.numpy_calls:>7}")
-        return "\n".join(lines)
+        return "\n".join(lines + notes)
 
     __repr__ = __str__
 
@@ -634,6 +674,22 @@ def _conv_flops(ins: list[ShapedArray], outs: list[ShapedArray], params: dict[st
 
 cost_rules: dict[str, Callable[[list[ShapedArray], list[ShapedArray], dict[str, Any]], int]] = {
     "dot_general": _dot_flops, "conv_general_dilated": _conv_flops}
+
+
+def _region_cost(jaxpr: Any, start: int, end: int) -> EqnCost:
+    eqns = jaxpr.eqns[start:end]
+    inside = {v for e in eqns for v in e.outvars}
+    later = {a for e in jaxpr.eqns[end:] for a in e.invars} | set(jaxpr.outvars)
+    ins = {id(a): a for e in eqns for a in e.invars  # literals are scalars at run time
+           if not hasattr(a, "val") and a not in inside}
+    outs = [v for v in inside if v in later]
+    rows = [_eqn_cost(e) for e in eqns]
+    size = int(eqns[0].outvars[0].aval.size)
+    blocks = -(-size // codegen.BLOCK_SIZE)
+    names = tuple(e.primitive.name for e in eqns)
+    return EqnCost(f"fused[{len(eqns)}]", sum(r.flops for r in rows),
+                   sum(_nbytes(a.aval) for a in ins.values()),
+                   sum(_nbytes(v.aval) for v in outs), blocks * (len(eqns) + 1), names, blocks)
 
 
 def _nbytes(aval: ShapedArray) -> int:

@@ -7,6 +7,10 @@
   sorted first. A checkpoint's recomputation in the backward pass is a barrier (merging it
   with the forward would keep what checkpoint frees), and effectful primitives never merge.
 - ``dce``: a reverse walk dropping equations whose outputs nothing reads.
+- ``inline``: a nested call (``jit`` inside ``jit``) whose constants are scalars becomes its
+  equations, so the passes and the fusion see across the call boundary.
+- ``fold``: an equation whose operands are all literals and whose result is one repeated
+  value is evaluated at compile time, in the result dtype, and becomes a literal.
 
 >>> import numpy as np, funcgrad.numpy as fnp
 >>> from funcgrad.core.staging import make_jaxpr
@@ -35,11 +39,15 @@ SimplifyRule = Callable[[Eqn], "Atom | Eqn | None"]
 simplify_rules: dict[Primitive, SimplifyRule] = {}
 commutative: set[Primitive] = set()
 effectful: set[Primitive] = set()  # never merged, never dropped
+# call primitive -> the param holding its ClosedJaxpr: ``inline`` may replace the call by it.
+inlinable: dict[Primitive, str] = {}
+# Results of at most this many elements are folded (a literal is one value, broadcast).
+FOLD_MAX_SIZE = 1 << 16
 
 
 def optimize(jaxpr: Jaxpr) -> Jaxpr:
-    """The pipeline jit runs: simplify, CSE, DCE."""
-    return dce(cse(simplify(jaxpr)))
+    """The pipeline jit runs: inline, fold, simplify, CSE, DCE."""
+    return dce(cse(simplify(fold(inline(jaxpr)))))
 
 
 def _substitute(atom: Atom, alias: dict[Var, Atom]) -> Atom:
@@ -117,6 +125,79 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
             continue
         seen[key] = eqn
         eqns.append(eqn)
+    return _finish(jaxpr, eqns, alias)
+
+
+def _as_literal(value: Any, aval: Any) -> Literal | None:
+    """``value`` as a literal of type ``aval`` if it is 0-d or one value repeated, bit for bit
+    (the literal convention: a scalar, or a scalar broadcast by a zero-stride view)."""
+    arr = np.asarray(value)
+    if arr.shape != tuple(aval.shape) or arr.dtype != aval.dtype:
+        return None
+    if arr.ndim == 0:
+        return Literal(np.array(arr), aval)
+    if arr.size == 0:
+        return None
+    first = np.array(arr[(0,) * arr.ndim])
+    if any(arr.strides) and arr.tobytes() != np.broadcast_to(first, arr.shape).tobytes():
+        return None
+    return Literal(np.broadcast_to(first, arr.shape), aval)
+
+
+def inline(jaxpr: Jaxpr) -> Jaxpr:
+    """Replace each inlinable call whose constants are literals by the callee's equations, with
+    fresh variables (one callee may be inlined at several call sites)."""
+    if not any(e.primitive in inlinable for e in jaxpr.eqns):
+        return jaxpr
+    alias: dict[Var, Atom] = {}
+    eqns: list[Eqn] = []
+    for eqn in jaxpr.eqns:
+        eqn = _rebuild(eqn, [_substitute(a, alias) for a in eqn.invars])
+        param = inlinable.get(eqn.primitive)
+        callee = eqn.params.get(param) if param is not None else None
+        const_atoms = ([_as_literal(c, v.aval)
+                        for c, v in zip(callee.consts, callee.jaxpr.constvars)]
+                       if callee is not None else [])
+        if callee is None or any(c is None for c in const_atoms):
+            eqns.append(eqn)
+            continue
+        inner = inline(callee.jaxpr)
+        env: dict[Var, Atom] = dict(zip(inner.constvars, const_atoms))  # type: ignore[arg-type]
+        env.update(zip(inner.invars, eqn.invars))
+        for e in inner.eqns:
+            outs = [Var(v.aval) for v in e.outvars]
+            env.update(zip(e.outvars, outs))
+            eqns.append(Eqn(e.primitive, [_substitute(a, env) for a in e.invars], outs,
+                            e.params, e.source_info))
+        alias.update(zip(eqn.outvars, (_substitute(a, env) for a in inner.outvars)))
+    return _finish(jaxpr, eqns, alias)
+
+
+def fold(jaxpr: Jaxpr) -> Jaxpr:
+    """Evaluate equations of literals whose result is a single repeated value."""
+    alias: dict[Var, Atom] = {}
+    eqns: list[Eqn] = []
+    for eqn in jaxpr.eqns:
+        eqn = _rebuild(eqn, [_substitute(a, alias) for a in eqn.invars])
+        folded = None
+        values = [a.val for a in eqn.invars if isinstance(a, Literal)]
+        if (values and len(values) == len(eqn.invars) and len(eqn.outvars) == 1
+                and not eqn.primitive.multiple_results
+                and eqn.primitive not in effectful and eqn.primitive not in inlinable
+                and eqn.outvars[0].aval.size <= FOLD_MAX_SIZE
+                and not any(hasattr(v, "jaxpr") or isinstance(v, Jaxpr) or callable(v)
+                            for v in eqn.params.values())):
+            try:
+                with np.errstate(all="ignore"):
+                    value = eqn.primitive.impl(*values, **eqn.params)
+            except Exception:  # noqa: BLE001 - a failing fold leaves the error to run time
+                value = None
+            if value is not None:
+                folded = _as_literal(value, eqn.outvars[0].aval)
+        if folded is not None:
+            alias[eqn.outvars[0]] = folded
+        else:
+            eqns.append(eqn)
     return _finish(jaxpr, eqns, alias)
 
 
