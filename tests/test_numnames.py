@@ -365,6 +365,13 @@ def test_r_matches_numpy(key: Any) -> None:
     _same(fnp.r_[key], np.r_[key])
 
 
+@pytest.mark.parametrize("key", [(np.ones(2, np.float32), 0.5), (np.ones(2, np.float32), 2),
+                                 (np.ones(2, np.float32), np.float64(1.0)), (0.5, 1),
+                                 (np.arange(2, dtype=np.int8), True)])
+def test_r_promotes_scalars_as_numpy(key: Any) -> None:
+    _same(fnp.r_[key], np.r_[key])
+
+
 def test_c_matches_numpy() -> None:
     a = np.array([1.0, 2.0, 3.0])
     _same(fnp.c_[a, a * 2], np.c_[a, a * 2])

@@ -550,7 +550,12 @@ class _AxisConcatenator:
         arrays = [self._item(it, ndmin, trans1d) for it in items]
         if not arrays:
             return np.array([])
-        return concatenate(arrays, axis)
+        # NumPy's promotion: scalars count as themselves (Python ones weakly, NEP 50), so
+        # r_[float32 array, 0.5] stays float32.
+        scalar_types = (int, float, complex, builtins.bool, np.generic)
+        dt = result_type(*(it if isinstance(it, scalar_types) else a
+                           for it, a in zip(items, arrays)))
+        return concatenate([_cast(a, dt) for a in arrays], axis)
 
     @staticmethod
     def _item(it: Any, ndmin: int, trans1d: int) -> Any:
