@@ -60,7 +60,7 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
 
 SPEC_MODULES = ("specs_core", "specs_nn", "specs_control", "specs_special", "specs_sorting",
                 "specs_surface", "specs_collectives", "specs_statistics", "specs_linalg",
-                "specs_fft")
+                "specs_fft", "specs_numnames")
 
 
 def all_specs() -> list[OpSpec]:

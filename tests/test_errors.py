@@ -89,8 +89,10 @@ def test_python_control_flow_on_batched_value_names_where_and_cond():
 
 
 def test_tracer_to_plain_numpy_function():
+    # np.linalg.norm(tracer) now runs fnp.linalg.norm (__array_function__); a NumPy function
+    # fg.numpy lacks still raises the conversion error.
     with pytest.raises(TracerArrayConversionError, match="funcgrad.numpy"):
-        fg.grad(lambda x: np.linalg.norm(x))(np.ones(3))
+        fg.grad(lambda x: np.histogram2d(x, x)[0].sum() * x[0])(np.ones(3))
 
 
 def test_vmap_inconsistent_sizes_and_bad_in_axes():

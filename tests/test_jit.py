@@ -396,10 +396,14 @@ def test_cnn_source_calls_kernels_directly() -> None:
     step = fg.jit(fg.grad(cnn))
     src = step.lower(*args).source()
     # the kernels are called directly (the conv's reverse-mode forward is its im2col kernel
-    # and a GEMM, lax/conv.py); the pool's forward output is unused by this gradient, so
-    # dead-code elimination removed it
+    # and a GEMM, lax/conv.py); the pool's maxima are computed once and the backward masks
+    # against them (select_and_scatter_add reads the forward's output)
     assert "conv_patches_impl(" in src and "select_and_scatter_add_impl(" in src
-    assert "reduce_window_max_impl(" not in src
+    assert src.count("reduce_window_max_impl(") == 1
+    pooled = next(line.split(" = ")[0].strip() for line in src.splitlines()
+                  if "reduce_window_max_impl(" in line)
+    assert any("select_and_scatter_add_impl(" in line and f", {pooled}," in line
+               for line in src.splitlines())
     _close(step(*args), fg.grad(cnn)(*args), 1e-12)
 
 

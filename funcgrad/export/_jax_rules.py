@@ -500,3 +500,75 @@ def _jax_policy(fwd: Any) -> Any:
 
 RULES["custom_jvp_call"] = _custom_jvp
 RULES["custom_vjp_call"] = _custom_vjp
+
+
+# == rules of the primitives added with sorting, linalg, fft, callbacks and collectives ========
+
+def _sort(*operands: Any, dimension: int, is_stable: bool, num_keys: int) -> list[Any]:
+    return list(lax.sort(operands, dimension=dimension, is_stable=True, num_keys=num_keys))
+
+
+def _eigh(a: Any, *, lower: bool) -> list[Any]:
+    # funcgrad's eigh reads one triangle and differentiates that read: build the Hermitian
+    # matrix from it explicitly so JAX's gradient flows through the same read.
+    tri = jnp.tril(a) if lower else jnp.triu(a)
+    strict = jnp.tril(a, -1) if lower else jnp.triu(a, 1)
+    herm = tri + jnp.conj(jnp.swapaxes(strict, -1, -2))
+    v, w = lax.linalg.eigh(herm, lower=lower, symmetrize_input=False)
+    return [v, w]
+
+
+def _svd(a: Any, *, full_matrices: bool, compute_uv: bool) -> list[Any]:
+    if not compute_uv:
+        return [lax.linalg.svd(a, full_matrices=False, compute_uv=False)]
+    u, s, vt = lax.linalg.svd(a, full_matrices=full_matrices, compute_uv=True)
+    return [s, u, vt]
+
+
+def _qr(a: Any, *, full_matrices: bool) -> list[Any]:
+    q, r = jnp.linalg.qr(a, mode="complete" if full_matrices else "reduced")
+    return [q, r]
+
+
+def _eig(a: Any, *, compute_eigenvectors: bool) -> list[Any]:
+    out = lax.linalg.eig(a, compute_left_eigenvectors=False,
+                         compute_right_eigenvectors=compute_eigenvectors)
+    return list(out)
+
+
+def _fft(x: Any, *, fft_type: Any, fft_lengths: Any) -> Any:
+    return lax.fft(x, lax.FftType[fft_type.name], tuple(fft_lengths))
+
+
+def _on_host(prim_name: str) -> Rule:
+    """A primitive JAX has no counterpart for, run as a ``jax.pure_callback`` of funcgrad's
+    own impl (values only: no derivative, as funcgrad's own rules)."""
+    def rule(*args: Any, **params: Any) -> Any:
+        from funcgrad.core.primitive import primitives
+        prim = primitives()[prim_name]
+        avals = prim.abstract_eval(*(ShapedArray(a.shape, np.dtype(a.dtype)) for a in args),
+                                   **params)
+        outs = avals if prim.multiple_results else [avals]
+        shapes = [jax.ShapeDtypeStruct(tuple(o.shape), o.dtype) for o in outs]
+
+        def host(*xs: Any) -> Any:
+            res = prim.impl(*(np.asarray(x) for x in xs), **params)
+            res = res if prim.multiple_results else [res]
+            return [np.asarray(r, o.dtype) for r, o in zip(res, outs, strict=True)]
+        res = jax.pure_callback(host, shapes, *args, vmap_method="sequential")
+        return list(res) if prim.multiple_results else res[0]
+    return rule
+
+
+RULES["sort"] = _sort
+RULES["eigh"] = _eigh
+RULES["svd"] = _svd
+RULES["qr"] = _qr
+RULES["eig"] = _eig
+RULES["fft"] = _fft
+RULES["random_fold_in"] = _on_host("random_fold_in")
+RULES["pure_callback"] = _on_host("pure_callback")
+RULES["psum"] = lambda x, *, axis_name: lax.psum(x, axis_name)
+RULES["all_gather"] = lambda x, *, axis_name, axis, axis_size: lax.all_gather(
+    x, axis_name, axis=axis)
+RULES["axis_index"] = lambda *, axis_name: lax.axis_index(axis_name[0])

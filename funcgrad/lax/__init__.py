@@ -81,12 +81,17 @@ from funcgrad.lax.elementwise import min as min
 from funcgrad.lax.elementwise import mul as mul
 from funcgrad.lax.elementwise import ne as ne
 from funcgrad.lax.elementwise import neg as neg
+from funcgrad.lax.elementwise import nextafter as nextafter
 from funcgrad.lax.elementwise import pow as pow
 from funcgrad.lax.elementwise import real as real
 from funcgrad.lax.elementwise import rem as rem
 from funcgrad.lax.elementwise import round as round
 from funcgrad.lax.elementwise import select as select
+from funcgrad.lax.elementwise import shift_left as shift_left
+from funcgrad.lax.elementwise import shift_right_arithmetic as shift_right_arithmetic
+from funcgrad.lax.elementwise import shift_right_logical as shift_right_logical
 from funcgrad.lax.elementwise import sign as sign
+from funcgrad.lax.elementwise import signbit as signbit
 from funcgrad.lax.elementwise import sin as sin
 from funcgrad.lax.elementwise import sinh as sinh
 from funcgrad.lax.elementwise import sqrt as sqrt

@@ -558,6 +558,11 @@ is_finite_p.def_impl(np.isfinite)
 is_finite_p.def_abstract_eval(lambda x: ShapedArray(x.shape, np.bool_))
 codegen.def_ufunc(is_finite_p, np.isfinite)
 batching.defvectorized(is_finite_p)
+signbit_p = Primitive("signbit")  # the sign bit itself: -0.0 and -nan too, which no compare sees
+signbit_p.def_impl(np.signbit)
+signbit_p.def_abstract_eval(lambda x: ShapedArray(x.shape, np.bool_))
+codegen.def_ufunc(signbit_p, np.signbit)
+batching.defvectorized(signbit_p)
 not_p = _unop("not", lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x))
 
 eq_p = _binop("eq", np.equal, np.bool_)
@@ -571,8 +576,34 @@ and_p = _binop("and", lambda x, y: np.bitwise_and(x, y))
 or_p = _binop("or", lambda x, y: np.bitwise_or(x, y))
 xor_p = _binop("xor", lambda x, y: np.bitwise_xor(x, y))
 
+
+
+def _as_kind(x: np.ndarray, kind: str) -> np.ndarray:
+    # The same bits as a signed ("i") or unsigned ("u") integer of the same width.
+    return x if x.dtype.kind == kind else x.view(np.dtype(f"{kind}{x.dtype.itemsize}"))
+
+
+def _shift_right_arithmetic_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # NumPy's right_shift is arithmetic on signed and logical on unsigned integers; this one
+    # is arithmetic on both (the top bit is copied), as lax.shift_right_arithmetic.
+    return np.right_shift(_as_kind(x, "i"), _as_kind(y, "i")).view(x.dtype)
+
+
+def _shift_right_logical_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # Zeros shift in from the top whatever the signedness, as lax.shift_right_logical.
+    return np.right_shift(_as_kind(x, "u"), _as_kind(y, "u")).view(x.dtype)
+
+
+shift_left_p = _binop("shift_left", np.left_shift)  # shifts past the width give 0, as JAX
+shift_right_arithmetic_p = _binop("shift_right_arithmetic", _shift_right_arithmetic_impl)
+shift_right_logical_p = _binop("shift_right_logical", _shift_right_logical_impl)
+# nextafter is a step of one ulp: not differentiable (its derivative is taken as zero, as for
+# floor and round; JAX has no rule for it at all).
+nextafter_p = _binop("nextafter", np.nextafter)
+
 for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, eq_p, ne_p, lt_p, le_p, gt_p,
-           ge_p, and_p, or_p, xor_p):
+           ge_p, and_p, or_p, xor_p, shift_left_p, shift_right_arithmetic_p,
+           shift_right_logical_p, nextafter_p, signbit_p):
     ad.defnondiff(_p)
 
 
@@ -594,6 +625,12 @@ def round(x: Any) -> Any:
 
 def is_finite(x: Any) -> Any:
     return is_finite_p.bind(x)
+
+
+def signbit(x: Any) -> Any:
+    """Whether the sign bit of a float is set (True for -0.0 and -nan), as
+    ``jnp.signbit`` on floats."""
+    return signbit_p.bind(x)
 
 
 def bitwise_not(x: Any) -> Any:
@@ -634,6 +671,26 @@ def bitwise_or(x: Any, y: Any) -> Any:
 
 def bitwise_xor(x: Any, y: Any) -> Any:
     return xor_p.bind(*_operands(x, y))
+
+
+def shift_left(x: Any, y: Any) -> Any:
+    """``x << y`` on integers of one dtype and shape, as ``jax.lax.shift_left``."""
+    return shift_left_p.bind(x, y)
+
+
+def shift_right_arithmetic(x: Any, y: Any) -> Any:
+    """``x >> y`` copying the top bit, as ``jax.lax.shift_right_arithmetic``."""
+    return shift_right_arithmetic_p.bind(x, y)
+
+
+def shift_right_logical(x: Any, y: Any) -> Any:
+    """``x >> y`` shifting in zeros, as ``jax.lax.shift_right_logical``."""
+    return shift_right_logical_p.bind(x, y)
+
+
+def nextafter(x: Any, y: Any) -> Any:
+    """The next float after ``x`` towards ``y``, as ``jax.lax.nextafter``."""
+    return nextafter_p.bind(x, y)
 
 
 # == select and dtype conversion ==============================================================

@@ -82,9 +82,7 @@ from funcgrad.numpy._reductions import (
     mean,
     min,
     prod,
-    std,
     sum,
-    var,
 )
 from funcgrad.numpy._shape import (
     atleast_1d,
@@ -234,7 +232,101 @@ uint8, uint32, uint64 = np.uint8, np.uint32, np.uint64
 complex64, complex128 = np.complex64, np.complex128
 bool_ = np.bool_
 pi, e, inf, nan, newaxis = np.pi, np.e, np.inf, np.nan, None
-dtype, finfo, iinfo = np.dtype, np.finfo, np.iinfo
+dtype = np.dtype
+
+# -- issue 17: more of NumPy's names, and the array API standard's (2024.12) ----------------
+from funcgrad.numpy._arrays import (  # noqa: E402
+    append,
+    array_split,
+    atleast_3d,
+    c_,
+    column_stack,
+    concat,
+    cross,
+    diag,
+    diag_indices,
+    diag_indices_from,
+    diagflat,
+    dsplit,
+    dstack,
+    hsplit,
+    ix_,
+    kron,
+    matrix_transpose,
+    meshgrid,
+    permute_dims,
+    piecewise,
+    r_,
+    rollaxis,
+    select,
+    tril_indices,
+    tril_indices_from,
+    triu_indices,
+    triu_indices_from,
+    unstack,
+    vecdot,
+    vsplit,
+)
+from funcgrad.numpy._creation import empty_like  # noqa: E402
+from funcgrad.numpy._numeric import (  # noqa: E402
+    __array_namespace_info__,
+    acos,
+    acosh,
+    allclose,
+    array_equal,
+    array_equiv,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    bitwise_invert,
+    bitwise_left_shift,
+    bitwise_not,
+    bitwise_right_shift,
+    can_cast,
+    cbrt,
+    copysign,
+    deg2rad,
+    degrees,
+    fabs,
+    finfo,
+    fix,
+    float_power,
+    fmax,
+    fmin,
+    from_dlpack,
+    heaviside,
+    hypot,
+    iinfo,
+    isclose,
+    iscomplexobj,
+    isdtype,
+    isrealobj,
+    left_shift,
+    logaddexp2,
+    nan_to_num,
+    nextafter,
+    pow,
+    rad2deg,
+    radians,
+    right_shift,
+    signbit,
+    sinc,
+    std,
+    trunc,
+    var,
+)
+
+__array_api_version__ = "2024.12"
+uint16 = np.uint16
+bool = np.bool_  # noqa: A001  (the array API's name of the boolean dtype)
+int_, intp, uintp = np.int_, np.intp, np.uintp
+generic, number, inexact, floating = np.generic, np.number, np.inexact, np.floating
+complexfloating, integer = np.complexfloating, np.integer
+signedinteger, unsignedinteger = np.signedinteger, np.unsignedinteger
+issubdtype, promote_types, isscalar = np.issubdtype, np.promote_types, np.isscalar
+euler_gamma = float(np.euler_gamma)
 
 # After the names above: these modules read them from this package at import time.
 from funcgrad.numpy import _array_methods  # noqa: E402  (installs Tracer operators)
@@ -262,6 +354,21 @@ __all__ = [
     "triu", "true_divide", "uint32", "uint64", "uint8", "var", "vdot", "vstack", "where",
     "zeros", "zeros_like",
     "angle", "conj", "conjugate", "imag", "real",
+    # issue 17
+    "__array_api_version__", "__array_namespace_info__", "acos", "acosh", "allclose",
+    "append", "array_equal", "array_equiv", "array_split", "asin", "asinh", "atan", "atan2",
+    "atanh", "atleast_3d", "bitwise_invert", "bitwise_left_shift", "bitwise_not",
+    "bitwise_right_shift", "bool", "c_", "can_cast", "cbrt", "column_stack", "complexfloating",
+    "concat", "copysign", "cross", "deg2rad", "degrees", "diag", "diag_indices",
+    "diag_indices_from", "diagflat", "dsplit", "dstack", "empty_like", "euler_gamma", "fabs",
+    "fix", "float_power", "floating", "fmax", "fmin", "from_dlpack", "generic", "heaviside",
+    "hsplit", "hypot", "inexact", "int_", "integer", "intp", "iscomplexobj", "isclose", "isdtype",
+    "isrealobj", "isscalar", "issubdtype", "ix_", "kron", "left_shift", "logaddexp2",
+    "matrix_transpose", "meshgrid", "nan_to_num", "nextafter", "number", "permute_dims",
+    "piecewise", "pow", "promote_types", "r_", "rad2deg", "radians", "right_shift",
+    "rollaxis", "select", "signbit", "signedinteger", "sinc", "tril_indices",
+    "tril_indices_from", "triu_indices", "triu_indices_from", "trunc", "uint16", "uintp",
+    "unsignedinteger", "unstack", "vecdot", "vsplit",
     "UniqueAllResult", "UniqueCountsResult", "UniqueInverseResult", "argpartition",
     "argsort", "lexsort", "median", "nanmedian", "nanpercentile", "nanquantile", "partition",
     "percentile", "quantile", "searchsorted", "sort", "unique", "unique_all", "unique_counts",

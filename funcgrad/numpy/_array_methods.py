@@ -1,8 +1,9 @@
 """Give tracers NumPy's operators, properties and methods.
 
 Installed at import time so that ``core`` never imports the NumPy layer (autodidax's trick).
-NumPy functions called on a tracer (``np.sin(t)``, ``ndarray + t``) dispatch to ``fg.numpy``
-through ``__array_ufunc__``.
+NumPy functions called on a tracer dispatch to ``fg.numpy``: ufuncs (``np.sin(t)``,
+``ndarray + t``) through ``__array_ufunc__``, the rest (``np.sum(t)``, ``np.concatenate([t,
+u])``, ``np.linalg.inv(t)``) through ``__array_function__``, when fg.numpy has the name.
 """
 
 from __future__ import annotations
@@ -79,6 +80,31 @@ def _array_ufunc(self: Any, ufunc: Any, method: str, *inputs: Any, **kwargs: Any
     return fn(*inputs)
 
 
+def _fnp_function(func: Any) -> Any:
+    """The fg.numpy function standing for NumPy's ``func`` (``np.linalg.x`` is
+    ``fnp.linalg.x``), or None."""
+    namespace: Any = fnp
+    module = getattr(func, "__module__", None) or "numpy"
+    for part in module.split(".")[1:]:
+        if part.startswith("_"):
+            continue  # numpy._core.fromnumeric and the like are numpy itself
+        namespace = getattr(namespace, part, None)
+        if namespace is None:
+            return None
+    fn = getattr(namespace, getattr(func, "__name__", ""), None)
+    return fn if callable(fn) and fn is not func else None
+
+
+def _array_function(self: Any, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    # np.sum(t), np.concatenate([t, u]), np.where(c, t, 0)... run fg.numpy's function of the
+    # same name; one fg.numpy lacks raises the tracer-to-NumPy conversion error.
+    self._check_alive()
+    fn = _fnp_function(func)
+    if fn is None:
+        return self.__array__()
+    return fn(*args, **kwargs)
+
+
 for _name, _fn in _OPERATORS.items():
     setattr(Tracer, _name, _fn)
 for _name, _fn in _METHODS.items():
@@ -87,6 +113,7 @@ Tracer.reshape = _reshape  # type: ignore[attr-defined]
 Tracer.transpose = _transpose  # type: ignore[attr-defined]
 Tracer.__iter__ = _iter  # type: ignore[attr-defined]
 Tracer.__array_ufunc__ = _array_ufunc  # type: ignore[method-assign]
+Tracer.__array_function__ = _array_function  # type: ignore[method-assign]
 Tracer.T = property(lambda self: fnp.transpose(self))  # type: ignore[attr-defined]
 Tracer.mT = property(lambda self: fnp.swapaxes(self, -1, -2))  # type: ignore[attr-defined]
 Tracer.real = property(lambda self: fnp.real(self))  # type: ignore[attr-defined]

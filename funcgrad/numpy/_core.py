@@ -19,8 +19,49 @@ _PY_SCALARS = (bool, int, float, complex)
 ArrayLike = Any
 
 
-def asarray(a: ArrayLike, dtype: Any = None) -> Any:
-    """``a`` as an array (tracers pass through; lists and scalars become ndarrays)."""
+class _CPUDevice:
+    """funcgrad's one device (NumPy's memory), equal to ``"cpu"``."""
+
+    def __repr__(self) -> str:
+        return "CpuDevice(id=0)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _CPUDevice) or other == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+
+CPU_DEVICE = _CPUDevice()
+
+
+def _check_device(device: Any) -> None:
+    # The array API's device= keyword: None, "cpu" or CPU_DEVICE.
+    if device is None or isinstance(device, _CPUDevice) or (
+            isinstance(device, str) and device == "cpu"):
+        return
+    raise ValueError(f"device={device!r}: funcgrad runs on NumPy, whose only device is 'cpu'")
+
+
+def asarray(a: ArrayLike, dtype: Any = None, order: Any = None, *, device: Any = None,
+            copy: bool | None = None) -> Any:
+    """``a`` as an array (tracers pass through; lists and scalars become ndarrays).
+
+    ``copy=True`` always copies a concrete array, ``copy=False`` refuses to (ValueError when
+    a copy is needed), None copies only when needed, as NumPy 2 and the array API.
+
+    >>> asarray([1, 2], dtype=np.float32, copy=True)
+    array([1., 2.], dtype=float32)
+    """
+    _check_device(device)
+    if copy is not None or order is not None:
+        if isinstance(a, Tracer):
+            if copy is False and dtype is not None and np.dtype(dtype) != a.dtype:
+                raise ValueError("asarray: copy=False, but changing the dtype needs a copy")
+            return asarray(a, dtype)  # traced values are immutable: a copy is never needed
+        if not (isinstance(a, (list, tuple)) and builtins.any(
+                isinstance(x, Tracer) for x in _flat(a))):
+            return np.asarray(a, dtype=dtype, order=order, copy=copy)
     if isinstance(a, Tracer):
         return a if dtype is None else lax.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
@@ -30,7 +71,8 @@ def asarray(a: ArrayLike, dtype: Any = None) -> Any:
     return np.asarray(a, dtype=dtype)
 
 
-def array(a: ArrayLike, dtype: Any = None, copy: bool = True) -> Any:
+def array(a: ArrayLike, dtype: Any = None, copy: bool = True, *, device: Any = None) -> Any:
+    _check_device(device)
     out = asarray(a, dtype)
     return out.copy() if copy and isinstance(out, np.ndarray) and out is a else out
 
@@ -169,5 +211,16 @@ def size(a: ArrayLike) -> int:
     return get_aval(asarray(a)).size
 
 
-def astype(x: ArrayLike, dtype: Any) -> Any:
-    return _cast(asarray(x), np.dtype(dtype))
+def astype(x: ArrayLike, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    """``x`` cast to ``dtype``; ``copy=False`` returns ``x`` itself when the dtype already
+    matches (a traced value is never copied: it is immutable), as the array API.
+
+    >>> astype(np.array([1.5, -2.5]), np.int32)
+    array([ 1, -2], dtype=int32)
+    """
+    _check_device(device)
+    a = asarray(x)
+    out = _cast(a, np.dtype(dtype))
+    if copy and out is a and isinstance(a, np.ndarray):
+        return a.copy()
+    return out

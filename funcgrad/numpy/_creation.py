@@ -14,6 +14,7 @@ from funcgrad.numpy._core import (
     _as_tuple,
     _broadcast_shapes,
     _cast,
+    _check_device,
     asarray,
     astype,
     result_type,
@@ -22,15 +23,18 @@ from funcgrad.numpy._shape import broadcast_to
 from funcgrad.numpy._ufuncs import add, multiply, subtract, where
 
 
-def zeros(shape: Any, dtype: Any = float) -> np.ndarray:
+def zeros(shape: Any, dtype: Any = float, *, device: Any = None) -> np.ndarray:
+    _check_device(device)
     return np.zeros(shape, dtype)
 
 
-def ones(shape: Any, dtype: Any = float) -> np.ndarray:
+def ones(shape: Any, dtype: Any = float, *, device: Any = None) -> np.ndarray:
+    _check_device(device)
     return np.ones(shape, dtype)
 
 
-def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
+def full(shape: Any, fill_value: Any, dtype: Any = None, *, device: Any = None) -> Any:
+    _check_device(device)
     if isinstance(fill_value, Tracer):
         # Traced (possibly differentiated) fill values stay traced: no full_lower here.
         shape = _as_tuple(shape)
@@ -38,26 +42,48 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
     return np.full(shape, fill_value, dtype)
 
 
-def empty(shape: Any, dtype: Any = float) -> np.ndarray:
+def empty(shape: Any, dtype: Any = float, *, device: Any = None) -> np.ndarray:
+    """An array of ``shape`` (zeros: funcgrad never hands out uninitialised memory)."""
+    _check_device(device)
     return np.zeros(shape, dtype)
 
 
-def zeros_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
+def _like(a: ArrayLike, dtype: Any, shape: Any, device: Any) -> tuple[tuple[int, ...], Any]:
+    _check_device(device)
     aval = get_aval(asarray(a))
-    return np.zeros(aval.shape, dtype or aval.dtype)
+    return (aval.shape if shape is None else _as_tuple(shape)), (dtype or aval.dtype)
 
 
-def ones_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
-    aval = get_aval(asarray(a))
-    return np.ones(aval.shape, dtype or aval.dtype)
+def zeros_like(a: ArrayLike, dtype: Any = None, shape: Any = None, *,
+               device: Any = None) -> np.ndarray:
+    return np.zeros(*_like(a, dtype, shape, device))
 
 
-def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
-    aval = get_aval(asarray(a))
-    return full(aval.shape, fill_value, dtype or aval.dtype)
+def ones_like(a: ArrayLike, dtype: Any = None, shape: Any = None, *,
+              device: Any = None) -> np.ndarray:
+    return np.ones(*_like(a, dtype, shape, device))
 
 
-def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> np.ndarray:
+def empty_like(prototype: ArrayLike, dtype: Any = None, shape: Any = None, *,
+               device: Any = None) -> np.ndarray:
+    """An array shaped like ``prototype`` (zeros, as :func:`empty`), as ``numpy.empty_like``.
+
+    >>> empty_like(np.ones((2, 1), np.float32))
+    array([[0.],
+           [0.]], dtype=float32)
+    """
+    return np.zeros(*_like(prototype, dtype, shape, device))
+
+
+def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None, shape: Any = None, *,
+              device: Any = None) -> Any:
+    shape, dtype = _like(a, dtype, shape, device)
+    return full(shape, fill_value, dtype)
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
+           device: Any = None) -> np.ndarray:
+    _check_device(device)
     # NumPy's semantics: arange(stop), arange(start, stop), and step given by keyword with
     # or without stop; a None is "not given", never dropped so later arguments shift left.
     if stop is None:
@@ -66,7 +92,8 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
-             dtype: Any = None) -> Any:
+             dtype: Any = None, *, device: Any = None) -> Any:
+    _check_device(device)
     if not isinstance(start, Tracer) and not isinstance(stop, Tracer):
         return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
     # Traced ends (possibly differentiated): start + (stop - start) * i / div, with the sample
@@ -82,11 +109,14 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     return out if dtype is None else astype(out, dtype)
 
 
-def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> np.ndarray:
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = float, *,
+        device: Any = None) -> np.ndarray:
+    _check_device(device)
     return np.eye(N, M, k, dtype=dtype)
 
 
-def identity(n: int, dtype: Any = float) -> np.ndarray:
+def identity(n: int, dtype: Any = float, *, device: Any = None) -> np.ndarray:
+    _check_device(device)
     return np.identity(n, dtype)
 
 

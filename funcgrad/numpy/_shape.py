@@ -26,12 +26,25 @@ from funcgrad.numpy._indexing import take
 from funcgrad.numpy._ufuncs import add, subtract
 
 
-def reshape(a: ArrayLike, newshape: Any = None, order: str = "C", *, shape: Any = None) -> Any:
+def reshape(a: ArrayLike, /, shape: Any = None, order: str = "C", *, newshape: Any = None,
+            copy: bool | None = None) -> Any:
+    """``a`` with a new shape (one entry may be -1), as ``numpy.reshape`` (NumPy 2.1's
+    signature; ``newshape=`` is its older name). ``copy=False`` is always honoured: a
+    row-major reshape never copies.
+
+    >>> reshape(np.arange(6), (2, -1)).shape
+    (2, 3)
+    """
     if order != "C":
         raise NotImplementedError("only row-major (order='C') reshapes are supported")
+    if shape is not None and newshape is not None:
+        raise TypeError("reshape: pass the new shape as shape or newshape, not both")
     new = shape if shape is not None else newshape
+    if new is None:
+        raise TypeError("reshape: the new shape is missing")
     new = _as_tuple(new)
-    return lax.reshape(asarray(a), new)
+    out = lax.reshape(asarray(a), new)
+    return out.copy() if copy and isinstance(out, np.ndarray) else out
 
 
 def ravel(a: ArrayLike) -> Any:
@@ -162,26 +175,162 @@ def split(a: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def pad(array: ArrayLike, pad_width: Any, mode: str = "constant",
-        constant_values: Any = 0) -> Any:
-    """Constant padding (``mode='constant'``), with NumPy's ``pad_width`` forms."""
+def _pairs(value: Any, ndim: int, name: str, dtype: Any = np.int64) -> np.ndarray:
+    """NumPy's per-axis (before, after) forms: n, (n,), (before, after), ((b, a),), one
+    pair per axis; as an ``(ndim, 2)`` array."""
+    arr = np.asarray(value, dtype=dtype)
+    if arr.ndim < 2:
+        arr = arr.reshape(1, -1)
+    try:
+        return np.broadcast_to(arr, (ndim, 2))
+    except ValueError:
+        raise ValueError(at_user_line(
+            f"pad: {name} {value!r} cannot be read as (before, after) pairs for {ndim} "
+            f"axes")) from None
+
+
+_PAD_INDEX_MODES = ("edge", "wrap", "reflect", "symmetric")
+_PAD_STAT_MODES = {"maximum": "max", "minimum": "min", "mean": "mean"}
+
+
+def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
+    """Padding with NumPy's modes and ``pad_width`` forms, as ``numpy.pad``.
+
+    Modes: ``constant`` (``constant_values``), ``empty`` (zeros), ``edge``, ``wrap``,
+    ``reflect`` and ``symmetric`` (``reflect_type`` 'even' or 'odd'), ``linear_ramp``
+    (``end_values``), ``maximum``, ``minimum`` and ``mean`` (``stat_length``). Axes are padded
+    one after another, so corners come out as NumPy's. All are differentiable in ``array``
+    (the index modes are gathers, ``linear_ramp`` and ``mean`` linear maps).
+
+    >>> pad(np.array([1.0, 2.0, 3.0]), 2, mode="reflect")
+    array([3., 2., 1., 2., 3., 2., 1.])
+    """
     x = asarray(array)
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode {mode!r}: only 'constant' is supported")
-    width_arr = np.asarray(pad_width, dtype=np.int64)
-    # NumPy's forms: n, (n,), (before, after), ((before, after),), one pair per axis.
-    if width_arr.ndim < 2:
-        width_arr = width_arr.reshape(1, -1)
-    widths = np.broadcast_to(width_arr, (x.ndim, 2))
+    widths = _pairs(pad_width, x.ndim, "pad_width")
+    if (widths < 0).any():
+        raise ValueError(at_user_line(f"pad: pad_width {pad_width!r} has negative entries"))
+    allowed = {"constant": {"constant_values"}, "empty": set(), "edge": set(),
+               "wrap": set(), "reflect": {"reflect_type"}, "symmetric": {"reflect_type"},
+               "linear_ramp": {"end_values"}, "maximum": {"stat_length"},
+               "minimum": {"stat_length"}, "mean": {"stat_length"}}
+    if mode not in allowed:
+        raise (NotImplementedError if mode == "median" or callable(mode) else ValueError)(
+            f"pad: mode {mode!r} is not supported; use one of {sorted(allowed)}")
+    unknown = set(kwargs) - allowed[mode]
+    if unknown:
+        raise ValueError(f"pad: unsupported keyword(s) {sorted(unknown)} for mode {mode!r}")
+    if mode in ("constant", "empty"):
+        return _pad_constant(x, widths, kwargs.get("constant_values", 0))
+    if builtins.any(n == 0 for n, (lo, hi) in zip(x.shape, widths) if lo or hi):
+        raise ValueError(at_user_line(
+            f"pad: can't extend an empty axis with mode {mode!r} (shape {x.shape})"))
+    for ax, (lo, hi) in enumerate(widths.tolist()):
+        if not lo and not hi:
+            continue
+        if mode in _PAD_INDEX_MODES:
+            x = _pad_axis_index(x, ax, lo, hi, mode, kwargs.get("reflect_type", "even"))
+        elif mode == "linear_ramp":
+            x = _pad_axis_ramp(x, ax, lo, hi, kwargs.get("end_values", 0))
+        else:
+            x = _pad_axis_stat(x, ax, lo, hi, mode, kwargs.get("stat_length"))
+    return x
+
+
+def _pad_constant(x: Any, widths: np.ndarray, constant_values: Any) -> Any:
     config = [(int(lo), int(hi), 0) for lo, hi in widths]
     if isinstance(constant_values, Tracer):
         # lax.pad's value is static; a traced one (which may carry a derivative) is added
         # around x - v padded with zeros: x inside, v outside.
         v = asarray(constant_values, x.dtype)
         if v.ndim:
-            raise NotImplementedError("pad: constant_values must be a scalar")
+            raise NotImplementedError("pad: a traced constant_values must be a scalar")
         return add(lax.pad(subtract(x, v), 0, config), v)
-    return lax.pad(x, np.asarray(constant_values, x.dtype).item(), config)
+    values = np.asarray(constant_values)
+    if values.ndim == 0 or values.size == 1:
+        return lax.pad(x, values.astype(x.dtype).item(), config)
+    # Per-axis (before, after) values: pad with 0, then fill each axis's bands in turn (later
+    # axes overwrite the corners, as NumPy).
+    pairs = _pairs(values, x.ndim, "constant_values", dtype=None)
+    out = lax.pad(x, 0, config)
+    for ax, (lo, hi) in enumerate(widths.tolist()):
+        n = out.shape[ax]
+        pos = np.arange(n).reshape((-1,) + (1,) * (out.ndim - ax - 1))
+        band = np.where(pos < lo, pairs[ax, 0], np.where(pos >= n - hi, pairs[ax, 1], 0))
+        inside = (pos >= lo) & (pos < n - hi)
+        from funcgrad.numpy._ufuncs import where
+        out = where(inside, out, band.astype(x.dtype))
+    return out
+
+
+def _pad_axis_index(x: Any, ax: int, lo: int, hi: int, mode: str, reflect_type: str) -> Any:
+    n = x.shape[ax]
+    if reflect_type not in ("even", "odd"):
+        raise ValueError(f"pad: reflect_type must be 'even' or 'odd', got {reflect_type!r}")
+    if reflect_type == "even" or mode in ("edge", "wrap"):
+        # NumPy's own padding of the positions says which element each output takes.
+        idx = np.pad(np.arange(n), (lo, hi), mode=mode)  # type: ignore[call-overload]
+        return take(x, idx, axis=ax)
+    # Odd reflection is linear, 2 * edge - mirror image: its matrix is NumPy's padding of the
+    # identity's columns.
+    mat = np.pad(np.eye(n, dtype=x.dtype), ((lo, hi), (0, 0)),  # type: ignore[call-overload]
+                 mode=mode, reflect_type="odd")
+    from funcgrad.numpy._products import tensordot
+    return moveaxis(tensordot(mat, x, axes=([1], [ax])), 0, ax)
+
+
+def _pad_axis_ramp(x: Any, ax: int, lo: int, hi: int, end_values: Any) -> Any:
+    from funcgrad.numpy._ufuncs import multiply
+    n = x.shape[ax]
+    ends = _pairs(end_values, x.ndim, "end_values", dtype=None)
+    shape = [1] * x.ndim
+
+    def ramp(width: int, edge: Any, end: Any, reverse: bool) -> Any:
+        # NumPy's linspace(end, edge, width, endpoint=False): end + (edge - end) * i / width.
+        shape[ax] = width
+        frac = (np.arange(width, dtype=np.float64) / builtins.max(width, 1))
+        frac = frac[::-1] if reverse else frac
+        dt = x.dtype if x.dtype.kind in "fc" else np.float64
+        part = add(end, multiply(subtract(_cast(edge, dt), end),
+                                 frac.astype(dt).reshape(shape)))
+        if x.dtype.kind in "iu":
+            from funcgrad.numpy._ufuncs import floor
+            part = floor(part)  # NumPy's integer linspace rounds down
+        return _cast(part, x.dtype)
+
+    pieces = []
+    if lo:
+        pieces.append(ramp(lo, lax.slice_in_dim(x, 0, 1, axis=ax), ends[ax, 0].item(), False))
+    pieces.append(x)
+    if hi:
+        pieces.append(ramp(hi, lax.slice_in_dim(x, n - 1, n, axis=ax), ends[ax, 1].item(),
+                           True))
+    return concatenate(pieces, ax)
+
+
+def _pad_axis_stat(x: Any, ax: int, lo: int, hi: int, mode: str, stat_length: Any) -> Any:
+    from funcgrad.numpy import _reductions
+    n = x.shape[ax]
+    lengths = (np.array([[n, n]] * x.ndim) if stat_length is None
+               else _pairs(stat_length, x.ndim, "stat_length"))
+    reduce = getattr(_reductions, _PAD_STAT_MODES[mode])
+
+    def stat(part: Any, width: int) -> Any:
+        v = reduce(part, axis=ax, keepdims=True)
+        if mode == "mean" and x.dtype.kind in "iu":
+            from funcgrad.numpy._ufuncs import round as _round
+            v = _round(v)  # NumPy rounds an integer mean to the nearest integer
+        v = _cast(v, x.dtype)
+        return _broadcast(v, (*x.shape[:ax], width, *x.shape[ax + 1:]))
+
+    pieces = []
+    if lo:
+        k = builtins.max(1, builtins.min(int(lengths[ax, 0]), n))
+        pieces.append(stat(lax.slice_in_dim(x, 0, k, axis=ax), lo))
+    pieces.append(x)
+    if hi:
+        k = builtins.max(1, builtins.min(int(lengths[ax, 1]), n))
+        pieces.append(stat(lax.slice_in_dim(x, n - k, n, axis=ax), hi))
+    return concatenate(pieces, ax)
 
 
 def flip(m: ArrayLike, axis: Any = None) -> Any:

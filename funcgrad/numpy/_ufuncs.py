@@ -209,8 +209,23 @@ def minimum(x: ArrayLike, y: ArrayLike) -> Any:
     return _ew.min_p.bind(*_binary(x, y))
 
 
-def clip(a: ArrayLike, a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
-    """``minimum(maximum(a, a_min), a_max)``; either bound may be None."""
+def clip(a: ArrayLike, /, min: ArrayLike = None, max: ArrayLike = None, *,
+         a_min: ArrayLike = None, a_max: ArrayLike = None) -> Any:
+    """``minimum(maximum(a, min), max)``; either bound may be None. The bounds are named as
+    in the array API and jax.numpy (``min``, ``max``); NumPy's ``a_min=``/``a_max=`` work too.
+
+    >>> clip(np.array([-2.0, 0.5, 3.0]), min=0.0, max=1.0)
+    array([0. , 0.5, 1. ])
+    """
+    if a_min is not None:
+        if min is not None:
+            raise TypeError("clip: pass the lower bound as a_min or min, not both")
+        min = a_min
+    if a_max is not None:
+        if max is not None:
+            raise TypeError("clip: pass the upper bound as a_max or max, not both")
+        max = a_max
+    a_min, a_max = min, max
     out = asarray(a)
     if a_min is not None:
         out = maximum(out, a_min)
