@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
 import pytest
 
 import funcgrad as fg
-from funcgrad.lax import dot as D
+
+D = importlib.import_module("funcgrad.lax.dot")  # the module (fg.lax.dot is lax.dot)
 
 # (x shape, y shape, dimension numbers): every layout the matmul path dispatches on, plus
 # cases it must hand to the general path.

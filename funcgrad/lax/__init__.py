@@ -37,6 +37,7 @@ from funcgrad.lax.conv import conv_dimension_numbers as conv_dimension_numbers
 from funcgrad.lax.conv import conv_general_dilated as conv_general_dilated
 from funcgrad.lax.conv import conv_transpose as conv_transpose
 from funcgrad.lax.conv import padtype_to_pads as padtype_to_pads
+from funcgrad.lax.dot import dot as dot
 from funcgrad.lax.dot import dot_general as dot_general
 from funcgrad.lax.elementwise import abs as abs
 from funcgrad.lax.elementwise import acos as acos

@@ -103,17 +103,65 @@ dot_general_p.def_abstract_eval(_dot_general_abstract_eval)
 codegen.def_impl_call(dot_general_p)
 
 
-def dot_general(x: Any, y: Any, dimension_numbers: Any) -> Any:
-    """General contraction, as ``jax.lax.dot_general``.
+def check_precision(precision: Any, where: str) -> None:
+    """Validate a ``precision=`` argument (``None``, a ``lax.Precision`` or its string, or a
+    pair of them); NumPy computes in the operands' dtype, so a valid one changes nothing."""
+    from funcgrad.lax.composites import Precision
+    for p in precision if isinstance(precision, (tuple, list)) else (precision,):
+        if p is None or isinstance(p, Precision):
+            continue
+        try:
+            Precision(p)
+        except ValueError:
+            raise TypeError(f"{where}: precision must be None, a fg.lax.Precision, one of its "
+                            f"names or a pair of them, got {precision!r}") from None
+
+
+def with_preferred_type(x: Any, y: Any, preferred_element_type: Any) -> tuple[Any, Any]:
+    """The operands converted to ``preferred_element_type`` (the accumulation and result
+    dtype, as JAX's): NumPy accumulates in the operands' dtype, so they are cast first."""
+    if preferred_element_type is None:
+        return x, y
+    from funcgrad.lax.elementwise import convert_element_type
+    dt = np.dtype(preferred_element_type)
+    return tuple(a if get_aval(a).dtype == dt else convert_element_type(a, dt)  # type: ignore
+                 for a in (x, y))
+
+
+def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
+                preferred_element_type: Any = None) -> Any:
+    """General contraction, as ``jax.lax.dot_general``. ``precision`` is validated and
+    ignored (NumPy computes in the operands' dtype); ``preferred_element_type`` is the result
+    dtype, the operands being converted to it.
 
     >>> import numpy as np
     >>> dot_general(np.ones((2, 3)), np.ones((3, 4)), (((1,), (0,)), ((), ()))).shape
     (2, 4)
+    >>> dot_general(np.ones((2, 3), np.int8), np.ones((3,), np.int8), (((1,), (0,)), ((), ())),
+    ...             preferred_element_type=np.float32).dtype
+    dtype('float32')
     """
+    check_precision(precision, "dot_general")
+    x, y = with_preferred_type(x, y, preferred_element_type)
     (xc, yc), (xb, yb) = dimension_numbers
     dn = ((tuple(int(i) for i in xc), tuple(int(i) for i in yc)),
           (tuple(int(i) for i in xb), tuple(int(i) for i in yb)))
     return dot_general_p.bind(x, y, dimension_numbers=dn)
+
+
+def dot(x: Any, y: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """``jax.lax.dot``: vector/matrix products contracting ``x``'s last axis with ``y``'s
+    first (no broadcasting; both of rank 1 or 2).
+
+    >>> import numpy as np
+    >>> dot(np.ones((2, 3)), np.ones(3))
+    array([3., 3.])
+    """
+    rx, ry = len(get_aval(x).shape), len(get_aval(y).shape)
+    if rx not in (1, 2) or ry not in (1, 2):
+        raise TypeError(f"dot: operands must have rank 1 or 2, got shapes "
+                        f"{get_aval(x).shape} and {get_aval(y).shape}")
+    return dot_general(x, y, (((rx - 1,), (0,)), ((), ())), precision, preferred_element_type)
 
 
 def _ranges_like(*xs: Sequence[int]) -> list[list[int]]:

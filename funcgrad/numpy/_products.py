@@ -16,18 +16,30 @@ from funcgrad.numpy._shape import moveaxis, ravel, reshape, squeeze
 from funcgrad.numpy._ufuncs import multiply
 
 
-def _dot_dtype(a: Any, b: Any) -> tuple[Any, Any]:
-    dt = np.result_type(a.dtype, b.dtype)
+def _dot_dtype(a: Any, b: Any, preferred_element_type: Any = None) -> tuple[Any, Any]:
+    # The result dtype: NumPy's promotion, or JAX's preferred_element_type (the operands are
+    # converted to it, NumPy accumulating in the operands' dtype).
+    dt = (np.result_type(a.dtype, b.dtype) if preferred_element_type is None
+          else np.dtype(preferred_element_type))
     return _cast(a, dt), _cast(b, dt)
 
 
-def matmul(a: ArrayLike, b: ArrayLike) -> Any:
-    """``a @ b`` with NumPy's batching (stacked matrices broadcast).
+def _check_precision(precision: Any, where: str) -> None:
+    from funcgrad.lax.dot import check_precision
+    check_precision(precision, where)
+
+
+def matmul(a: ArrayLike, b: ArrayLike, *, precision: Any = None,
+           preferred_element_type: Any = None) -> Any:
+    """``a @ b`` with NumPy's batching (stacked matrices broadcast). ``precision`` is
+    validated and ignored (NumPy computes in the operands' dtype), ``preferred_element_type``
+    is the result dtype (as ``jax.numpy``'s).
 
     >>> matmul(np.ones((2, 3)), np.ones(3))
     array([3., 3.])
     """
-    x, y = _dot_dtype(asarray(a), asarray(b))
+    _check_precision(precision, "matmul")
+    x, y = _dot_dtype(asarray(a), asarray(b), preferred_element_type)
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(at_user_line("matmul: input operand does not have enough dimensions "
                                       f"(shapes {x.shape} and {y.shape})"))
@@ -58,8 +70,16 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Any:
     return out
 
 
-def dot(a: ArrayLike, b: ArrayLike) -> Any:
-    x, y = _dot_dtype(asarray(a), asarray(b))
+def dot(a: ArrayLike, b: ArrayLike, *, precision: Any = None,
+        preferred_element_type: Any = None) -> Any:
+    """``numpy.dot``, with ``jax.numpy``'s ``precision`` (validated, ignored) and
+    ``preferred_element_type`` (the result dtype).
+
+    >>> dot(np.ones((2, 3), np.int8), np.ones(3, np.int8), preferred_element_type=np.float32)
+    array([3., 3.], dtype=float32)
+    """
+    _check_precision(precision, "dot")
+    x, y = _dot_dtype(asarray(a), asarray(b), preferred_element_type)
     if x.ndim == 0 or y.ndim == 0:
         return multiply(x, y)
     if y.ndim == 1:
@@ -118,8 +138,17 @@ def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> A
     return moveaxis(d, 0, -1)
 
 
-def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> Any:
+def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy", precision: Any = None,
+           preferred_element_type: Any = None) -> Any:
     """Einstein summation, contracted pairwise in the order ``numpy.einsum_path`` picks; the
-    subscripts-string form or NumPy's interleaved ``(op0, sublist0, op1, sublist1, ...)``."""
+    subscripts-string form or NumPy's interleaved ``(op0, sublist0, op1, sublist1, ...)``.
+    ``precision`` is validated and ignored; ``preferred_element_type`` is the result dtype."""
     from funcgrad.numpy._einsum import einsum as _einsum
+    _check_precision(precision, "einsum")
+    if preferred_element_type is not None:
+        dt = np.dtype(preferred_element_type)
+        operands = tuple(_cast(asarray(o), dt) if hasattr(o, "shape") or
+                         isinstance(o, (int, float, complex)) else o for o in operands)
+        if not isinstance(subscripts, str):
+            subscripts = _cast(asarray(subscripts), dt)
     return _einsum(subscripts, *operands, optimize=optimize)
