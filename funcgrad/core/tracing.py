@@ -123,10 +123,12 @@ class CheckingEvalTrace(EvalTrace):
                 bad = (self.check_nans and np.isnan(o).any()) or (
                     self.check_infs and np.isinf(o).any())
                 if bad:
+                    from funcgrad.transforms.jit import value_ranges
+                    phase = (" in the backward pass (a VJP rule)"
+                             if _state.backward_of is not None else "")
                     raise FloatingPointError(at_user_line(
                         f"debug_nans/debug_infs: primitive {primitive.name!r} produced a "
-                        f"non-finite value from inputs "
-                        f"{[getattr(a, 'shape', a) for a in args]}"))
+                        f"non-finite value{phase}, from inputs {value_ranges(args)}"))
         return out
 
 
