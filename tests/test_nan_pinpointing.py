@@ -43,7 +43,7 @@ def _line_of(fn: Any, text: str) -> int:
 def test_forward_nan_eager_and_jitted(checks: None) -> None:
     x = np.array([0.1, 2.0])
     line = _line_of(forward_nan, "fnp.log")
-    with pytest.raises(FloatingPointError, match=rf"'log'.*in \[") as eager:
+    with pytest.raises(FloatingPointError, match=r"'log'.*in \[") as eager:
         forward_nan(x)
     assert f"test_nan_pinpointing.py:{line}" in str(eager.value)
     with pytest.raises(FloatingPointError) as jitted:

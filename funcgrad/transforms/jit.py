@@ -34,7 +34,7 @@ from funcgrad.core.config import config
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive
-from funcgrad.core.staging import eval_closed, stage_closure_converted
+from funcgrad.core.staging import stage_closure_converted
 from funcgrad.core.tracing import EVAL_TRACE, EvalTrace, Tracer, _state, set_current_trace
 from funcgrad.transforms import ad, batching, codegen, passes
 from funcgrad.transforms.ad import instantiate_zeros
