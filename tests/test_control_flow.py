@@ -570,3 +570,29 @@ def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
     fg.jvp(lambda c: loss(c, xs), (c0,), (np.array(1.0),))
     assert staged == []
 
+
+
+def test_repeated_eager_conds_stage_nothing(monkeypatch):
+    # With a concrete predicate only the chosen branch runs; the other is traced for its
+    # types, once per (function, input types).
+    from funcgrad.core import staging
+
+    staged = []
+    real = staging.trace_to_jaxpr
+
+    def counting(*args, **kwargs):
+        staged.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(staging, "trace_to_jaxpr", counting)
+
+    def loss(p, x):
+        return fnp.sum(fg.lax.cond(p, fnp.sin, fnp.cos, x))
+
+    x = np.linspace(0.0, 1.0, 3)
+    first = fg.grad(lambda x: loss(True, x))(x)
+    staged.clear()
+    again = fg.grad(lambda x: loss(True, x))(x)
+    assert staged == []
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(fg.grad(lambda x: loss(False, x))(x), -np.sin(x))

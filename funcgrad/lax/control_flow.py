@@ -393,8 +393,8 @@ def _check_branches_concrete(chosen: int, out: Any, branches: Sequence[Callable[
         if k == chosen:
             trees.append(out_tree)
             all_avals.append(out_avals)
-        else:
-            closed, _, tree = _trace_user_fun(br, in_tree, in_avals)
+        else:  # only its types are read, so a cached trace is exact (no stale constants)
+            closed, _, tree = _cached_user_fun(br, br, in_tree, in_avals)
             trees.append(tree)
             all_avals.append(closed.out_avals)
     if any(t != out_tree for t in trees):
