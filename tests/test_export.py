@@ -212,7 +212,9 @@ def test_numpy_source_rejects_bad_grad_mode() -> None:
 
 
 # Ops whose programs cannot be written as a standalone file, with the reason.
-NO_STANDALONE = {"debug.callback": "a Python callback of the user's session"}
+NO_STANDALONE = {"debug.callback": "a Python callback of the user's session",
+                 **{f"pure_callback_{m}": "a Python callback of the user's session"
+                    for m in ("sequential", "expand_dims", "broadcast_all")}}
 
 _SPEC_RUNNER = """
 import sys

@@ -250,12 +250,15 @@ RULES["reduce_window_max"] = _reduce_window("max")
 
 # select_and_scatter_add / select_and_gather_add are the VJP and JVP of the window max (each
 # window's first maximum), which is how JAX builds them too.
-def _select_and_scatter_add(source: Any, operand: Any, **params: Any) -> Any:
+def _select_and_scatter_add(source: Any, operand: Any, *saved_maxima: Any, **params: Any
+                            ) -> Any:
+    # funcgrad may pass the forward's maxima (its kernel's mask); JAX's VJP finds its own
     _, pullback = jax.vjp(functools.partial(RULES["reduce_window_max"], **params), operand)
     return pullback(source)[0]
 
 
-def _select_and_gather_add(tangent: Any, operand: Any, **params: Any) -> Any:
+def _select_and_gather_add(tangent: Any, operand: Any, *saved_maxima: Any, **params: Any
+                           ) -> Any:
     fn = functools.partial(RULES["reduce_window_max"], **params)
     return jax.jvp(fn, (operand,), (tangent,))[1]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import enum
 import functools
 import importlib
 import inspect
@@ -259,6 +260,8 @@ class _Writer:
         if type(value) is dict:
             return "{" + ", ".join(f"{self.expr(k)}: {self.expr(v, hint)}"
                                    for k, v in value.items()) + "}"
+        if isinstance(value, enum.Enum):    # a parameter such as FftType.RFFT
+            return f"{self.expr(type(value))}({self.expr(value.value)})"
         if isinstance(value, types.ModuleType):
             return self.module_expr(value)
         if isinstance(value, functools.partial):
@@ -451,6 +454,8 @@ def _array_expr(a: np.ndarray) -> str:
         return f"np.broadcast_to({_array_expr(first)}[0], {a.shape!r})"
     if a.dtype.kind == "O":
         raise FuncgradTypeError("to_numpy_source: object arrays cannot be embedded")
+    if a.size == 0:      # tolist() would lose the shape of an empty array
+        return f"np.empty({a.shape!r}, dtype={a.dtype.str!r})"
     if a.size <= 8 and a.dtype.kind in "biuf" and (a.dtype.kind != "f" or np.isfinite(a).all()):
         return f"np.array({a.tolist()!r}, dtype={a.dtype.str!r})"
     data = base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
