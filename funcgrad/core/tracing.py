@@ -73,6 +73,17 @@ class EvalTrace(Trace):
                 x._check_alive()  # only a tracer whose transform has ended can get here
                 raise UnexpectedTracerError(f"a tracer of a live {type(x._trace).__name__} "
                                             f"reached plain evaluation of {primitive.name}")
+        # Eager refuses what staging refuses: NumPy would broadcast, wrap or clip silently
+        # where the shape rule says the arguments do not fit.
+        check = primitive.eager_check
+        if check is not None:
+            if primitive.binary_same_type:  # inline: a call would cost as much as the impl
+                x, y = args
+                if x.__class__ is not np.ndarray or y.__class__ is not np.ndarray or \
+                        x.shape != y.shape or x.dtype != y.dtype:
+                    check(args, params)
+            else:
+                check(args, params)
         out = primitive.impl(*args, **params)
         if out.__class__ is np.ndarray:
             return out

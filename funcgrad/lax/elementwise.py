@@ -88,6 +88,7 @@ def _unop(name: str, impl: Callable[..., Any]) -> Primitive:
     prim = Primitive(name)
     prim.def_impl(impl)
     prim.def_abstract_eval(lambda x, **_: x)
+    prim.def_eager_check(None)  # the rule accepts every operand
     batching.defvectorized(prim)
     _def_codegen(prim, impl)
     return prim
@@ -106,6 +107,7 @@ def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primit
         return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
 
     prim.def_abstract_eval(abstract_eval)
+    prim.def_eager_check(binary_same_type=True)
     batching.defbroadcasting(prim)
     _def_codegen(prim, impl)
     return prim
