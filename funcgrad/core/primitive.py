@@ -32,7 +32,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "eager_check",
-                 "binary_same_type", "_own_check", "__weakref__")
+                 "binary_same_type", "__weakref__")
 
     def __init__(self, name: str, *, multiple_results: bool = False, register: bool = True):
         self.name = name
@@ -45,7 +45,6 @@ class Primitive:
         # Two operands of one shape and dtype always pass the shape rule (binary elementwise
         # primitives): eager evaluation then skips the check with two inline comparisons.
         self.binary_same_type = False
-        self._own_check = False
         if register:
             if name in _REGISTRY:
                 raise ValueError(f"a primitive named {name!r} is already registered")
@@ -56,8 +55,8 @@ class Primitive:
 
     def def_abstract_eval(self, rule: Callable[..., ShapedArray | list[ShapedArray]]) -> None:
         self.abstract_eval = _naming_errors(self.name, rule)
-        if not self._own_check:
-            self.eager_check = _shape_rule_check(self)
+        self.eager_check = _shape_rule_check(self)  # until def_eager_check says otherwise
+        self.binary_same_type = False
 
     def def_eager_check(self, check: Callable[[Sequence[Any], dict[str, Any]], None] | None
                         = None, *, binary_same_type: bool = False) -> None:
@@ -65,12 +64,12 @@ class Primitive:
         cheaper ``check(args, params)`` that raises what the shape rule would, or None when
         the shape rule cannot refuse anything the impl accepts. ``binary_same_type``: the
         primitive takes two operands, and the shape rule accepts any two of one shape and
-        dtype; eager evaluation runs the shape rule only for other operands."""
+        dtype; eager evaluation runs the shape rule only for other operands. Call it after
+        ``def_abstract_eval``, which resets the check to the shape rule."""
         if binary_same_type:
             check = _shape_rule_check(self)
         self.eager_check = check
         self.binary_same_type = binary_same_type
-        self._own_check = True
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive under whatever trace is current: the one entry point."""

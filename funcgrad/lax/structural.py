@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
-from funcgrad.core.errors import ShapeError
+from funcgrad.core.errors import ShapeError, check_axes
 from funcgrad.core.ir import Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen, passes
@@ -357,7 +357,12 @@ batching.batch_rules[slice_p] = _slice_batch
 
 rev_p = Primitive("rev")
 rev_p.def_impl(lambda x, dimensions: np.flip(x, dimensions))
-rev_p.def_abstract_eval(lambda x, dimensions: x)
+def _rev_abstract_eval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    check_axes("rev", "dimensions", dimensions, x.shape)
+    return x
+
+
+rev_p.def_abstract_eval(_rev_abstract_eval)
 codegen.def_impl_call(rev_p)
 
 
@@ -385,6 +390,7 @@ concatenate_p.def_impl(lambda *xs, dimension: np.concatenate(xs, axis=dimension)
 
 def _concatenate_abstract_eval(*xs: ShapedArray, dimension: int) -> ShapedArray:
     first = xs[0]
+    check_axes("concatenate", "dimension", (dimension,), first.shape)
     for x in xs[1:]:
         if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
                                        if i != dimension) or x.dtype != first.dtype:
@@ -452,7 +458,15 @@ def _iota_impl(dtype: np.dtype, shape: tuple[int, ...], dimension: int) -> np.nd
 
 
 iota_p.def_impl(_iota_impl)
-iota_p.def_abstract_eval(lambda dtype, shape, dimension: ShapedArray(shape, dtype))
+def _iota_abstract_eval(dtype: np.dtype, shape: tuple[int, ...], dimension: int
+                        ) -> ShapedArray:
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"iota: shape {shape} has a negative dimension")
+    check_axes("iota", "dimension", (dimension,), shape)
+    return ShapedArray(shape, dtype)
+
+
+iota_p.def_abstract_eval(_iota_abstract_eval)
 codegen.def_impl_call(iota_p)
 ad.defnondiff(iota_p)
 # iota has no operands, so it is never batched; the rule exists for the registry's sake.

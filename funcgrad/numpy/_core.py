@@ -12,22 +12,37 @@ from numpy.typing import DTypeLike
 
 from funcgrad import lax
 from funcgrad.core.avals import get_aval, weak_stand_in
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import ShapeError, at_user_line, supported_dtype
 from funcgrad.core.tracing import Tracer
 
 _PY_SCALARS = (bool, int, float, complex)
 ArrayLike = Any
 
 
+def check_dtype(dtype: Any) -> np.dtype | None:
+    """A ``dtype=`` argument as a NumPy dtype (None stays None); dtypes NumPy lacks (bfloat16,
+    float8_*, int4, ...) raise a TypeError naming the dtype and what to use instead.
+
+    >>> check_dtype("float32")
+    dtype('float32')
+    """
+    return None if dtype is None else supported_dtype(dtype)
+
+
 def asarray(a: ArrayLike, dtype: Any = None) -> Any:
     """``a`` as an array (tracers pass through; lists and scalars become ndarrays)."""
+    if dtype is not None:
+        dtype = supported_dtype(dtype)
     if isinstance(a, Tracer):
         return a if dtype is None else lax.convert_element_type(a, dtype)
     if isinstance(a, (list, tuple)) and builtins.any(isinstance(x, Tracer) for x in _flat(a)):
         from funcgrad.numpy._shape import stack  # _shape builds on this module
         return stack([asarray(x) for x in a]).astype(dtype) if dtype else stack(
             [asarray(x) for x in a])
-    return np.asarray(a, dtype=dtype)
+    out = np.asarray(a, dtype=dtype)
+    if out.dtype.num >= 256:  # an ml_dtypes array (bfloat16, ...) from outside
+        supported_dtype(out.dtype)
+    return out
 
 
 def array(a: ArrayLike, dtype: Any = None, copy: bool = True) -> Any:
@@ -93,7 +108,7 @@ def _broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 def _promote(*args: Any, dtype: Any = None) -> list[Any]:
     """Arrays of one dtype and one shape, by NumPy's rules."""
     operands = [np.asarray(a) if isinstance(a, (list, tuple, np.generic)) else a for a in args]
-    dt = (np.dtype(dtype) if dtype is not None
+    dt = (supported_dtype(dtype) if dtype is not None
           else np.result_type(*(_dtype_of(a) for a in operands)))
     arrays = [_cast(a, dt) for a in operands]
     shape = arrays[0].shape
@@ -170,4 +185,4 @@ def size(a: ArrayLike) -> int:
 
 
 def astype(x: ArrayLike, dtype: Any) -> Any:
-    return _cast(asarray(x), np.dtype(dtype))
+    return _cast(asarray(x), supported_dtype(dtype))

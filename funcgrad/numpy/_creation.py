@@ -16,6 +16,7 @@ from funcgrad.numpy._core import (
     _cast,
     asarray,
     astype,
+    check_dtype,
     result_type,
 )
 from funcgrad.numpy._shape import broadcast_to
@@ -23,11 +24,11 @@ from funcgrad.numpy._ufuncs import add, multiply, subtract, where
 
 
 def zeros(shape: Any, dtype: Any = float) -> np.ndarray:
-    return np.zeros(shape, dtype)
+    return np.zeros(shape, check_dtype(dtype))
 
 
 def ones(shape: Any, dtype: Any = float) -> np.ndarray:
-    return np.ones(shape, dtype)
+    return np.ones(shape, check_dtype(dtype))
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
@@ -35,21 +36,21 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Any:
         # Traced (possibly differentiated) fill values stay traced: no full_lower here.
         shape = _as_tuple(shape)
         return broadcast_to(asarray(fill_value, dtype), shape)
-    return np.full(shape, fill_value, dtype)
+    return np.full(shape, fill_value, check_dtype(dtype))
 
 
 def empty(shape: Any, dtype: Any = float) -> np.ndarray:
-    return np.zeros(shape, dtype)
+    return np.zeros(shape, check_dtype(dtype))
 
 
 def zeros_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
     aval = get_aval(asarray(a))
-    return np.zeros(aval.shape, dtype or aval.dtype)
+    return np.zeros(aval.shape, check_dtype(dtype) or aval.dtype)
 
 
 def ones_like(a: ArrayLike, dtype: Any = None) -> np.ndarray:
     aval = get_aval(asarray(a))
-    return np.ones(aval.shape, dtype or aval.dtype)
+    return np.ones(aval.shape, check_dtype(dtype) or aval.dtype)
 
 
 def full_like(a: ArrayLike, fill_value: Any, dtype: Any = None) -> Any:
@@ -62,13 +63,13 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
     # or without stop; a None is "not given", never dropped so later arguments shift left.
     if stop is None:
         start, stop = 0, start
-    return np.arange(start, stop, 1 if step is None else step, dtype=dtype)
+    return np.arange(start, stop, 1 if step is None else step, dtype=check_dtype(dtype))
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
              dtype: Any = None) -> Any:
     if not isinstance(start, Tracer) and not isinstance(stop, Tracer):
-        return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+        return np.linspace(start, stop, num, endpoint=endpoint, dtype=check_dtype(dtype))
     # Traced ends (possibly differentiated): start + (stop - start) * i / div, with the sample
     # axis first and NumPy's dtype (the ends promote with a weak float).
     dt = result_type(start, stop, 1.0)
@@ -83,11 +84,11 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> np.ndarray:
-    return np.eye(N, M, k, dtype=dtype)
+    return np.eye(N, M, k, dtype=check_dtype(dtype))
 
 
 def identity(n: int, dtype: Any = float) -> np.ndarray:
-    return np.identity(n, dtype)
+    return np.identity(n, check_dtype(dtype))
 
 
 def tril(m: ArrayLike, k: int = 0) -> Any:
