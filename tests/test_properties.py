@@ -1,0 +1,279 @@
+"""Property tests: public ``fg.numpy`` and ``fg.nn`` functions on random shapes, dtypes and
+argument values, eager, staged (jit), under vmap and under grad, with NumPy as the oracle.
+
+Where NumPy raises, funcgrad raises an error of the same family (TypeError, ValueError,
+IndexError; never an AttributeError or KeyError from its internals, never a result); where
+NumPy answers, funcgrad gives the same dtype, shape and values. Gradients are checked against
+central differences of the NumPy function. Derandomized under CI (conftest's profile); every
+test draws few examples so the file stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+st = pytest.importorskip("hypothesis.strategies")
+hnp = pytest.importorskip("hypothesis.extra.numpy")
+from hypothesis import given, settings  # noqa: E402
+
+import funcgrad as fg  # noqa: E402
+import funcgrad.numpy as fnp  # noqa: E402
+
+FAMILIES = (IndexError, TypeError, ValueError)
+DTYPES = [np.float64, np.float32, np.int64, np.int32, np.bool_, np.complex128]
+FEW = settings(deadline=None, max_examples=25)
+
+
+# == the harness ===============================================================================
+
+def _numpy(fn: Callable[..., Any], *args: Any) -> tuple[Any, BaseException | None]:
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with np.errstate(divide="raise"):
+                out = fn(*args)
+        except FloatingPointError:
+            out = fn(*args)
+            if _is_integer(out):
+                # An integer division by zero: NumPy's value is whatever the C loop left.
+                out = _Unspecified(out)
+        except Exception as e:  # noqa: BLE001 (NumPy's refusal is the oracle)
+            return None, e
+        return out, None
+
+
+class _Unspecified:
+    """A NumPy result whose shape and dtype are defined but whose values are not."""
+
+    def __init__(self, value: Any):
+        self.value = np.asarray(value)
+
+
+def _is_integer(x: Any) -> bool:
+    if isinstance(x, (tuple, list)):
+        return any(_is_integer(a) for a in x)
+    return np.asarray(x).dtype.kind in "biu"
+
+
+def _families(e: BaseException) -> tuple[type, ...]:
+    return tuple(f for f in FAMILIES if isinstance(e, f))
+
+
+def _broadcastable(*args: Any) -> bool:
+    try:
+        np.broadcast_shapes(*(np.shape(a) for a in args))
+    except ValueError:
+        return False
+    return True
+
+
+def _assert_raises_like(run: Callable[[], Any], np_error: BaseException, what: str,
+                        also: tuple[type, ...] = ()) -> None:
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = run()
+    except (AttributeError, KeyError) as e:
+        raise AssertionError(f"{what}: an internal {type(e).__name__} ({e}) where NumPy "
+                             f"raised {type(np_error).__name__}: {np_error}") from e
+    except Exception as e:  # noqa: BLE001
+        fam = (_families(np_error) or FAMILIES) + also
+        assert isinstance(e, fam), (
+            f"{what}: {type(e).__name__} ({e}) where NumPy raised "
+            f"{type(np_error).__name__}: {np_error}")
+        return
+    raise AssertionError(f"{what}: returned {out!r} where NumPy raised "
+                         f"{type(np_error).__name__}: {np_error}")
+
+
+def _tol(dtype: np.dtype) -> tuple[float, float]:
+    if dtype in (np.float32, np.complex64):
+        return 2e-5, 2e-5
+    if dtype == np.float16:
+        return 2e-3, 2e-3
+    return 1e-10, 1e-10
+
+
+def _assert_close(got: Any, want: Any, what: str) -> None:
+    if isinstance(want, (tuple, list)):
+        assert isinstance(got, (tuple, list)) and len(got) == len(want), (what, got, want)
+        for g, w in zip(got, want):
+            _assert_close(g, w, what)
+        return
+    values = not isinstance(want, _Unspecified)
+    want = np.asarray(want.value if isinstance(want, _Unspecified) else want)
+    got_a = np.asarray(got)
+    assert got_a.shape == want.shape, f"{what}: shape {got_a.shape} != NumPy's {want.shape}"
+    assert got_a.dtype == want.dtype, f"{what}: dtype {got_a.dtype} != NumPy's {want.dtype}"
+    if not values:
+        return
+    if want.dtype.kind in "fc":
+        rtol, atol = _tol(want.dtype)
+        np.testing.assert_allclose(got_a, want, rtol=rtol, atol=atol, equal_nan=True,
+                                   err_msg=what)
+    else:
+        np.testing.assert_array_equal(got_a, want, err_msg=what)
+
+
+def check(fg_fn: Callable[..., Any], np_fn: Callable[..., Any], *args: np.ndarray,
+          vmap: bool = True, grad: bool = False, jit: bool = True) -> None:
+    """fg_fn(*args) against np_fn(*args): eager, jit, vmap over a stack of two, and grad."""
+    want, err = _numpy(np_fn, *args)
+    if err is not None:
+        # Operands wrong twice (dtypes and shapes) may be refused for either reason.
+        also = () if _broadcastable(*args) else (ValueError,)
+        _assert_raises_like(lambda: fg_fn(*args), err, "eager", also)
+        if jit:
+            _assert_raises_like(lambda: fg.jit(fg_fn)(*args), err, "jit", also)
+        return
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _assert_close(fg_fn(*args), want, "eager")
+        if jit:
+            _assert_close(fg.jit(fg_fn)(*args), want, "jit")
+        if vmap and args:
+            second = [a[::-1].copy() if a.ndim else a for a in args]
+            want2, err2 = _numpy(np_fn, *second)
+            if err2 is None and _stackable(want, want2) and not isinstance(
+                    want, _Unspecified) and not isinstance(want2, _Unspecified):
+                stacked = [np.stack([a, b]) for a, b in zip(args, second)]
+                _assert_close(fg.vmap(fg_fn)(*stacked), _stack(want, want2), "vmap")
+    if grad:
+        _check_grad(fg_fn, np_fn, args, want)
+
+
+def _stackable(a: Any, b: Any) -> bool:
+    if isinstance(a, (tuple, list)):
+        return all(_stackable(x, y) for x, y in zip(a, b))
+    return np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype
+
+
+def _stack(a: Any, b: Any) -> Any:
+    if isinstance(a, (tuple, list)):
+        return type(a)(_stack(x, y) for x, y in zip(a, b))
+    return np.stack([a, b])
+
+
+def _check_grad(fg_fn: Callable[..., Any], np_fn: Callable[..., Any],
+                args: tuple[np.ndarray, ...], want: Any) -> None:
+    """Reverse mode of <w, f(x)> in the first argument against central differences."""
+    x = args[0]
+    if x.dtype != np.float64 or np.asarray(want).dtype != np.float64 or x.size == 0:
+        return
+    w = np.random.default_rng(0).normal(size=np.shape(want))
+    rest = args[1:]
+    g = fg.grad(lambda x: fnp.sum(fg_fn(x, *rest) * w))(x)
+    h = 1e-6
+    num = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        num[i] = (np.sum(np_fn(x + e, *rest) * w) - np.sum(np_fn(x - e, *rest) * w)) / (2 * h)
+    np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-4, err_msg="grad")
+
+
+# == strategies ===============================================================================
+
+shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)
+dtypes = st.sampled_from(DTYPES)
+
+
+def _values(dtype: Any, shape: tuple[int, ...], seed: int, lo: float = -3.0,
+            hi: float = 3.0, special: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return np.asarray(rng.random(shape) < 0.5)
+    if dtype.kind in "iu":
+        return np.asarray(rng.integers(int(lo) - 2, int(hi) + 3, size=shape).astype(dtype))
+    x = rng.uniform(lo, hi, size=shape)
+    if special and x.size:
+        flat = x.reshape(-1)
+        flat[rng.integers(0, flat.size)] = rng.choice([0.0, -0.0, 1.0, -1.0, 0.5])
+    if dtype.kind == "c":
+        x = x + 1j * rng.uniform(lo, hi, size=shape)
+    return np.asarray(x.astype(dtype))
+
+
+@st.composite
+def arrays(draw: Any, dtype: Any = None, shape: Any = None, lo: float = -3.0, hi: float = 3.0,
+           special: bool = True) -> np.ndarray:
+    dtype = draw(dtypes) if dtype is None else dtype
+    shape = draw(shapes) if shape is None else shape
+    return _values(dtype, shape, draw(st.integers(0, 2**31)), lo, hi,
+                   special and draw(st.booleans()))
+
+
+# == elementwise ==============================================================================
+
+UNARY = ["abs", "negative", "positive", "sign", "exp", "exp2", "expm1", "log", "log2", "log10",
+         "log1p", "sqrt", "square", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh",
+         "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "floor", "ceil", "reciprocal",
+         "isfinite", "isinf", "isnan", "logical_not", "invert", "conj", "real", "imag",
+         "angle", "round"]
+# Smooth on (lo, hi), so the gradient is checked there.
+SMOOTH = {"negative": (-3, 3), "exp": (-3, 3), "exp2": (-3, 3), "expm1": (-3, 3),
+          "log": (0.2, 3), "log2": (0.2, 3), "log10": (0.2, 3), "log1p": (-0.5, 3),
+          "sqrt": (0.2, 3), "square": (-3, 3), "sin": (-3, 3), "cos": (-3, 3),
+          "tan": (-1.2, 1.2), "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9), "arctan": (-3, 3),
+          "sinh": (-3, 3), "cosh": (-3, 3), "tanh": (-3, 3), "arcsinh": (-3, 3),
+          "arccosh": (1.2, 3), "arctanh": (-0.9, 0.9), "reciprocal": (0.3, 3)}
+
+
+@FEW
+@given(st.sampled_from(UNARY), arrays())
+def test_unary_ufuncs_match_numpy(name: str, x: np.ndarray) -> None:
+    check(getattr(fnp, name), getattr(np, name), x)
+
+
+@FEW
+@given(st.sampled_from(sorted(SMOOTH)), st.data())
+def test_unary_gradients_match_finite_differences(name: str, data: Any) -> None:
+    lo, hi = SMOOTH[name]
+    x = data.draw(arrays(np.float64, lo=lo, hi=hi, special=False))
+    check(getattr(fnp, name), getattr(np, name), x, grad=True)
+
+
+BINARY = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "power",
+          "remainder", "mod", "maximum", "minimum", "arctan2", "logaddexp", "equal",
+          "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and",
+          "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"]
+
+
+@st.composite
+def operand_pairs(draw: Any) -> tuple[Any, Any]:
+    if draw(st.booleans()):
+        shapes2 = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3))
+        sx, sy = shapes2.input_shapes
+    else:  # often not broadcastable: NumPy's ValueError is the oracle
+        sx, sy = draw(shapes), draw(shapes)
+    x = draw(arrays(shape=sx))
+    kind = draw(st.sampled_from(["array", "array", "int", "float", "bool"]))
+    y: Any = draw(arrays(shape=sy))
+    if kind == "int":
+        y = draw(st.integers(-3, 3))
+    elif kind == "float":
+        y = draw(st.sampled_from([0.5, -1.5, 2.0, 0.0]))
+    elif kind == "bool":
+        y = draw(st.booleans())
+    return (y, x) if draw(st.booleans()) else (x, y)
+
+
+@FEW
+@given(st.sampled_from(BINARY), operand_pairs())
+def test_binary_ufuncs_match_numpy(name: str, xy: tuple[Any, Any]) -> None:
+    x, y = xy
+    fg_fn, np_fn = getattr(fnp, name), getattr(np, name)
+    arrays_only = [a for a in (x, y) if isinstance(a, np.ndarray)]
+    if len(arrays_only) == 2:
+        check(fg_fn, np_fn, x, y)
+    elif isinstance(x, np.ndarray):
+        check(lambda a: fg_fn(a, y), lambda a: np_fn(a, y), x)
+    else:
+        check(lambda b: fg_fn(x, b), lambda b: np_fn(x, b), y)
