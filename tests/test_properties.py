@@ -277,3 +277,214 @@ def test_binary_ufuncs_match_numpy(name: str, xy: tuple[Any, Any]) -> None:
         check(lambda a: fg_fn(a, y), lambda a: np_fn(a, y), x)
     else:
         check(lambda b: fg_fn(x, b), lambda b: np_fn(x, b), y)
+
+
+# == reductions ===============================================================================
+
+REDUCTIONS = ["sum", "prod", "max", "min", "amax", "amin", "mean", "std", "var", "argmax",
+              "argmin", "all", "any", "cumsum", "cumprod"]
+# Differentiable at distinct random values.
+SMOOTH_REDUCTIONS = {"sum", "prod", "max", "min", "mean", "std", "var", "cumsum", "cumprod"}
+axes = st.one_of(st.none(), st.integers(-4, 3),
+                 st.tuples(st.integers(-3, 3), st.integers(-3, 3)))
+
+
+@FEW
+@given(st.sampled_from(REDUCTIONS), arrays(), axes, st.booleans(), st.data())
+def test_reductions_match_numpy(name: str, x: np.ndarray, axis: Any, keepdims: bool,
+                                data: Any) -> None:
+    if x.ndim == 0 and isinstance(axis, int):
+        # NumPy's ufunc reductions take axis 0 or -1 of a 0-d array (its mean and std
+        # refuse it); funcgrad refuses it throughout, as JAX.
+        axis = None
+    kwargs: dict[str, Any] = {"axis": axis}
+    if name not in ("cumsum", "cumprod"):
+        kwargs["keepdims"] = keepdims
+    if name in ("std", "var"):
+        kwargs["ddof"] = data.draw(st.integers(0, 1))
+    fg_fn, np_fn = getattr(fnp, name), getattr(np, name)
+    check(lambda a: fg_fn(a, **kwargs), lambda a: np_fn(a, **kwargs), x)
+
+
+@FEW
+@given(st.sampled_from(sorted(SMOOTH_REDUCTIONS)), arrays(np.float64, special=False), axes)
+def test_reduction_gradients_match_finite_differences(name: str, x: np.ndarray, axis: Any
+                                                      ) -> None:
+    fg_fn, np_fn = getattr(fnp, name), getattr(np, name)
+    check(lambda a: fg_fn(a, axis=axis), lambda a: np_fn(a, axis=axis), x, grad=True)
+
+
+# == shapes ===================================================================================
+
+def _shape_calls(draw: Any, x: np.ndarray) -> tuple[str, Callable[[Any, Any], Any]]:
+    """A random shape operation as (name, op(namespace, x)) for NumPy and fnp alike."""
+    n = x.ndim
+    ax = st.integers(-n - 1, n)
+    name = draw(st.sampled_from(
+        ["reshape", "transpose", "squeeze", "expand_dims", "moveaxis", "swapaxes", "flip",
+         "roll", "tile", "repeat", "concatenate", "stack", "split", "pad", "take",
+         "broadcast_to", "ravel", "diagonal", "trace", "tril", "triu", "clip", "where",
+         "rot90", "take_along_axis", "atleast_2d"]))
+    if name == "reshape":
+        shape = list(draw(st.permutations(list(x.shape))))
+        if shape and draw(st.booleans()):
+            shape[draw(st.integers(0, len(shape) - 1))] = -1
+        if draw(st.booleans()):
+            shape = list(draw(st.lists(st.integers(-1, 5), max_size=3)))
+        return name, lambda m, a: m.reshape(a, tuple(shape))
+    if name == "transpose":
+        perm = draw(st.one_of(st.none(), st.permutations(list(range(n))),
+                              st.lists(st.integers(-n, n), max_size=n + 1)))
+        return name, lambda m, a: m.transpose(a, perm)
+    if name == "squeeze":
+        axis = draw(st.one_of(st.none(), ax))
+        return name, lambda m, a: m.squeeze(a, axis)
+    if name == "expand_dims":
+        axis = draw(st.one_of(st.integers(-n - 2, n + 1),
+                              st.tuples(st.integers(-n - 2, n + 1), st.integers(-n - 2, n + 1))))
+        return name, lambda m, a: m.expand_dims(a, axis)
+    if name == "moveaxis":
+        s, d = draw(ax), draw(ax)
+        return name, lambda m, a: m.moveaxis(a, s, d)
+    if name == "swapaxes":
+        s, d = draw(ax), draw(ax)
+        return name, lambda m, a: m.swapaxes(a, s, d)
+    if name == "flip":
+        axis = draw(st.one_of(st.none(), ax))
+        return name, lambda m, a: m.flip(a, axis)
+    if name == "roll":
+        shift, axis = draw(st.integers(-5, 5)), draw(st.one_of(st.none(), ax))
+        return name, lambda m, a: m.roll(a, shift, axis)
+    if name == "tile":
+        reps = draw(st.one_of(st.integers(0, 3), st.lists(st.integers(0, 3), max_size=4)))
+        return name, lambda m, a: m.tile(a, reps)
+    if name == "repeat":
+        reps, axis = draw(st.integers(0, 3)), draw(st.one_of(st.none(), ax))
+        return name, lambda m, a: m.repeat(a, reps, axis)
+    if name in ("concatenate", "stack"):
+        axis = draw(st.one_of(st.none(), ax) if name == "concatenate" else ax)
+        other = x[::-1] if draw(st.booleans()) or not n else x[..., :1]
+        return name, lambda m, a: getattr(m, name)([a, other], axis=axis)
+    if name == "split":
+        k, axis = draw(st.integers(1, 3)), draw(ax)
+        return name, lambda m, a: tuple(m.split(a, k, axis=axis))
+    if name == "pad":
+        width = draw(st.one_of(st.integers(0, 2),
+                               st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)),
+                                        min_size=n, max_size=n + 1)))
+        return name, lambda m, a: m.pad(a, width)
+    if name == "take":
+        idx = np.array(draw(st.lists(st.integers(-5, 4), max_size=3)), dtype=np.int64)
+        axis = draw(st.one_of(st.none(), ax))
+        return name, lambda m, a: m.take(a, idx, axis=axis)
+    if name == "broadcast_to":
+        shape = tuple(draw(st.lists(st.integers(0, 3), max_size=2))) + tuple(
+            s if draw(st.booleans()) else draw(st.integers(1, 3)) for s in x.shape)
+        return name, lambda m, a: m.broadcast_to(a, shape)
+    if name in ("diagonal", "trace"):
+        off, a1, a2 = draw(st.integers(-2, 2)), draw(ax), draw(ax)
+        return name, lambda m, a: getattr(m, name)(a, off, a1, a2)
+    if name in ("tril", "triu"):
+        k = draw(st.integers(-2, 2))
+        return name, lambda m, a: getattr(m, name)(a, k)
+    if name == "clip":
+        lo, hi = draw(st.sampled_from([(-1, 1), (None, 0.5), (0, None), (1, -1)]))
+        return name, lambda m, a: m.clip(a, lo, hi)
+    if name == "where":
+        cond = np.asarray(x).astype(bool) if x.dtype.kind != "c" else np.abs(x) > 1
+        return name, lambda m, a: m.where(cond, a, 0)
+    if name == "rot90":
+        k = draw(st.integers(-2, 3))
+        return name, lambda m, a: m.rot90(a, k)
+    if name == "take_along_axis":
+        axis = draw(st.one_of(st.none(), ax))
+        idx_shape = x.shape if axis is None or not -n <= axis < n else x.shape
+        idx = np.asarray(np.random.default_rng(0).integers(0, 2, size=idx_shape))
+        if axis is None:
+            idx = idx.reshape(-1)
+        return name, lambda m, a: m.take_along_axis(a, idx, axis=axis)
+    return name, lambda m, a: getattr(m, name)(a)
+
+
+@FEW
+@given(arrays(), st.data())
+def test_shape_functions_match_numpy(x: np.ndarray, data: Any) -> None:
+    name, op = _shape_calls(data.draw, x)
+    check(lambda a: op(fnp, a), lambda a: op(np, a), x, grad=x.dtype == np.float64)
+
+
+# == indexing =================================================================================
+
+@st.composite
+def index_keys(draw: Any, shape: tuple[int, ...]) -> Any:
+    bound = st.one_of(st.none(), st.integers(-6, 6))
+    step = st.one_of(st.none(), st.integers(-3, 3).filter(lambda s: s != 0))
+    entries = st.one_of(
+        st.integers(-5, 4), st.builds(slice, bound, bound, step), st.just(None),
+        st.just(Ellipsis),
+        st.lists(st.integers(-5, 4), min_size=0, max_size=3).map(
+            lambda v: np.array(v, dtype=np.int64)))
+    key = draw(st.lists(entries, min_size=0, max_size=3))
+    if draw(st.integers(0, 4)) == 0 and shape:  # (0-d masks are refused, see indexing.py)
+        return np.random.default_rng(draw(st.integers(0, 9))).random(shape) < 0.5
+    return tuple(key) if draw(st.booleans()) else (key[0] if len(key) == 1 else tuple(key))
+
+
+@FEW
+@given(arrays(np.float64, special=False), st.data())
+def test_indexing_matches_numpy(x: np.ndarray, data: Any) -> None:
+    key = data.draw(index_keys(x.shape))
+    check(lambda a: fnp.asarray(a)[key],
+          lambda a: a[key], x, vmap=False, grad=True)
+
+
+# == fg.nn ====================================================================================
+
+def _np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _np_logsumexp(x: np.ndarray, axis: Any) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+_SQRT_2_PI = np.sqrt(2 / np.pi)
+NN: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
+    "relu": (fg.nn.relu, lambda x: np.maximum(x, 0)),
+    "relu6": (fg.nn.relu6, lambda x: np.minimum(np.maximum(x, 0), 6)),
+    "sigmoid": (fg.nn.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    "softplus": (fg.nn.softplus, lambda x: np.logaddexp(x, 0)),
+    "silu": (fg.nn.silu, lambda x: x / (1 + np.exp(-x))),
+    "log_sigmoid": (fg.nn.log_sigmoid, lambda x: -np.logaddexp(-x, 0)),
+    "elu": (fg.nn.elu, lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))),
+    "leaky_relu": (fg.nn.leaky_relu, lambda x: np.where(x >= 0, x, 0.01 * x)),
+    "gelu": (fg.nn.gelu, lambda x: 0.5 * x * (1 + np.tanh(_SQRT_2_PI * (x + 0.044715 * x**3)))),
+    "tanh": (fg.nn.tanh, np.tanh),
+    "hard_tanh": (fg.nn.hard_tanh, lambda x: np.clip(x, -1, 1)),
+    "softmax": (fg.nn.softmax, lambda x: _np_softmax(x, -1)),
+    "log_softmax": (fg.nn.log_softmax, lambda x: np.log(_np_softmax(x, -1))),
+    "logsumexp": (fg.nn.logsumexp, lambda x: _np_logsumexp(x, None)),
+    "standardize": (fg.nn.standardize, lambda x: (x - x.mean(-1, keepdims=True)) / np.sqrt(
+        x.var(-1, keepdims=True) + 1e-5)),
+}
+
+
+@FEW
+@given(st.sampled_from(sorted(NN)), arrays(st.sampled_from([np.float64, np.float32]).example()
+                                           if False else np.float64, special=False))
+def test_nn_functions_match_numpy_formulas(name: str, x: np.ndarray) -> None:
+    fg_fn, np_fn = NN[name]
+    if x.ndim == 0 and name in ("softmax", "log_softmax", "standardize"):
+        x = x.reshape(1)
+    check(fg_fn, np_fn, x, grad=name not in ("relu", "relu6", "hard_tanh", "leaky_relu"))
+
+
+@FEW
+@given(st.sampled_from(sorted(NN)), arrays(np.float32, special=False))
+def test_nn_functions_keep_float32(name: str, x: np.ndarray) -> None:
+    fg_fn, np_fn = NN[name]
+    if x.ndim == 0 and name in ("softmax", "log_softmax", "standardize"):
+        x = x.reshape(1)
+    check(fg_fn, lambda a: np.asarray(np_fn(a), np.float32), x)

@@ -237,6 +237,10 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
             out.append(k)
             continue
         arr = _as_index_array(k)
+        if isinstance(arr, np.ndarray) and arr.dtype == np.bool_ and arr.ndim == 0:
+            raise IndexError(at_user_line(
+                f"a 0-d boolean index (x[{bool(arr)}]) is not supported on traced arrays; "
+                f"write x[None] for x[True] and x[None][:0] for x[False]"))
         if isinstance(arr, np.ndarray) and arr.dtype == np.bool_:
             out.extend(np.nonzero(arr))  # a mask over n axes is n integer index arrays
         else:

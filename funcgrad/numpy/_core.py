@@ -165,6 +165,8 @@ def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
             raise np.exceptions.AxisError(at_user_line(
                 f"axis {a} is out of bounds for array of dimension {ndim}"))
         out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(at_user_line(f"duplicate value in 'axis': {axis}"))
     return tuple(sorted(out))
 
 

@@ -26,6 +26,16 @@ from funcgrad.numpy._indexing import take
 from funcgrad.numpy._ufuncs import add, subtract
 
 
+def _norm_axis(axis: Any, ndim: int, what: str = "axis") -> int:
+    """``axis`` in [0, ndim), or NumPy's AxisError (a ValueError and an IndexError): a
+    bare ``axis % ndim`` would wrap an out-of-range axis into a silently wrong one."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise np.exceptions.AxisError(at_user_line(
+            f"{what}: axis {axis} is out of bounds for array of dimension {ndim}"))
+    return a % ndim
+
+
 def reshape(a: ArrayLike, newshape: Any = None, order: str = "C", *, shape: Any = None) -> Any:
     if order != "C":
         raise NotImplementedError("only row-major (order='C') reshapes are supported")
@@ -41,7 +51,7 @@ def ravel(a: ArrayLike) -> Any:
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     x = asarray(a)
     perm = tuple(reversed(range(x.ndim))) if axes is None else tuple(
-        int(p) % builtins.max(x.ndim, 1) for p in axes)
+        _norm_axis(p, x.ndim, "transpose") for p in axes)
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(at_user_line(f"axes {axes} don't match array of shape {x.shape}"))
     return lax.transpose(x, perm)
@@ -49,8 +59,12 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 
 def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
     x = asarray(a)
-    src = [s % x.ndim for s in _axis_tuple(source)]
-    dst = [d % x.ndim for d in _axis_tuple(destination)]
+    src = [_norm_axis(s, x.ndim, "source") for s in _axis_tuple(source)]
+    dst = [_norm_axis(d, x.ndim, "destination") for d in _axis_tuple(destination)]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(at_user_line(
+            f"moveaxis: source {source} and destination {destination} must be sequences of "
+            f"distinct axes of the same length"))
     order = [i for i in range(x.ndim) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -60,19 +74,25 @@ def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     x = asarray(a)
     perm = list(range(x.ndim))
+    axis1, axis2 = _norm_axis(axis1, x.ndim, "axis1"), _norm_axis(axis2, x.ndim, "axis2")
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return lax.transpose(x, tuple(perm))
 
 
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
-    return lax.expand_dims(asarray(a), _axis_tuple(axis))
+    x = asarray(a)
+    ndim = x.ndim + len(_axis_tuple(axis))
+    axes = [_norm_axis(d, ndim, "expand_dims") for d in _axis_tuple(axis)]
+    if len(set(axes)) != len(axes):
+        raise ValueError(at_user_line(f"expand_dims: repeated axis in {axis}"))
+    return lax.expand_dims(x, tuple(axes))
 
 
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     x = asarray(a)
     if axis is None:
         axis = tuple(i for i, n in enumerate(x.shape) if n == 1)
-    return lax.squeeze(x, _axis_tuple(axis))
+    return lax.squeeze(x, tuple(_norm_axis(d, x.ndim, "squeeze") for d in _axis_tuple(axis)))
 
 
 def broadcast_to(a: ArrayLike, shape: Sequence[int]) -> Any:
@@ -111,6 +131,9 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     dt = np.result_type(*(a.dtype for a in arrs))
     arrs = [_cast(a, dt) for a in arrs]
     ndim = arrs[0].ndim
+    if ndim == 0:
+        raise ValueError(at_user_line("zero-dimensional arrays cannot be concatenated"))
+    axis = _norm_axis(axis, ndim, "concatenate")
     for a in arrs[1:]:
         if a.ndim != ndim or builtins.any(
                 x != y for i, (x, y) in enumerate(zip(a.shape, arrs[0].shape))
@@ -129,7 +152,7 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     if len(shapes) > 1:
         raise ShapeError(at_user_line(f"stack: all input arrays must have the same shape, "
                                       f"got {sorted(shapes)}"))
-    ax = axis % (arrs[0].ndim + 1)
+    ax = _norm_axis(axis, arrs[0].ndim + 1, "stack")
     return concatenate([expand_dims(a, ax) for a in arrs], ax)
 
 
@@ -144,7 +167,7 @@ def vstack(arrays: Sequence[ArrayLike]) -> Any:
 
 def split(a: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     x = asarray(a)
-    ax = axis % x.ndim
+    ax = _norm_axis(axis, x.ndim, "split")
     n = x.shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
         if n % indices_or_sections:
@@ -226,7 +249,7 @@ def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
-    ax = axis % x.ndim
+    ax = _norm_axis(axis, x.ndim, "repeat")
     reps = full_lower(repeats)
     if isinstance(reps, Tracer):
         raise NotImplementedError("repeat: repeats must be concrete")
@@ -250,7 +273,7 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
         raise ValueError(at_user_line(f"roll: shift {shift} and axis {axis} do not match")
                          ) from None
     for s, ax in ((int(s), int(a)) for s, a in pairs):
-        ax %= x.ndim
+        ax = _norm_axis(ax, x.ndim, "roll")
         n = x.shape[ax]
         if n == 0:
             continue
