@@ -10,6 +10,7 @@ test draws few examples so the file stays well under a minute.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,9 @@ import funcgrad.numpy as fnp  # noqa: E402
 
 FAMILIES = (IndexError, TypeError, ValueError)
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.bool_, np.complex128]
-FEW = settings(deadline=None, max_examples=25)
+# More examples for a deeper local search: FUNCGRAD_PROPERTY_EXAMPLES=500 pytest ...
+FEW = settings(deadline=None,
+               max_examples=int(os.environ.get("FUNCGRAD_PROPERTY_EXAMPLES", "25")))
 
 
 # == the harness ===============================================================================

@@ -33,6 +33,7 @@ class Primitive:
 
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "eager_check",
                  "binary_same_type", "__weakref__")
+    binary_same_type: str
 
     def __init__(self, name: str, *, multiple_results: bool = False, register: bool = True):
         self.name = name
@@ -42,9 +43,10 @@ class Primitive:
         # Run by eager evaluation before the impl, as check(args, params), so eager refuses
         # what staging refuses (None: nothing to check). Defaults to the shape rule.
         self.eager_check: Callable[[Sequence[Any], dict[str, Any]], None] | None = None
-        # Two operands of one shape and dtype always pass the shape rule (binary elementwise
-        # primitives): eager evaluation then skips the check with two inline comparisons.
-        self.binary_same_type = False
+        # The dtype kinds of which two operands of one shape and dtype always pass the shape
+        # rule (binary elementwise primitives): eager evaluation then skips the check with
+        # inline comparisons. Empty: no such fast path.
+        self.binary_same_type = ""
         if register:
             if name in _REGISTRY:
                 raise ValueError(f"a primitive named {name!r} is already registered")
@@ -56,15 +58,16 @@ class Primitive:
     def def_abstract_eval(self, rule: Callable[..., ShapedArray | list[ShapedArray]]) -> None:
         self.abstract_eval = _naming_errors(self.name, rule)
         self.eager_check = _shape_rule_check(self)  # until def_eager_check says otherwise
-        self.binary_same_type = False
+        self.binary_same_type = ""
 
     def def_eager_check(self, check: Callable[[Sequence[Any], dict[str, Any]], None] | None
-                        = None, *, binary_same_type: bool = False) -> None:
+                        = None, *, binary_same_type: str = "") -> None:
         """Replace the shape rule as the check eager evaluation runs before the impl: a
         cheaper ``check(args, params)`` that raises what the shape rule would, or None when
         the shape rule cannot refuse anything the impl accepts. ``binary_same_type``: the
         primitive takes two operands, and the shape rule accepts any two of one shape and
-        dtype; eager evaluation runs the shape rule only for other operands. Call it after
+        dtype whose kind is in this string (``"biufc"``: any); eager evaluation runs the shape
+        rule only for other operands. Call it after
         ``def_abstract_eval``, which resets the check to the shape rule."""
         if binary_same_type:
             check = _shape_rule_check(self)

@@ -77,10 +77,11 @@ class EvalTrace(Trace):
         # where the shape rule says the arguments do not fit.
         check = primitive.eager_check
         if check is not None:
-            if primitive.binary_same_type:  # inline: a call would cost as much as the impl
+            kinds = primitive.binary_same_type
+            if kinds:  # inline: a call would cost as much as the impl
                 x, y = args
                 if x.__class__ is not np.ndarray or y.__class__ is not np.ndarray or \
-                        x.shape != y.shape or x.dtype != y.dtype:
+                        x.shape != y.shape or x.dtype != y.dtype or x.dtype.kind not in kinds:
                     check(args, params)
             else:
                 check(args, params)

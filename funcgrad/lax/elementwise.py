@@ -111,8 +111,7 @@ def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None,
         return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
 
     prim.def_abstract_eval(abstract_eval)
-    if kinds is None:
-        prim.def_eager_check(binary_same_type=True)
+    prim.def_eager_check(binary_same_type="biufc" if kinds is None else kinds)
     batching.defbroadcasting(prim)
     _def_codegen(prim, impl)
     return prim
@@ -141,7 +140,7 @@ def _times_deriv(deriv: Callable[..., Any], unary: bool) -> Callable[..., Any]:
 # == arithmetic ===============================================================================
 
 add_p = _binop("add", np.add)
-sub_p = _binop("sub", np.subtract)
+sub_p = _binop("sub", np.subtract, kinds="iufc")  # NumPy refuses boolean subtraction
 mul_p = _binop("mul", np.multiply)
 
 
@@ -157,12 +156,13 @@ def _simplify_mul(eqn: Any) -> Any:
 
 passes.simplify_rules[mul_p] = _simplify_mul
 div_p = _binop("div", lambda x, y: np.divide(x, y) if x.dtype.kind in "fc"
-               else np.floor_divide(x, y))
-pow_p = _binop("pow", np.power)
+               else np.floor_divide(x, y), kinds="iufc")
+# Kinds whose NumPy loops keep the dtype (bool ** bool, bool / bool are int8 in NumPy).
+pow_p = _binop("pow", np.power, kinds="iufc")
 max_p = _binop("max", np.maximum)
 min_p = _binop("min", np.minimum)
-atan2_p = _binop("atan2", np.arctan2)
-rem_p = _binop("rem", np.remainder, kinds="biuf")
+atan2_p = _binop("atan2", np.arctan2, kinds="f")
+rem_p = _binop("rem", np.remainder, kinds="iuf")
 neg_p = _unop("neg", np.negative)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import at_user_line
+from funcgrad.core.errors import FuncgradTypeError, at_user_line
 from funcgrad.numpy._core import ArrayLike, _axes, _cast, _float, asarray
 from funcgrad.numpy._shape import moveaxis, ravel
 from funcgrad.numpy._ufuncs import _as_bool, multiply, sqrt, subtract
@@ -155,8 +155,15 @@ def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
+    _int_axis(axis)
     x = _cast_to_sum_dtype(x, dtype)
     return lax.cumsum(x, _axes(x, axis)[0])
+
+
+def _int_axis(axis: Any) -> None:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise FuncgradTypeError(f"{type(axis).__name__!r} object cannot be interpreted as an "
+                                f"integer (axis must be one integer)")
 
 
 def cumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
@@ -165,6 +172,7 @@ def cumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
+    _int_axis(axis)
     x = _cast_to_sum_dtype(x, dtype)
     (ax,) = _axes(x, axis)
     moved = moveaxis(x, ax, -1)

@@ -93,7 +93,10 @@ def power(x: ArrayLike, y: ArrayLike) -> Any:
             dt = result_type(xa, y if type(y) in _PY_SCALARS else np.asarray(y))
             if dt.kind in "fc" or (dt.kind in "iu" and y_val >= 0):
                 return lax.integer_pow(_cast(xa, dt), int(y_val))
-    return lax.pow(*_binary(x, y))
+    a, b = _binary(x, y)
+    if a.dtype == np.bool_:  # NumPy has no boolean power loop and computes in int8
+        a, b = _cast(a, np.int8), _cast(b, np.int8)
+    return lax.pow(a, b)
 
 
 def negative(x: ArrayLike) -> Any:
