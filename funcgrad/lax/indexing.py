@@ -297,7 +297,13 @@ def _is_advanced(k: Any) -> bool:
 
 
 def _broadcast_indices(indices: Sequence[Any], sizes: Sequence[int]) -> list[Any]:
-    shape = np.broadcast_shapes(*(get_aval(i).shape for i in indices))
+    shapes = [get_aval(i).shape for i in indices]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError(at_user_line(
+            f"shape mismatch: indexing arrays could not be broadcast together with shapes "
+            f"{' '.join(map(str, shapes))}")) from None
     out = []
     for i, n in zip(indices, sizes):
         if isinstance(i, np.ndarray):

@@ -94,10 +94,10 @@ def identity(n: int, dtype: Any = float) -> np.ndarray:
 def tril(m: ArrayLike, k: int = 0) -> Any:
     x = asarray(m)
     mask = np.tril(np.ones(x.shape[-2:], bool), k)
-    return where(mask, x, 0)
+    return where(mask, x, np.zeros((), x.dtype))  # a weak 0 would promote booleans
 
 
 def triu(m: ArrayLike, k: int = 0) -> Any:
     x = asarray(m)
     mask = np.triu(np.ones(x.shape[-2:], bool), k)
-    return where(mask, x, 0)
+    return where(mask, x, np.zeros((), x.dtype))  # a weak 0 would promote booleans

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import FuncgradValueError, ShapeError, at_user_line
 from funcgrad.lax.indexing import getitem as _getitem
 from funcgrad.numpy._core import ArrayLike, _broadcast, _broadcast_shapes, _cast, asarray
 from funcgrad.numpy._reductions import sum
@@ -108,7 +108,16 @@ def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
 
 def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     x = asarray(a)
+    if x.ndim < 2:
+        raise FuncgradValueError(f"diagonal requires an array of at least two dimensions, "
+                                 f"got shape {x.shape}")
+    if not (-x.ndim <= axis1 < x.ndim and -x.ndim <= axis2 < x.ndim):
+        raise np.exceptions.AxisError(at_user_line(
+            f"diagonal: axis1 {axis1} or axis2 {axis2} is out of bounds for array of "
+            f"dimension {x.ndim}"))
     a1, a2 = axis1 % x.ndim, axis2 % x.ndim
+    if a1 == a2:
+        raise FuncgradValueError("diagonal: axis1 and axis2 cannot be the same")
     n1, n2 = x.shape[a1], x.shape[a2]
     i = np.arange(builtins.max(0, builtins.min(n1 - builtins.max(0, -offset),
                                                n2 - builtins.max(0, offset))))

@@ -10,7 +10,7 @@ import numpy as np
 
 from funcgrad import lax
 from funcgrad.core.errors import FuncgradTypeError, at_user_line
-from funcgrad.numpy._core import ArrayLike, _axes, _cast, _float, asarray
+from funcgrad.numpy._core import ArrayLike, _axes, _cast, asarray
 from funcgrad.numpy._shape import moveaxis, ravel
 from funcgrad.numpy._ufuncs import _as_bool, multiply, sqrt, subtract
 
@@ -71,11 +71,16 @@ def mean(a: ArrayLike, axis: Any = None, dtype: Any = None, keepdims: bool = Fal
 
 def var(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
         keepdims: bool = False) -> Any:
-    x = _float(a) if dtype is None else _cast(asarray(a), np.dtype(dtype))
+    x = asarray(a)
+    # NumPy's var (like its mean) of integers and booleans is float64, not float16
+    x = _cast(x, np.dtype(dtype) if dtype is not None else (
+        x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)))
     axes = _axes(x, axis)
     centered = subtract(x, mean(x, axis=axes, keepdims=True))
-    sq = multiply(centered, centered)
-    n = _count(x.shape, axes) - ddof
+    # |x - mean|^2: for complex x the real square of the modulus, as NumPy
+    sq = multiply(centered, centered) if x.dtype.kind != "c" else lax.real(
+        multiply(centered, lax.conj(centered)))
+    n = builtins.max(_count(x.shape, axes) - ddof, 0)  # NumPy's: nan (0/0) past ddof
     return _keepdims(lax.div(lax.reduce_sum(sq, axes), float(n)), x.shape, axes, keepdims)
 
 
@@ -116,6 +121,7 @@ def _arg_reduce(lax_fn: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> 
         _check_nonempty(flat, (0,), "argmax/argmin")
         out = lax_fn(flat, 0)
         return lax.reshape(out, (1,) * x.ndim) if keepdims else out
+    _int_axis(axis)
     (ax,) = _axes(x, axis)
     _check_nonempty(x, (ax,), "argmax/argmin")
     return _keepdims(lax_fn(x, ax), x.shape, (ax,), keepdims)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
 from funcgrad.numpy._core import (
     ArrayLike,
@@ -191,6 +191,8 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant",
     x = asarray(array)
     if mode != "constant":
         raise NotImplementedError(f"pad mode {mode!r}: only 'constant' is supported")
+    if np.asarray(pad_width).dtype.kind not in "iu":
+        raise FuncgradTypeError(f"`pad_width` must be of integral type, got {pad_width!r}")
     width_arr = np.asarray(pad_width, dtype=np.int64)
     # NumPy's forms: n, (n,), (before, after), ((before, after),), one pair per axis.
     if width_arr.ndim < 2:
@@ -224,6 +226,9 @@ def rot90(m: ArrayLike, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
     x = asarray(m)
     k %= 4
     a0, a1 = axes
+    if x.ndim < 2 or _norm_axis(a0, x.ndim, "rot90") == _norm_axis(a1, x.ndim, "rot90"):
+        raise FuncgradValueError(f"rot90: axes {axes} must be two different axes of an array "
+                                 f"of at least two dimensions, got shape {x.shape}")
     if k == 0:
         return x
     if k == 2:
