@@ -33,7 +33,7 @@ class Primitive:
 
     __slots__ = ("name", "multiple_results", "impl", "abstract_eval", "eager_check",
                  "binary_same_type", "__weakref__")
-    binary_same_type: str
+    binary_same_type: frozenset[np.dtype]
 
     def __init__(self, name: str, *, multiple_results: bool = False, register: bool = True):
         self.name = name
@@ -43,10 +43,10 @@ class Primitive:
         # Run by eager evaluation before the impl, as check(args, params), so eager refuses
         # what staging refuses (None: nothing to check). Defaults to the shape rule.
         self.eager_check: Callable[[Sequence[Any], dict[str, Any]], None] | None = None
-        # The dtype kinds of which two operands of one shape and dtype always pass the shape
-        # rule (binary elementwise primitives): eager evaluation then skips the check with
-        # inline comparisons. Empty: no such fast path.
-        self.binary_same_type = ""
+        # The dtypes of which two operands of one shape and dtype always pass the shape rule
+        # (binary elementwise primitives): eager evaluation then skips the check with inline
+        # comparisons. Empty: no such fast path.
+        self.binary_same_type: frozenset[np.dtype] = frozenset()
         if register:
             if name in _REGISTRY:
                 raise ValueError(f"a primitive named {name!r} is already registered")
@@ -58,7 +58,7 @@ class Primitive:
     def def_abstract_eval(self, rule: Callable[..., ShapedArray | list[ShapedArray]]) -> None:
         self.abstract_eval = _naming_errors(self.name, rule)
         self.eager_check = _shape_rule_check(self)  # until def_eager_check says otherwise
-        self.binary_same_type = ""
+        self.binary_same_type = frozenset()
 
     def def_eager_check(self, check: Callable[[Sequence[Any], dict[str, Any]], None] | None
                         = None, *, binary_same_type: str = "") -> None:
@@ -72,7 +72,8 @@ class Primitive:
         if binary_same_type:
             check = _shape_rule_check(self)
         self.eager_check = check
-        self.binary_same_type = binary_same_type
+        self.binary_same_type = frozenset(
+            d for d in _NUMPY_DTYPES if d.kind in binary_same_type)
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive under whatever trace is current: the one entry point."""
@@ -86,6 +87,9 @@ def _missing_rule(name: str, rule: str) -> Callable[..., Any]:
     def missing(*args: Any, **params: Any) -> Any:
         raise NotImplementedError(f"primitive {name!r} has no {rule} rule")
     return missing
+
+
+_NUMPY_DTYPES = [np.dtype(c) for c in "?bhilqBHILQefdgFDG"]
 
 
 def _naming_errors(name: str, rule: Callable[..., Any]) -> Callable[..., Any]:

@@ -77,11 +77,11 @@ class EvalTrace(Trace):
         # where the shape rule says the arguments do not fit.
         check = primitive.eager_check
         if check is not None:
-            kinds = primitive.binary_same_type
-            if kinds:  # inline: a call would cost as much as the impl
+            fast = primitive.binary_same_type
+            if fast:  # inline: a call would cost as much as the impl
                 x, y = args
                 if x.__class__ is not np.ndarray or y.__class__ is not np.ndarray or \
-                        x.shape != y.shape or x.dtype != y.dtype or x.dtype.kind not in kinds:
+                        x.dtype is not y.dtype or x.dtype not in fast or x.shape != y.shape:
                     check(args, params)
             else:
                 check(args, params)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -307,7 +308,8 @@ def _broadcast_indices(indices: Sequence[Any], sizes: Sequence[int]) -> list[Any
     out = []
     for i, n in zip(indices, sizes):
         if isinstance(i, np.ndarray):
-            if i.size and (i.max() >= n or i.min() < -n):
+            # (an empty broadcast reads nothing, so NumPy checks no bounds)
+            if i.size and math.prod(shape) and (i.max() >= n or i.min() < -n):
                 raise IndexError(at_user_line(
                     f"index {int(i.max()) if i.max() >= n else int(i.min())} is out of bounds "
                     f"for axis with size {n}"))
