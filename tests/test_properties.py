@@ -346,7 +346,7 @@ def _shape_calls(draw: Any, x: np.ndarray) -> tuple[str, Callable[[Any, Any], An
                               st.lists(st.integers(-n, n), max_size=n + 1)))
         return name, lambda m, a: m.transpose(a, perm)
     if name == "squeeze":
-        axis = draw(st.one_of(st.none(), ax))
+        axis = draw(st.one_of(st.none(), ax)) if n else None  # (0-d: as for reductions)
         return name, lambda m, a: m.squeeze(a, axis)
     if name == "expand_dims":
         axis = draw(st.one_of(st.integers(-n - 2, n + 1),
