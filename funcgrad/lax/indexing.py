@@ -308,8 +308,8 @@ def _broadcast_indices(indices: Sequence[Any], sizes: Sequence[int]) -> list[Any
     out = []
     for i, n in zip(indices, sizes):
         if isinstance(i, np.ndarray):
-            # (an empty broadcast reads nothing, so NumPy checks no bounds)
-            if i.size and math.prod(shape) and (i.max() >= n or i.min() < -n):
+            # (an empty broadcast reads nothing, so NumPy checks the bounds of integers only)
+            if i.size and (math.prod(shape) or i.ndim == 0) and (i.max() >= n or i.min() < -n):
                 raise IndexError(at_user_line(
                     f"index {int(i.max()) if i.max() >= n else int(i.min())} is out of bounds "
                     f"for axis with size {n}"))
