@@ -449,6 +449,40 @@ def test_indexing_matches_numpy(x: np.ndarray, data: Any) -> None:
           lambda a: a[key], x, vmap=False, grad=True)
 
 
+
+# == products =================================================================================
+
+PRODUCTS = ["matmul", "dot", "outer", "inner", "vdot", "tensordot", "kron_free_einsum"]
+
+
+@st.composite
+def product_operands(draw: Any) -> tuple[np.ndarray, np.ndarray]:
+    dt = draw(st.sampled_from([np.float64, np.float32, np.int64, np.complex128]))
+    k = draw(st.integers(0, 3))
+    sx = tuple(draw(st.lists(st.integers(1, 3), max_size=2))) + (k,)
+    sy = (draw(st.sampled_from([k, k, k + 1])),) + tuple(
+        draw(st.lists(st.integers(1, 3), max_size=2)))
+    if draw(st.booleans()):
+        sx, sy = sx[-1:], sy[:1]  # vectors
+    return (draw(arrays(dt, sx, special=False)),
+            draw(arrays(draw(st.sampled_from([dt, np.float64])), sy, special=False)))
+
+
+@FEW
+@given(st.sampled_from(PRODUCTS), product_operands())
+def test_products_match_numpy(name: str, xy: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = xy
+    if name == "kron_free_einsum":
+        if x.ndim < 1 or y.ndim < 1:
+            return
+        sub = "ab"[:x.ndim - 1] + "k," + "k" + "cd"[:y.ndim - 1]
+        check(lambda a, b: fnp.einsum(sub, a, b), lambda a, b: np.einsum(sub, a, b), x, y,
+              grad=True)
+        return
+    fg_fn, np_fn = getattr(fnp, name), getattr(np, name)
+    check(fg_fn, np_fn, x, y, grad=name != "vdot")
+
+
 # == fg.nn ====================================================================================
 
 def _np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
