@@ -550,6 +550,9 @@ def test_out_of_range_axes_do_not_wrap() -> None:
     x = np.ones((2, 3))
     for call in (lambda: fnp.transpose(x, (0, 2)), lambda: fnp.concatenate([x, x], 2),
                  lambda: fnp.moveaxis(x, 0, 2), lambda: fnp.roll(x, 1, 2),
-                 lambda: fnp.expand_dims(x, 4), lambda: fnp.sum(x, (0, 0))):
+                 lambda: fnp.expand_dims(x, 4), lambda: fnp.sum(x, (0, 0)),
+                 lambda: fg.nn.softmax(x, axis=2), lambda: fg.nn.logsumexp(x, axis=5),
+                 lambda: fg.lax.rev(x, (2,)), lambda: fg.lax.expand_dims(x, (5,)),
+                 lambda: fnp.tensordot(x, x, ((0,), (2,)))):
         with pytest.raises(ValueError):
             call()

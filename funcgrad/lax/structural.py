@@ -149,6 +149,11 @@ batching.batch_rules[reshape_p] = _reshape_batch
 def expand_dims(x: Any, dimensions: Sequence[int]) -> Any:
     shape = list(get_aval(x).shape)
     ndim = len(shape) + len(dimensions)
+    norm = [d % ndim for d in dimensions if -ndim <= d < ndim]
+    if len(norm) != len(dimensions) or len(set(norm)) != len(norm):
+        raise ShapeError(f"expand_dims: dimensions {tuple(dimensions)} must be distinct axes "
+                         f"of the result, of rank {ndim}, for an operand of shape "
+                         f"{tuple(shape)}")
     for d in sorted(d % ndim for d in dimensions):
         shape.insert(d, 1)
     return reshape(x, shape)
@@ -368,7 +373,10 @@ codegen.def_impl_call(rev_p)
 
 def rev(x: Any, dimensions: Sequence[int]) -> Any:
     """Reverse the order of elements along ``dimensions`` (rot180 of a kernel is a rev)."""
-    dims = tuple(sorted(int(d) % get_aval(x).ndim for d in dimensions))
+    nd = get_aval(x).ndim
+    check_axes("rev", "dimensions", tuple(int(d) % nd if -nd <= d < nd else int(d)
+                                          for d in dimensions), get_aval(x).shape)
+    dims = tuple(sorted(int(d) % nd for d in dimensions))
     return x if not dims else rev_p.bind(x, dimensions=dims)
 
 
