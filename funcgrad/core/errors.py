@@ -10,6 +10,8 @@ import os
 import sys
 from types import FrameType
 
+import numpy as np
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -89,6 +91,41 @@ class ConcretizationTypeError(FuncgradTypeError):
 
 class TracerArrayConversionError(FuncgradTypeError):
     """A traced value was handed to plain NumPy, which cannot trace it."""
+
+
+def check_axes(name: str, what: str, axes: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    """Raise a ShapeError unless ``axes`` are distinct axes of an array of ``shape`` (the
+    canonical, non-negative form primitives take)."""
+    if any(not isinstance(a, (int, np.integer)) or not 0 <= a < len(shape) for a in axes) \
+            or len(set(axes)) != len(axes):
+        raise ShapeError(f"{name}: {what} {axes} must be distinct axes in [0, {len(shape)}) "
+                         f"of shape {shape}")
+
+
+# Dtypes of JAX's (the ml_dtypes package) that NumPy has no arithmetic of its own for.
+_NON_NUMPY_DTYPES = ("bfloat16", "float8_", "float6_", "float4_", "int4", "uint4", "int2",
+                     "uint2", "int1", "uint1", "bcomplex32", "complex32")
+
+
+def supported_dtype(dtype: object) -> np.dtype:
+    """``dtype`` as a NumPy dtype, or a FuncgradTypeError naming it: bfloat16, the float8
+    family, int4 and the other dtypes NumPy lacks (registered by ml_dtypes, which JAX loads)
+    are refused rather than computed in a slow, inexact emulation."""
+    try:
+        d = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        name = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", repr(dtype))
+        if not str(name).startswith(_NON_NUMPY_DTYPES):
+            raise FuncgradTypeError(f"data type {dtype!r} not understood") from None
+        d = None
+    if d is None or d.num >= 256:  # user-defined dtypes (NPY_USERDEF and up): not NumPy's
+        name = str(d) if d is not None else str(
+            dtype if isinstance(dtype, str) else getattr(dtype, "__name__", dtype))
+        kind = "int8" if "int" in name else "float32 (or float16)"
+        raise FuncgradTypeError(
+            f"dtype {name} is not supported: funcgrad computes with NumPy, which has no "
+            f"{name} arithmetic; use {kind} instead")
+    return d
 
 
 class UnexpectedTracerError(FuncgradTypeError):

@@ -73,6 +73,18 @@ class EvalTrace(Trace):
                 x._check_alive()  # only a tracer whose transform has ended can get here
                 raise UnexpectedTracerError(f"a tracer of a live {type(x._trace).__name__} "
                                             f"reached plain evaluation of {primitive.name}")
+        # Eager refuses what staging refuses: NumPy would broadcast, wrap or clip silently
+        # where the shape rule says the arguments do not fit.
+        check = primitive.eager_check
+        if check is not None:
+            fast = primitive.binary_same_type
+            if fast:  # inline: a call would cost as much as the impl
+                x, y = args
+                if x.__class__ is not np.ndarray or y.__class__ is not np.ndarray or \
+                        x.dtype is not y.dtype or x.dtype not in fast or x.shape != y.shape:
+                    check(args, params)
+            else:
+                check(args, params)
         out = primitive.impl(*args, **params)
         if out.__class__ is np.ndarray:
             return out

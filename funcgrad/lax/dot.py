@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval, result_type
-from funcgrad.core.errors import ShapeError
+from funcgrad.core.errors import ShapeError, check_axes
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax import workspace
 from funcgrad.lax.structural import transpose
@@ -86,6 +86,8 @@ def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimension
 def _dot_general_abstract_eval(x: ShapedArray, y: ShapedArray,
                                dimension_numbers: DimensionNumbers) -> ShapedArray:
     (xc, yc), (xb, yb) = dimension_numbers
+    check_axes("dot_general", "lhs contracting and batch dimensions", (*xc, *xb), x.shape)
+    check_axes("dot_general", "rhs contracting and batch dimensions", (*yc, *yb), y.shape)
     for xs, ys, what in ((xc, yc, "contracting"), (xb, yb, "batch")):
         if len(xs) != len(ys) or any(x.shape[i] != y.shape[j] for i, j in zip(xs, ys)):
             raise ShapeError(f"dot_general: {what} dimensions {xs} of lhs shape {x.shape} do "

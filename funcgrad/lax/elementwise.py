@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
-from funcgrad.core.errors import ShapeError
+from funcgrad.core.errors import ShapeError, supported_dtype
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen, passes
 
@@ -88,17 +88,22 @@ def _unop(name: str, impl: Callable[..., Any]) -> Primitive:
     prim = Primitive(name)
     prim.def_impl(impl)
     prim.def_abstract_eval(lambda x, **_: x)
+    prim.def_eager_check(None)  # the rule accepts every operand
     batching.defvectorized(prim)
     _def_codegen(prim, impl)
     return prim
 
 
-def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primitive:
+def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None,
+           kinds: str | None = None) -> Primitive:
+    """``kinds``: the dtype kinds the operands may have (None: any)."""
     prim = Primitive(name)
     prim.def_impl(impl)
 
     def abstract_eval(x: ShapedArray, y: ShapedArray) -> ShapedArray:
         _same_shape_eval(x, y)
+        if kinds is not None and (x.dtype.kind not in kinds or y.dtype.kind not in kinds):
+            raise TypeError(f"{name} does not accept operands of dtypes {x.dtype} and {y.dtype}")
         if out_dtype is not None:
             return ShapedArray(x.shape, out_dtype)
         if x.dtype != y.dtype:
@@ -106,6 +111,7 @@ def _binop(name: str, impl: Callable[..., Any], out_dtype: Any = None) -> Primit
         return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
 
     prim.def_abstract_eval(abstract_eval)
+    prim.def_eager_check(binary_same_type="biufc" if kinds is None else kinds)
     batching.defbroadcasting(prim)
     _def_codegen(prim, impl)
     return prim
@@ -134,7 +140,7 @@ def _times_deriv(deriv: Callable[..., Any], unary: bool) -> Callable[..., Any]:
 # == arithmetic ===============================================================================
 
 add_p = _binop("add", np.add)
-sub_p = _binop("sub", np.subtract)
+sub_p = _binop("sub", np.subtract, kinds="iufc")  # NumPy refuses boolean subtraction
 mul_p = _binop("mul", np.multiply)
 
 
@@ -150,12 +156,13 @@ def _simplify_mul(eqn: Any) -> Any:
 
 passes.simplify_rules[mul_p] = _simplify_mul
 div_p = _binop("div", lambda x, y: np.divide(x, y) if x.dtype.kind in "fc"
-               else np.floor_divide(x, y))
-pow_p = _binop("pow", np.power)
+               else np.floor_divide(x, y), kinds="iufc")
+# Kinds whose NumPy loops keep the dtype (bool ** bool, bool / bool are int8 in NumPy).
+pow_p = _binop("pow", np.power, kinds="iufc")
 max_p = _binop("max", np.maximum)
 min_p = _binop("min", np.minimum)
-atan2_p = _binop("atan2", np.arctan2)
-rem_p = _binop("rem", np.remainder)
+atan2_p = _binop("atan2", np.arctan2, kinds="f")
+rem_p = _binop("rem", np.remainder, kinds="iuf")
 neg_p = _unop("neg", np.negative)
 
 
@@ -280,6 +287,15 @@ abs_p = _unop("abs", np.abs)
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x))
 erf_p = _unop("erf", lambda x: _erf_impl(x))
 integer_pow_p = _unop("integer_pow", lambda x, y: _integer_pow_impl(x, y))
+
+
+def _integer_pow_abstract_eval(x: ShapedArray, y: int) -> ShapedArray:
+    if not isinstance(y, (int, np.integer)) or isinstance(y, bool):
+        raise TypeError(f"integer_pow: the exponent y must be a Python int, got {y!r}")
+    return x
+
+
+integer_pow_p.def_abstract_eval(_integer_pow_abstract_eval)
 
 
 def _simplify_integer_pow(eqn: Any) -> Any:
@@ -565,6 +581,15 @@ codegen.def_ufunc(signbit_p, np.signbit)
 batching.defvectorized(signbit_p)
 not_p = _unop("not", lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x))
 
+
+def _not_abstract_eval(x: ShapedArray) -> ShapedArray:
+    if x.dtype.kind not in "biu":
+        raise TypeError(f"not requires a boolean or integer operand, got {x.dtype}")
+    return x
+
+
+not_p.def_abstract_eval(_not_abstract_eval)
+
 eq_p = _binop("eq", np.equal, np.bool_)
 ne_p = _binop("ne", np.not_equal, np.bool_)
 passes.commutative.update((add_p, mul_p, eq_p, ne_p))  # bitwise symmetric in NumPy
@@ -572,9 +597,9 @@ lt_p = _binop("lt", np.less, np.bool_)
 le_p = _binop("le", np.less_equal, np.bool_)
 gt_p = _binop("gt", np.greater, np.bool_)
 ge_p = _binop("ge", np.greater_equal, np.bool_)
-and_p = _binop("and", lambda x, y: np.bitwise_and(x, y))
-or_p = _binop("or", lambda x, y: np.bitwise_or(x, y))
-xor_p = _binop("xor", lambda x, y: np.bitwise_xor(x, y))
+and_p = _binop("and", lambda x, y: np.bitwise_and(x, y), kinds="biu")
+or_p = _binop("or", lambda x, y: np.bitwise_or(x, y), kinds="biu")
+xor_p = _binop("xor", lambda x, y: np.bitwise_xor(x, y), kinds="biu")
 
 
 
@@ -759,8 +784,14 @@ def _convert_impl(x: np.ndarray, new_dtype: Any) -> np.ndarray:
 
 
 convert_element_type_p.def_impl(_convert_impl)
-convert_element_type_p.def_abstract_eval(
-    lambda x, new_dtype: ShapedArray(x.shape, new_dtype))
+def _convert_element_type_abstract_eval(x: ShapedArray, new_dtype: np.dtype) -> ShapedArray:
+    if supported_dtype(new_dtype).kind not in "biufc":
+        raise TypeError(f"convert_element_type: new_dtype must be a boolean or numeric dtype, "
+                        f"got {new_dtype}")
+    return ShapedArray(x.shape, new_dtype)
+
+
+convert_element_type_p.def_abstract_eval(_convert_element_type_abstract_eval)
 codegen.def_impl_call(convert_element_type_p)
 passes.simplify_rules[convert_element_type_p] = lambda eqn: (
     eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)

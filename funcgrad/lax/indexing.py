@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -237,6 +238,10 @@ def _expand_key(key: Any, ndim: int) -> list[Any]:
             out.append(k)
             continue
         arr = _as_index_array(k)
+        if isinstance(arr, np.ndarray) and arr.dtype == np.bool_ and arr.ndim == 0:
+            raise IndexError(at_user_line(
+                f"a 0-d boolean index (x[{bool(arr)}]) is not supported on traced arrays; "
+                f"write x[None] for x[True] and x[None][:0] for x[False]"))
         if isinstance(arr, np.ndarray) and arr.dtype == np.bool_:
             out.extend(np.nonzero(arr))  # a mask over n axes is n integer index arrays
         else:
@@ -293,11 +298,18 @@ def _is_advanced(k: Any) -> bool:
 
 
 def _broadcast_indices(indices: Sequence[Any], sizes: Sequence[int]) -> list[Any]:
-    shape = np.broadcast_shapes(*(get_aval(i).shape for i in indices))
+    shapes = [get_aval(i).shape for i in indices]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError(at_user_line(
+            f"shape mismatch: indexing arrays could not be broadcast together with shapes "
+            f"{' '.join(map(str, shapes))}")) from None
     out = []
     for i, n in zip(indices, sizes):
         if isinstance(i, np.ndarray):
-            if i.size and (i.max() >= n or i.min() < -n):
+            # (an empty broadcast reads nothing, so NumPy checks the bounds of integers only)
+            if i.size and (math.prod(shape) or i.ndim == 0) and (i.max() >= n or i.min() < -n):
                 raise IndexError(at_user_line(
                     f"index {int(i.max()) if i.max() >= n else int(i.min())} is out of bounds "
                     f"for axis with size {n}"))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
-from funcgrad.core.errors import ShapeError
+from funcgrad.core.errors import ShapeError, check_axes
 from funcgrad.core.primitive import Primitive
 from funcgrad.lax.elementwise import (
     convert_element_type,
@@ -30,6 +30,8 @@ from funcgrad.transforms.batching import moveaxis
 def _reduced_shape(x: ShapedArray, axes: tuple[int, ...]) -> tuple[int, ...]:
     if any(not 0 <= a < x.ndim for a in axes):
         raise ShapeError(f"reduction axes {axes} are out of range for shape {x.shape}")
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"reduction axes {axes} repeat an axis of shape {x.shape}")
     return tuple(n for i, n in enumerate(x.shape) if i not in axes)
 
 
@@ -160,8 +162,12 @@ _defweighted(reduce_prod_p, _prod_of_others)
 def _arg_reducer(name: str, impl: Any) -> Primitive:
     prim = Primitive(name)
     prim.def_impl(lambda x, axis, index_dtype: impl(x, axis=axis).astype(index_dtype))
-    prim.def_abstract_eval(lambda x, axis, index_dtype: ShapedArray(
-        _reduced_shape(x, (axis,)), index_dtype))
+    def abstract_eval(x: ShapedArray, axis: int, index_dtype: np.dtype) -> ShapedArray:
+        if np.dtype(index_dtype).kind not in "iu":
+            raise TypeError(f"{name}: index_dtype must be an integer dtype, got {index_dtype}")
+        return ShapedArray(_reduced_shape(x, (axis,)), index_dtype)
+
+    prim.def_abstract_eval(abstract_eval)
     batching.defreducer(prim, "axis")
     ad.defnondiff(prim)
     codegen.def_impl_call(prim)
@@ -193,7 +199,12 @@ def _cumsum_impl(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
 
 
 cumsum_p.def_impl(_cumsum_impl)
-cumsum_p.def_abstract_eval(lambda x, axis, reverse: x)
+def _cumsum_abstract_eval(x: ShapedArray, axis: int, reverse: bool) -> ShapedArray:
+    check_axes("cumsum", "axis", (axis,), x.shape)
+    return x
+
+
+cumsum_p.def_abstract_eval(_cumsum_abstract_eval)
 codegen.def_impl_call(cumsum_p)
 
 

@@ -53,6 +53,10 @@ def _elementwise(name: str, impl64: Callable[..., np.ndarray]) -> Primitive:
     def abstract_eval(x: ShapedArray, **params: Any) -> ShapedArray:
         if x.dtype.kind != "f":
             raise FuncgradTypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+        m = params.get("m", 0)
+        if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or m < 0:
+            raise FuncgradValueError(f"{name}: the order m must be a non-negative integer, "
+                                     f"got {m!r}")
         return x
 
     prim.def_impl(impl)

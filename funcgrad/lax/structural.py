@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
-from funcgrad.core.errors import ShapeError
+from funcgrad.core.errors import ShapeError, check_axes
 from funcgrad.core.ir import Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen, passes
@@ -149,6 +149,11 @@ batching.batch_rules[reshape_p] = _reshape_batch
 def expand_dims(x: Any, dimensions: Sequence[int]) -> Any:
     shape = list(get_aval(x).shape)
     ndim = len(shape) + len(dimensions)
+    norm = [d % ndim for d in dimensions if -ndim <= d < ndim]
+    if len(norm) != len(dimensions) or len(set(norm)) != len(norm):
+        raise ShapeError(f"expand_dims: dimensions {tuple(dimensions)} must be distinct axes "
+                         f"of the result, of rank {ndim}, for an operand of shape "
+                         f"{tuple(shape)}")
     for d in sorted(d % ndim for d in dimensions):
         shape.insert(d, 1)
     return reshape(x, shape)
@@ -357,13 +362,21 @@ batching.batch_rules[slice_p] = _slice_batch
 
 rev_p = Primitive("rev")
 rev_p.def_impl(lambda x, dimensions: np.flip(x, dimensions))
-rev_p.def_abstract_eval(lambda x, dimensions: x)
+def _rev_abstract_eval(x: ShapedArray, dimensions: tuple[int, ...]) -> ShapedArray:
+    check_axes("rev", "dimensions", dimensions, x.shape)
+    return x
+
+
+rev_p.def_abstract_eval(_rev_abstract_eval)
 codegen.def_impl_call(rev_p)
 
 
 def rev(x: Any, dimensions: Sequence[int]) -> Any:
     """Reverse the order of elements along ``dimensions`` (rot180 of a kernel is a rev)."""
-    dims = tuple(sorted(int(d) % get_aval(x).ndim for d in dimensions))
+    nd = get_aval(x).ndim
+    check_axes("rev", "dimensions", tuple(int(d) % nd if -nd <= d < nd else int(d)
+                                          for d in dimensions), get_aval(x).shape)
+    dims = tuple(sorted(int(d) % nd for d in dimensions))
     return x if not dims else rev_p.bind(x, dimensions=dims)
 
 
@@ -385,6 +398,7 @@ concatenate_p.def_impl(lambda *xs, dimension: np.concatenate(xs, axis=dimension)
 
 def _concatenate_abstract_eval(*xs: ShapedArray, dimension: int) -> ShapedArray:
     first = xs[0]
+    check_axes("concatenate", "dimension", (dimension,), first.shape)
     for x in xs[1:]:
         if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
                                        if i != dimension) or x.dtype != first.dtype:
@@ -452,7 +466,15 @@ def _iota_impl(dtype: np.dtype, shape: tuple[int, ...], dimension: int) -> np.nd
 
 
 iota_p.def_impl(_iota_impl)
-iota_p.def_abstract_eval(lambda dtype, shape, dimension: ShapedArray(shape, dtype))
+def _iota_abstract_eval(dtype: np.dtype, shape: tuple[int, ...], dimension: int
+                        ) -> ShapedArray:
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"iota: shape {shape} has a negative dimension")
+    check_axes("iota", "dimension", (dimension,), shape)
+    return ShapedArray(shape, dtype)
+
+
+iota_p.def_abstract_eval(_iota_abstract_eval)
 codegen.def_impl_call(iota_p)
 ad.defnondiff(iota_p)
 # iota has no operands, so it is never batched; the rule exists for the registry's sake.

@@ -205,6 +205,9 @@ def _axes_tuple(ndim: int, axis: int | Sequence[int] | None) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if any(not -ndim <= int(a) < ndim for a in axes):  # a wrapped axis is a wrong answer
+        raise np.exceptions.AxisError(at_user_line(
+            f"axis {axis} is out of bounds for an array of dimension {ndim}"))
     return tuple(sorted(int(a) % ndim for a in axes))
 
 

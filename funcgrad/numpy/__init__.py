@@ -82,7 +82,9 @@ from funcgrad.numpy._reductions import (
     mean,
     min,
     prod,
+    std,
     sum,
+    var,
 )
 from funcgrad.numpy._shape import (
     atleast_1d,
@@ -313,9 +315,7 @@ from funcgrad.numpy._numeric import (  # noqa: E402
     right_shift,
     signbit,
     sinc,
-    std,
     trunc,
-    var,
 )
 
 __array_api_version__ = "2024.12"

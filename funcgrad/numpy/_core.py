@@ -12,11 +12,21 @@ from numpy.typing import DTypeLike
 
 from funcgrad import lax
 from funcgrad.core.avals import get_aval, weak_stand_in
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import ShapeError, at_user_line, supported_dtype
 from funcgrad.core.tracing import Tracer
 
 _PY_SCALARS = (bool, int, float, complex)
 ArrayLike = Any
+
+
+def check_dtype(dtype: Any) -> np.dtype | None:
+    """A ``dtype=`` argument as a NumPy dtype (None stays None); dtypes NumPy lacks (bfloat16,
+    float8_*, int4, ...) raise a TypeError naming the dtype and what to use instead.
+
+    >>> check_dtype("float32")
+    dtype('float32')
+    """
+    return None if dtype is None else supported_dtype(dtype)
 
 
 class _CPUDevice:
@@ -54,6 +64,8 @@ def asarray(a: ArrayLike, dtype: Any = None, order: Any = None, *, device: Any =
     array([1., 2.], dtype=float32)
     """
     _check_device(device)
+    if dtype is not None:
+        dtype = supported_dtype(dtype)
     if copy is not None or order is not None:
         if isinstance(a, Tracer):
             if copy is False and dtype is not None and np.dtype(dtype) != a.dtype:
@@ -68,7 +80,10 @@ def asarray(a: ArrayLike, dtype: Any = None, order: Any = None, *, device: Any =
         from funcgrad.numpy._shape import stack  # _shape builds on this module
         return stack([asarray(x) for x in a]).astype(dtype) if dtype else stack(
             [asarray(x) for x in a])
-    return np.asarray(a, dtype=dtype)
+    out = np.asarray(a, dtype=dtype)
+    if out.dtype.num >= 256:  # an ml_dtypes array (bfloat16, ...) from outside
+        supported_dtype(out.dtype)
+    return out
 
 
 def array(a: ArrayLike, dtype: Any = None, copy: bool = True, *, device: Any = None) -> Any:
@@ -135,7 +150,7 @@ def _broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 def _promote(*args: Any, dtype: Any = None) -> list[Any]:
     """Arrays of one dtype and one shape, by NumPy's rules."""
     operands = [np.asarray(a) if isinstance(a, (list, tuple, np.generic)) else a for a in args]
-    dt = (np.dtype(dtype) if dtype is not None
+    dt = (supported_dtype(dtype) if dtype is not None
           else np.result_type(*(_dtype_of(a) for a in operands)))
     arrays = [_cast(a, dt) for a in operands]
     shape = arrays[0].shape
@@ -192,6 +207,8 @@ def _axes(x: Any, axis: int | Sequence[int] | None) -> tuple[int, ...]:
             raise np.exceptions.AxisError(at_user_line(
                 f"axis {a} is out of bounds for array of dimension {ndim}"))
         out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(at_user_line(f"duplicate value in 'axis': {axis}"))
     return tuple(sorted(out))
 
 
@@ -220,7 +237,7 @@ def astype(x: ArrayLike, dtype: Any, /, *, copy: bool = True, device: Any = None
     """
     _check_device(device)
     a = asarray(x)
-    out = _cast(a, np.dtype(dtype))
+    out = _cast(a, supported_dtype(dtype))
     if copy and out is a and isinstance(a, np.ndarray):
         return a.copy()
     return out

@@ -17,6 +17,7 @@ from funcgrad.numpy._core import (
     _check_device,
     asarray,
     astype,
+    check_dtype,
     result_type,
 )
 from funcgrad.numpy._shape import broadcast_to
@@ -25,12 +26,12 @@ from funcgrad.numpy._ufuncs import add, multiply, subtract, where
 
 def zeros(shape: Any, dtype: Any = float, *, device: Any = None) -> np.ndarray:
     _check_device(device)
-    return np.zeros(shape, dtype)
+    return np.zeros(shape, check_dtype(dtype))
 
 
 def ones(shape: Any, dtype: Any = float, *, device: Any = None) -> np.ndarray:
     _check_device(device)
-    return np.ones(shape, dtype)
+    return np.ones(shape, check_dtype(dtype))
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, *, device: Any = None) -> Any:
@@ -39,19 +40,19 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, *, device: Any = None) 
         # Traced (possibly differentiated) fill values stay traced: no full_lower here.
         shape = _as_tuple(shape)
         return broadcast_to(asarray(fill_value, dtype), shape)
-    return np.full(shape, fill_value, dtype)
+    return np.full(shape, fill_value, check_dtype(dtype))
 
 
 def empty(shape: Any, dtype: Any = float, *, device: Any = None) -> np.ndarray:
     """An array of ``shape`` (zeros: funcgrad never hands out uninitialised memory)."""
     _check_device(device)
-    return np.zeros(shape, dtype)
+    return np.zeros(shape, check_dtype(dtype))
 
 
 def _like(a: ArrayLike, dtype: Any, shape: Any, device: Any) -> tuple[tuple[int, ...], Any]:
     _check_device(device)
     aval = get_aval(asarray(a))
-    return (aval.shape if shape is None else _as_tuple(shape)), (dtype or aval.dtype)
+    return (aval.shape if shape is None else _as_tuple(shape)), (check_dtype(dtype) or aval.dtype)
 
 
 def zeros_like(a: ArrayLike, dtype: Any = None, shape: Any = None, *,
@@ -88,14 +89,14 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
     # or without stop; a None is "not given", never dropped so later arguments shift left.
     if stop is None:
         start, stop = 0, start
-    return np.arange(start, stop, 1 if step is None else step, dtype=dtype)
+    return np.arange(start, stop, 1 if step is None else step, dtype=check_dtype(dtype))
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
              dtype: Any = None, *, device: Any = None) -> Any:
     _check_device(device)
     if not isinstance(start, Tracer) and not isinstance(stop, Tracer):
-        return np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+        return np.linspace(start, stop, num, endpoint=endpoint, dtype=check_dtype(dtype))
     # Traced ends (possibly differentiated): start + (stop - start) * i / div, with the sample
     # axis first and NumPy's dtype (the ends promote with a weak float).
     dt = result_type(start, stop, 1.0)
@@ -112,21 +113,21 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = float, *,
         device: Any = None) -> np.ndarray:
     _check_device(device)
-    return np.eye(N, M, k, dtype=dtype)
+    return np.eye(N, M, k, dtype=check_dtype(dtype))
 
 
 def identity(n: int, dtype: Any = float, *, device: Any = None) -> np.ndarray:
     _check_device(device)
-    return np.identity(n, dtype)
+    return np.identity(n, check_dtype(dtype))
 
 
 def tril(m: ArrayLike, k: int = 0) -> Any:
     x = asarray(m)
     mask = np.tril(np.ones(x.shape[-2:], bool), k)
-    return where(mask, x, 0)
+    return where(mask, x, np.zeros((), x.dtype))  # a weak 0 would promote booleans
 
 
 def triu(m: ArrayLike, k: int = 0) -> Any:
     x = asarray(m)
     mask = np.triu(np.ones(x.shape[-2:], bool), k)
-    return where(mask, x, 0)
+    return where(mask, x, np.zeros((), x.dtype))  # a weak 0 would promote booleans

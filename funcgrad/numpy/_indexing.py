@@ -23,11 +23,18 @@ def nonzero(a: ArrayLike) -> tuple[np.ndarray, ...]:
     return np.nonzero(np.asarray(concrete))
 
 
+def _axis_in(axis: Any, ndim: int) -> int:
+    if not -ndim <= int(axis) < ndim:
+        raise np.exceptions.AxisError(at_user_line(
+            f"axis {axis} is out of bounds for array of dimension {ndim}"))
+    return int(axis) % ndim
+
+
 def take(a: ArrayLike, indices: ArrayLike, axis: int | None = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = lax.reshape(x, (-1,)), 0
-    ax = axis % x.ndim
+    ax = _axis_in(axis, x.ndim)
     key = (builtins.slice(None),) * ax + (asarray(indices),)
     return _getitem(x, key)
 
@@ -37,7 +44,7 @@ def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: int | None) -> Any
     idx = asarray(indices)
     if axis is None:
         x, axis = lax.reshape(x, (-1,)), 0
-    ax = axis % x.ndim
+    ax = _axis_in(axis, x.ndim)
     if idx.ndim != x.ndim:
         raise ShapeError(at_user_line(
             f"take_along_axis: indices {idx.shape} and array {x.shape} must have the same "

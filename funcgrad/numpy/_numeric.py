@@ -12,7 +12,6 @@ import numpy as np
 
 from funcgrad import lax
 from funcgrad.core.tracing import Tracer
-from funcgrad.numpy import _reductions
 from funcgrad.numpy._core import (
     CPU_DEVICE,
     ArrayLike,
@@ -496,39 +495,6 @@ def __array_namespace_info__() -> _NamespaceInfo:
     dtype('float64')
     """
     return _NamespaceInfo()
-
-
-# == keywords of the array API on existing reductions =========================================
-
-def _ddof(ddof: int, correction: Any) -> Any:
-    if correction is None:
-        return ddof
-    if ddof:
-        raise TypeError("var/std: pass the degrees-of-freedom correction as ddof or "
-                        "correction, not both")
-    return correction
-
-
-def var(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
-        keepdims: bool = False, *, correction: Any = None, **kwargs: Any) -> Any:
-    """The variance, as ``numpy.var``; ``correction`` is the array API's name for ``ddof``.
-
-    >>> float(var(np.array([1.0, 3.0]), correction=1))
-    2.0
-    """
-    return _reductions.var(a, axis=axis, dtype=dtype, ddof=_ddof(ddof, correction),
-                           keepdims=keepdims, **kwargs)
-
-
-def std(a: ArrayLike, axis: Any = None, dtype: Any = None, ddof: int = 0,
-        keepdims: bool = False, *, correction: Any = None, **kwargs: Any) -> Any:
-    """The standard deviation, as ``numpy.std``; ``correction`` is the array API's ``ddof``.
-
-    >>> float(std(np.array([1.0, 3.0])))
-    1.0
-    """
-    return _reductions.std(a, axis=axis, dtype=dtype, ddof=_ddof(ddof, correction),
-                           keepdims=keepdims, **kwargs)
 
 
 def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> np.ndarray:

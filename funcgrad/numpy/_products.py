@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import FuncgradValueError, ShapeError, at_user_line
 from funcgrad.lax.indexing import getitem as _getitem
 from funcgrad.numpy._core import ArrayLike, _broadcast, _broadcast_shapes, _cast, asarray
 from funcgrad.numpy._reductions import sum
 from funcgrad.numpy._shape import moveaxis, ravel, reshape, squeeze
-from funcgrad.numpy._ufuncs import multiply
+from funcgrad.numpy._ufuncs import conjugate, multiply
 
 
 def _dot_dtype(a: Any, b: Any, preferred_element_type: Any = None) -> tuple[Any, Any]:
@@ -88,7 +88,12 @@ def dot(a: ArrayLike, b: ArrayLike, *, precision: Any = None,
 
 
 def vdot(a: ArrayLike, b: ArrayLike) -> Any:
-    return dot(ravel(a), ravel(b))
+    """``sum(conj(a) * b)`` over the flattened arrays, as ``numpy.vdot``."""
+    x, y = ravel(a), ravel(b)
+    if x.size != y.size:
+        raise ShapeError(at_user_line(f"vdot: vectors have different lengths: {x.size} and "
+                                      f"{y.size}"))
+    return dot(conjugate(x), y)
 
 
 def inner(a: ArrayLike, b: ArrayLike) -> Any:
@@ -106,12 +111,20 @@ def outer(a: ArrayLike, b: ArrayLike) -> Any:
 def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
     x, y = _dot_dtype(asarray(a), asarray(b))
     if isinstance(axes, (int, np.integer)):
+        if not 0 <= axes <= builtins.min(x.ndim, y.ndim):
+            raise np.exceptions.AxisError(at_user_line(
+                f"tensordot: axes={axes} needs that many axes in both operands, got shapes "
+                f"{x.shape} and {y.shape}"))
         xa = tuple(range(x.ndim - int(axes), x.ndim))
         ya = tuple(range(int(axes)))
     else:
         xa_, ya_ = axes
         xa = (xa_,) if isinstance(xa_, int) else tuple(xa_)
         ya = (ya_,) if isinstance(ya_, int) else tuple(ya_)
+    if len(xa) != len(ya) or builtins.any(not -x.ndim <= i < x.ndim for i in xa) or \
+            builtins.any(not -y.ndim <= j < y.ndim for j in ya):
+        raise np.exceptions.AxisError(at_user_line(
+            f"tensordot: axes {axes} do not fit shapes {x.shape} and {y.shape}"))
     xa = tuple(i % x.ndim for i in xa)
     ya = tuple(i % y.ndim for i in ya)
     for i, j in zip(xa, ya):
@@ -128,7 +141,16 @@ def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
 
 def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     x = asarray(a)
+    if x.ndim < 2:
+        raise FuncgradValueError(f"diagonal requires an array of at least two dimensions, "
+                                 f"got shape {x.shape}")
+    if not (-x.ndim <= axis1 < x.ndim and -x.ndim <= axis2 < x.ndim):
+        raise np.exceptions.AxisError(at_user_line(
+            f"diagonal: axis1 {axis1} or axis2 {axis2} is out of bounds for array of "
+            f"dimension {x.ndim}"))
     a1, a2 = axis1 % x.ndim, axis2 % x.ndim
+    if a1 == a2:
+        raise FuncgradValueError("diagonal: axis1 and axis2 cannot be the same")
     n1, n2 = x.shape[a1], x.shape[a2]
     i = np.arange(builtins.max(0, builtins.min(n1 - builtins.max(0, -offset),
                                                n2 - builtins.max(0, offset))))

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import at_user_line
-from funcgrad.numpy._core import ArrayLike, _axes, _broadcast, _cast, _float, asarray
+from funcgrad.core.errors import FuncgradTypeError, at_user_line
+from funcgrad.numpy._core import ArrayLike, _axes, _broadcast, _cast, asarray
 from funcgrad.numpy._shape import moveaxis, ravel
 from funcgrad.numpy._ufuncs import _as_bool, add, maximum, minimum, multiply, sqrt, subtract
 
@@ -146,7 +146,10 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: None = None, ddo
         if ddof != 0:
             raise ValueError(at_user_line("var/std: give ddof or correction, not both"))
         ddof = correction
-    x = _float(a) if dtype is None else _cast(asarray(a), np.dtype(dtype))
+    x = asarray(a)
+    # NumPy's var of integers and booleans is float64 (as its mean), not float16
+    x = _cast(x, np.dtype(dtype) if dtype is not None else (
+        x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)))
     axes = _axes(x, axis)
     # Masked-out entries become 0 before centring, so a nan there cannot poison the gradient.
     x = _masked(x, where, 0)
@@ -158,7 +161,9 @@ def var(a: ArrayLike, axis: Any = None, dtype: Any = None, out: None = None, ddo
         sq = multiply(centered, centered)
     total = lax.reduce_sum(_masked(sq, where, 0), axes)
     n = _where_count(x, axes, where, total.dtype)
-    denom = n - ddof if isinstance(n, float) else subtract(n, ddof)
+    # NumPy's max(n - ddof, 0): past ddof the variance is nan (0/0) or inf, never negative
+    denom = (builtins.max(n - ddof, 0.0) if isinstance(n, float)
+             else lax.max(subtract(n, ddof), lax.full_like(n, 0)))
     return _keepdims(lax.div(total, denom), x.shape, axes, keepdims)
 
 
@@ -246,6 +251,7 @@ def _arg_reduce(lax_fn: Any, a: ArrayLike, axis: int | None, keepdims: bool) -> 
         _check_nonempty(flat, (0,), "argmax/argmin")
         out = lax_fn(flat, 0)
         return lax.reshape(out, (1,) * x.ndim) if keepdims else out
+    _int_axis(axis)
     (ax,) = _axes(x, axis)
     _check_nonempty(x, (ax,), "argmax/argmin")
     return _keepdims(lax_fn(x, ax), x.shape, (ax,), keepdims)
@@ -305,8 +311,15 @@ def cumsum(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: None =
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
+    _int_axis(axis)
     x = _cast_to_sum_dtype(x, dtype)
     return lax.cumsum(x, _axes(x, axis)[0])
+
+
+def _int_axis(axis: Any) -> None:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise FuncgradTypeError(f"{type(axis).__name__!r} object cannot be interpreted as an "
+                                f"integer (axis must be one integer)")
 
 
 def cumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: None = None
@@ -317,6 +330,7 @@ def cumprod(a: ArrayLike, axis: int | None = None, dtype: Any = None, out: None 
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
+    _int_axis(axis)
     x = _cast_to_sum_dtype(x, dtype)
     (ax,) = _axes(x, axis)
     moved = moveaxis(x, ax, -1)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
-from funcgrad.core.errors import ShapeError, at_user_line
+from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, ShapeError, at_user_line
 from funcgrad.core.tracing import Tracer, full_lower
 from funcgrad.numpy._core import (
     ArrayLike,
@@ -24,6 +24,16 @@ from funcgrad.numpy._core import (
 )
 from funcgrad.numpy._indexing import take
 from funcgrad.numpy._ufuncs import add, subtract
+
+
+def _norm_axis(axis: Any, ndim: int, what: str = "axis") -> int:
+    """``axis`` in [0, ndim), or NumPy's AxisError (a ValueError and an IndexError): a
+    bare ``axis % ndim`` would wrap an out-of-range axis into a silently wrong one."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise np.exceptions.AxisError(at_user_line(
+            f"{what}: axis {axis} is out of bounds for array of dimension {ndim}"))
+    return a % ndim
 
 
 def reshape(a: ArrayLike, /, shape: Any = None, order: str = "C", *, newshape: Any = None,
@@ -54,7 +64,7 @@ def ravel(a: ArrayLike) -> Any:
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
     x = asarray(a)
     perm = tuple(reversed(range(x.ndim))) if axes is None else tuple(
-        int(p) % builtins.max(x.ndim, 1) for p in axes)
+        _norm_axis(p, x.ndim, "transpose") for p in axes)
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(at_user_line(f"axes {axes} don't match array of shape {x.shape}"))
     return lax.transpose(x, perm)
@@ -62,8 +72,12 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Any:
 
 def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
     x = asarray(a)
-    src = [s % x.ndim for s in _axis_tuple(source)]
-    dst = [d % x.ndim for d in _axis_tuple(destination)]
+    src = [_norm_axis(s, x.ndim, "source") for s in _axis_tuple(source)]
+    dst = [_norm_axis(d, x.ndim, "destination") for d in _axis_tuple(destination)]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(at_user_line(
+            f"moveaxis: source {source} and destination {destination} must be sequences of "
+            f"distinct axes of the same length"))
     order = [i for i in range(x.ndim) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -73,19 +87,25 @@ def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Any:
     x = asarray(a)
     perm = list(range(x.ndim))
+    axis1, axis2 = _norm_axis(axis1, x.ndim, "axis1"), _norm_axis(axis2, x.ndim, "axis2")
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return lax.transpose(x, tuple(perm))
 
 
 def expand_dims(a: ArrayLike, axis: int | Sequence[int]) -> Any:
-    return lax.expand_dims(asarray(a), _axis_tuple(axis))
+    x = asarray(a)
+    ndim = x.ndim + len(_axis_tuple(axis))
+    axes = [_norm_axis(d, ndim, "expand_dims") for d in _axis_tuple(axis)]
+    if len(set(axes)) != len(axes):
+        raise ValueError(at_user_line(f"expand_dims: repeated axis in {axis}"))
+    return lax.expand_dims(x, tuple(axes))
 
 
 def squeeze(a: ArrayLike, axis: int | Sequence[int] | None = None) -> Any:
     x = asarray(a)
     if axis is None:
         axis = tuple(i for i, n in enumerate(x.shape) if n == 1)
-    return lax.squeeze(x, _axis_tuple(axis))
+    return lax.squeeze(x, tuple(_norm_axis(d, x.ndim, "squeeze") for d in _axis_tuple(axis)))
 
 
 def broadcast_to(a: ArrayLike, shape: Sequence[int]) -> Any:
@@ -124,6 +144,9 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     dt = np.result_type(*(a.dtype for a in arrs))
     arrs = [_cast(a, dt) for a in arrs]
     ndim = arrs[0].ndim
+    if ndim == 0:
+        raise ValueError(at_user_line("zero-dimensional arrays cannot be concatenated"))
+    axis = _norm_axis(axis, ndim, "concatenate")
     for a in arrs[1:]:
         if a.ndim != ndim or builtins.any(
                 x != y for i, (x, y) in enumerate(zip(a.shape, arrs[0].shape))
@@ -142,7 +165,7 @@ def stack(arrays: Sequence[ArrayLike], axis: int = 0) -> Any:
     if len(shapes) > 1:
         raise ShapeError(at_user_line(f"stack: all input arrays must have the same shape, "
                                       f"got {sorted(shapes)}"))
-    ax = axis % (arrs[0].ndim + 1)
+    ax = _norm_axis(axis, arrs[0].ndim + 1, "stack")
     return concatenate([expand_dims(a, ax) for a in arrs], ax)
 
 
@@ -157,7 +180,7 @@ def vstack(arrays: Sequence[ArrayLike]) -> Any:
 
 def split(a: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     x = asarray(a)
-    ax = axis % x.ndim
+    ax = _norm_axis(axis, x.ndim, "split")
     n = x.shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
         if n % indices_or_sections:
@@ -206,6 +229,8 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
     array([3., 2., 1., 2., 3., 2., 1.])
     """
     x = asarray(array)
+    if np.asarray(pad_width).dtype.kind not in "iu":
+        raise FuncgradTypeError(f"`pad_width` must be of integral type, got {pad_width!r}")
     widths = _pairs(pad_width, x.ndim, "pad_width")
     if (widths < 0).any():
         raise ValueError(at_user_line(f"pad: pad_width {pad_width!r} has negative entries"))
@@ -350,6 +375,9 @@ def rot90(m: ArrayLike, k: int = 1, axes: tuple[int, int] = (0, 1)) -> Any:
     x = asarray(m)
     k %= 4
     a0, a1 = axes
+    if x.ndim < 2 or _norm_axis(a0, x.ndim, "rot90") == _norm_axis(a1, x.ndim, "rot90"):
+        raise FuncgradValueError(f"rot90: axes {axes} must be two different axes of an array "
+                                 f"of at least two dimensions, got shape {x.shape}")
     if k == 0:
         return x
     if k == 2:
@@ -375,7 +403,7 @@ def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:
     x = asarray(a)
     if axis is None:
         x, axis = ravel(x), 0
-    ax = axis % x.ndim
+    ax = _norm_axis(axis, x.ndim, "repeat")
     reps = full_lower(repeats)
     if isinstance(reps, Tracer):
         raise NotImplementedError("repeat: repeats must be concrete")
@@ -399,7 +427,7 @@ def roll(a: ArrayLike, shift: Any, axis: Any = None) -> Any:
         raise ValueError(at_user_line(f"roll: shift {shift} and axis {axis} do not match")
                          ) from None
     for s, ax in ((int(s), int(a)) for s, a in pairs):
-        ax %= x.ndim
+        ax = _norm_axis(ax, x.ndim, "roll")
         n = x.shape[ax]
         if n == 0:
             continue

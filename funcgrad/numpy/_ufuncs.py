@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad import lax
+from funcgrad.core.errors import FuncgradTypeError
 from funcgrad.core.tracing import Tracer
 from funcgrad.lax import elementwise as _ew
 from funcgrad.numpy._core import (
@@ -92,7 +93,10 @@ def power(x: ArrayLike, y: ArrayLike) -> Any:
             dt = result_type(xa, y if type(y) in _PY_SCALARS else np.asarray(y))
             if dt.kind in "fc" or (dt.kind in "iu" and y_val >= 0):
                 return lax.integer_pow(_cast(xa, dt), int(y_val))
-    return lax.pow(*_binary(x, y))
+    a, b = _binary(x, y)
+    if a.dtype == np.bool_:  # NumPy has no boolean power loop and computes in int8
+        a, b = _cast(a, np.int8), _cast(b, np.int8)
+    return lax.pow(a, b)
 
 
 def negative(x: ArrayLike) -> Any:
@@ -100,7 +104,10 @@ def negative(x: ArrayLike) -> Any:
 
 
 def positive(x: ArrayLike) -> Any:
-    return asarray(x)
+    x = asarray(x)
+    if x.dtype == np.bool_:
+        raise FuncgradTypeError("positive is not defined for boolean arrays (as NumPy)")
+    return x
 
 
 def _unary_float(fn: Any, name: str, doc_example: str = "") -> Callable[[ArrayLike], Any]:
@@ -158,12 +165,17 @@ def sign(x: ArrayLike) -> Any:
     return lax.sign(asarray(x))
 
 
+def _int8_if_bool(x: Any) -> Any:
+    # NumPy has no boolean loop for these ufuncs and computes in int8.
+    return _cast(x, np.int8) if x.dtype == np.bool_ else x
+
+
 def square(x: ArrayLike) -> Any:
-    return lax.integer_pow(asarray(x), 2)
+    return lax.integer_pow(_int8_if_bool(asarray(x)), 2)
 
 
 def reciprocal(x: ArrayLike) -> Any:
-    x = asarray(x)
+    x = _int8_if_bool(asarray(x))
     if x.dtype.kind in "fc":
         return lax.div(lax.full_like(x, 1), x)
     # Integer 1 / x truncates toward zero, as NumPy's C loop: x for x = +-1, else 0.
@@ -182,6 +194,8 @@ def ceil(x: ArrayLike) -> Any:
 
 def round(x: ArrayLike, decimals: int = 0) -> Any:
     x = asarray(x)
+    if x.dtype == np.bool_:
+        x = _cast(x, np.float16)  # NumPy has no boolean loop and rounds in float16
     if x.dtype.kind not in "fc":
         if decimals >= 0:
             return x
@@ -263,6 +277,9 @@ def logaddexp(x: ArrayLike, y: ArrayLike) -> Any:
     """``log(exp(x) + exp(y))`` without overflow."""
     a, b = _binary(x, y)  # promote first: a Python scalar stays weak (NEP 50)
     a, b = _float(a), _float(b)
+    if a.dtype.kind == "c":
+        raise FuncgradTypeError(f"logaddexp is not defined for complex operands (as NumPy), "
+                                f"got {a.dtype}")
     m = lax.max(a, b)
     # The shift cancels mathematically, so it carries no gradient.
     m_safe = where(isfinite(m), lax.stop_gradient(m), 0)
@@ -356,7 +373,7 @@ def conjugate(x: ArrayLike) -> Any:
     array([1.-2.j])
     """
     x = asarray(x)
-    return lax.conj(x) if x.dtype.kind == "c" else x
+    return lax.conj(x) if x.dtype.kind == "c" else _int8_if_bool(x)
 
 
 conj = conjugate
@@ -372,6 +389,6 @@ def angle(z: ArrayLike, deg: bool = False) -> Any:
     if z.dtype.kind == "c":
         a = lax.atan2(lax.imag(z), lax.real(z))
     else:
-        zr = _float(z)
+        zr = _float(_cast(z, np.int64) if z.dtype == np.bool_ else z)  # arctan2(0, z): NEP 50
         a = lax.atan2(lax.full_like(zr, 0), zr)
     return lax.mul(a, float(180 / np.pi)) if deg else a

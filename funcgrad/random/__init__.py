@@ -64,8 +64,19 @@ def _random_bits_impl(keys: np.ndarray, shape: tuple[int, ...], dtype: np.dtype,
 
 
 random_bits_p.def_impl(_random_bits_impl)
-random_bits_p.def_abstract_eval(
-    lambda keys, shape, dtype, salt: ShapedArray(tuple(keys.shape[:-1]) + tuple(shape), dtype))
+def _random_bits_abstract_eval(keys: ShapedArray, shape: tuple[int, ...], dtype: np.dtype,
+                               salt: int) -> ShapedArray:
+    if keys.shape[-1:] != (2,) or keys.dtype != np.uint32:
+        raise _FgValueError(f"random_bits: keys must be uint32 of shape (..., 2), got "
+                            f"{keys.str_short()}")
+    if any(d < 0 for d in shape):
+        raise _FgValueError(f"random_bits: shape {shape} has a negative dimension")
+    if np.dtype(dtype) not in _OUT_DTYPES:
+        raise _FgValueError(f"random_bits: dtype must be one of {_OUT_DTYPES}, got {dtype}")
+    return ShapedArray(tuple(keys.shape[:-1]) + tuple(shape), dtype)
+
+
+random_bits_p.def_abstract_eval(_random_bits_abstract_eval)
 ad.defnondiff(random_bits_p)
 codegen.def_impl_call(random_bits_p)
 

@@ -62,7 +62,13 @@ def run_checked(closed: ClosedJaxpr, exe: Executable, args: Sequence[Any]) -> li
     """Run ``exe``; with ``enable_checks`` check its outputs against the staged types, and
     with ``debug_nans``/``debug_infs`` re-run a non-finite result primitive by primitive, so
     the error names the primitive and the user's line that produced it (as JAX does)."""
-    outs = list(exe(*args))
+    if config.debug_nans or config.debug_infs:
+        # The check below reports at the user's line; NumPy's RuntimeWarning from inside the
+        # generated code would only point into funcgrad.
+        with np.errstate(all="ignore"):
+            outs = list(exe(*args))
+    else:
+        outs = list(exe(*args))
     if config.enable_checks:
         got = [(np.shape(o), np.asarray(o).dtype) for o in outs]
         want = [(a.shape, a.dtype) for a in closed.out_avals]
