@@ -541,17 +541,24 @@ def _step(c, x):
     return c * fnp.tanh(x) + x, c * x
 
 
-def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
+@pytest.fixture
+def staging_count(monkeypatch):
+    """A list that grows by one each time a jaxpr is staged."""
     from funcgrad.core import staging
 
-    staged = []
+    calls = []
     real = staging.trace_to_jaxpr
 
     def counting(*args, **kwargs):
-        staged.append(1)
+        calls.append(1)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(staging, "trace_to_jaxpr", counting)
+    return calls
+
+
+def test_repeated_grads_of_a_scan_stage_nothing(staging_count):
+    staged = staging_count
 
     def loss(c0, xs):
         c, ys = fg.lax.scan(_step, c0, xs)
@@ -572,19 +579,10 @@ def test_repeated_grads_of_a_scan_stage_nothing(monkeypatch):
 
 
 
-def test_repeated_eager_conds_stage_nothing(monkeypatch):
+def test_repeated_eager_conds_stage_nothing(staging_count):
+    staged = staging_count
     # With a concrete predicate only the chosen branch runs; the other is traced for its
     # types, once per (function, input types).
-    from funcgrad.core import staging
-
-    staged = []
-    real = staging.trace_to_jaxpr
-
-    def counting(*args, **kwargs):
-        staged.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(staging, "trace_to_jaxpr", counting)
 
     def loss(p, x):
         return fnp.sum(fg.lax.cond(p, fnp.sin, fnp.cos, x))
