@@ -564,9 +564,14 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any]
                   window_dilation: Sequence[int] | None = None) -> Any:
     """Reduce sliding windows with ``computation``, as ``jax.lax.reduce_window``.
 
-    ``computation`` must be ``lax.add`` (with ``init_value`` 0), ``lax.max`` (with
-    ``-inf``, or the dtype's minimum) or ``lax.min`` (``+inf`` / maximum): the monoids that
-    have primitives. Dilations other than 1 are not supported.
+    ``lax.add`` (with ``init_value`` 0), ``lax.max`` (``-inf`` or the dtype's minimum) and
+    ``lax.min`` (``+inf`` / maximum) without dilation run as the pooling primitives (their
+    fast kernels and the seeds' gradient rules). Any other binary ``computation`` (``lax.mul``,
+    a lambda of lax operations, a non-identity ``init_value``) or a ``base_dilation`` /
+    ``window_dilation`` runs as a composite: the operand is padded (and base-dilated) with
+    ``init_value`` by ``lax.pad``, each window tap is one strided ``lax.slice``, and the taps
+    are folded with ``computation`` starting from ``init_value``, so it is differentiable,
+    batched and staged like its parts (window size times the output's work).
 
     Args:
       operand: the array to reduce.
@@ -575,8 +580,9 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any]
       window_dimensions: window size per axis.
       window_strides: stride per axis.
       padding: ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis.
-      base_dilation: must be None or all 1.
-      window_dilation: must be None or all 1.
+      base_dilation: the operand's dilation per axis (``d - 1`` init values between
+        neighbours), or None.
+      window_dilation: the window's dilation per axis, or None.
 
     Returns:
       One value per window position.
@@ -587,13 +593,13 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any]
     array([1., 2., 3.])
     """
     from funcgrad.lax import elementwise as ew
-    for name, dil in (("base_dilation", base_dilation), ("window_dilation", window_dilation)):
-        if dil is not None and any(int(d) != 1 for d in dil):
-            raise NotImplementedError(f"reduce_window: {name}={tuple(dil)} is not supported "
-                                      f"(only 1s)")
+    ndim = len(get_aval(operand).shape)
+    dilated = any(d is not None and any(int(v) != 1 for v in d)
+                  for d in (base_dilation, window_dilation))
     dtype = get_aval(operand).dtype
     init = np.asarray(init_value)
-    identity: Any
+    wrapper: Any = None
+    identity: Any = None
     if computation in (ew.add, np.add):
         wrapper, identity = reduce_window_sum, 0
     elif computation in (ew.max, np.maximum):
@@ -601,10 +607,54 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable[..., Any]
     elif computation in (ew.min, np.minimum):
         wrapper = reduce_window_min
         identity = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
-    else:
-        raise NotImplementedError(f"reduce_window: computation {computation!r} is not supported; "
-                                  f"use lax.add, lax.max or lax.min")
-    if init.shape != () or init.item() != identity:
-        raise ValueError(f"reduce_window: init_value for {computation.__name__} must be its "
-                         f"identity {identity}, got {init_value!r}")
-    return wrapper(operand, window_dimensions, window_strides, padding)
+    if (wrapper is not None and not dilated and init.shape == ()
+            and init.item() == identity):
+        return wrapper(operand, window_dimensions, window_strides, padding)
+    if init.shape != ():
+        raise ValueError(f"reduce_window: init_value must be a scalar, got shape {init.shape}")
+    for name, seq in (("window_dimensions", window_dimensions),
+                      ("window_strides", window_strides),
+                      ("base_dilation", base_dilation), ("window_dilation", window_dilation)):
+        if seq is not None and (len(seq) != ndim or any(int(v) < 1 for v in seq)):
+            raise ValueError(f"reduce_window: {name} must have {ndim} positive entries (the "
+                             f"operand's rank), got {tuple(seq)}")
+    return _reduce_window_taps(operand, init.astype(dtype), computation,
+                               tuple(int(k) for k in window_dimensions),
+                               tuple(int(v) for v in window_strides), padding,
+                               tuple(int(v) for v in base_dilation or (1,) * ndim),
+                               tuple(int(v) for v in window_dilation or (1,) * ndim))
+
+
+def _reduce_window_taps(operand: Any, init: np.ndarray, computation: Callable[..., Any],
+                        window: tuple[int, ...], strides: tuple[int, ...], padding: Any,
+                        base_dilation: tuple[int, ...], window_dilation: tuple[int, ...]
+                        ) -> Any:
+    """The composite form: pad and dilate, one strided slice per window tap, the taps folded
+    with ``computation`` after ``init``. As XLA, padding and dilation holes take no part (a
+    mask skips them), so a non-identity ``init`` counts once per window."""
+    import itertools
+
+    from funcgrad.lax.conv import padtype_to_pads
+    from funcgrad.lax.elementwise import select
+    from funcgrad.lax.structural import broadcast_in_dim, pad
+    from funcgrad.lax.structural import slice as lax_slice
+    shape = tuple(get_aval(operand).shape)
+    dilated_window = tuple((k - 1) * r + 1 for k, r in zip(window, window_dilation))
+    # JAX resolves 'SAME' from the undilated operand and the dilated window; so does this
+    pads = (padtype_to_pads(shape, dilated_window, strides, padding) if isinstance(padding, str)
+            else tuple((int(lo), int(hi)) for lo, hi in padding))
+    config = [(lo, hi, b - 1) for (lo, hi), b in zip(pads, base_dilation)]
+    x = pad(operand, init, config)
+    holes = any(lo or hi for lo, hi in pads) or any(b > 1 for b in base_dilation)
+    real = pad(np.ones(shape, bool), np.asarray(False), config) if holes else None
+    padded = tuple(get_aval(x).shape)
+    out = tuple(max((n - w) // s + 1, 0) for n, w, s in zip(padded, dilated_window, strides))
+    acc = broadcast_in_dim(init, out, ())
+    if 0 in out:
+        return acc
+    for tap in itertools.product(*(range(k) for k in window)):
+        start = [t * r for t, r in zip(tap, window_dilation)]
+        limit = [a + (o - 1) * s + 1 for a, o, s in zip(start, out, strides)]
+        step = computation(acc, lax_slice(x, start, limit, strides))
+        acc = step if real is None else select(lax_slice(real, start, limit, strides), step, acc)
+    return acc
