@@ -97,3 +97,21 @@ def test_unbound_axis_names_raise_name_error() -> None:
         fg.vmap(lambda r: L.psum(r, "k"), axis_name="i")(X)
     with pytest.raises(NameError, match="unbound axis name"):
         fg.vmap(lambda r: L.all_gather(r, "k"), axis_name="i")(X)
+
+
+def test_collectives_inside_jit_scan_and_cond_inside_the_named_vmap() -> None:
+    # The sub-program is batched for the named axis, under its name.
+    inner = fg.jit(lambda r: r / L.psum(r, "i"))
+    np.testing.assert_allclose(fg.vmap(inner, axis_name="i")(X), X / X.sum(0))
+
+    def scanned(r: Any) -> Any:
+        def step(c: Any, x: Any) -> Any:
+            return c + L.pmean(x, "i"), L.axis_index("i") * x
+        return fg.lax.scan(step, 0.0, r)
+    carry, ys = fg.vmap(scanned, axis_name="i")(X)
+    np.testing.assert_allclose(carry, np.full(X.shape[0], X.mean(0).sum()))
+    np.testing.assert_allclose(ys, np.arange(X.shape[0])[:, None] * X)
+    branch = fg.vmap(lambda r: fg.lax.cond(r[0] > 0, lambda v: v - L.pmean(v, "i"),
+                                           lambda v: v + L.pmean(v, "i"), r), axis_name="i")
+    sign = np.where(X[:, :1] > 0, -1.0, 1.0)
+    np.testing.assert_allclose(branch(X), X + sign * X.mean(0))

@@ -8,6 +8,7 @@ result with one call of (usually) the same primitive: there is no per-example lo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,13 @@ batch_rules: dict[Primitive, BatchRule] = {}
 # Collectives (``lax.psum``...): rule(vals, dims, axis_size, **params) -> (out, out_dim), run
 # by the vmap whose ``axis_name`` the call names; other vmaps batch them by ``batch_rules``.
 collective_rules: dict[Primitive, Callable[..., tuple[Any, Any]]] = {}
+# The axis name of the named vmap whose batching rule is running (a one-slot stack frame per
+# rule call): batch_eval gives it to the trace that batches a jit/cond/scan body.
+class _RuleAxis(threading.local):
+    name: Any = None
+
+
+_rule_axis = _RuleAxis()
 
 
 def _lax() -> Any:
@@ -147,8 +155,16 @@ class BatchTrace(Trace):
         if rule is None:
             raise NotImplementedError(f"batching rule for primitive {prim.name!r} is not "
                                       f"implemented")
-        with set_current_trace(self.parent):
-            out, out_dim = rule(vals, dims, **params)
+        if self.axis_name is None:
+            with set_current_trace(self.parent):
+                out, out_dim = rule(vals, dims, **params)
+        else:  # a rule batching a sub-program (jit, cond, scan) batches it for this axis
+            outer_name, _rule_axis.name = _rule_axis.name, self.axis_name
+            try:
+                with set_current_trace(self.parent):
+                    out, out_dim = rule(vals, dims, **params)
+            finally:
+                _rule_axis.name = outer_name
         if prim.multiple_results:
             return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return out if out_dim is None else BatchTracer(self, out, out_dim)
@@ -355,7 +371,8 @@ def batch_eval(closed: ClosedJaxpr, args: Sequence[Any], batched: Sequence[bool]
                 force: Sequence[bool]) -> tuple[list[Any], list[bool]]:
     """Run ``closed`` on ``args`` (batched ones on axis 0) under a batch trace; outputs come
     back with the batch axis first, unbatched ones broadcast where ``force`` says so."""
-    trace = BatchTrace(current_trace(), size)
+    # the sub-program is batched for the axis whose rule is running, under that axis's name
+    trace = BatchTrace(current_trace(), size, _rule_axis.name)
     ins = [BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched)]
     try:
         with set_current_trace(trace):
@@ -388,5 +405,6 @@ def batch_jaxpr(closed: ClosedJaxpr, batched: Sequence[bool], size: int,
 
     def build() -> tuple[ClosedJaxpr, list[bool]]:
         return stage_rule(fun, in_avals), flags[0]
-    return cached_rule(closed, ("batch", tuple(batched), size, tuple(force)), build)
+    return cached_rule(closed, ("batch", tuple(batched), size, tuple(force), _rule_axis.name),
+                       build)
 
