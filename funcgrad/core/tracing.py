@@ -136,8 +136,11 @@ class CheckingEvalTrace(EvalTrace):
                     self.check_infs and np.isinf(o).any())
                 if bad:
                     from funcgrad.transforms.jit import value_ranges
-                    phase = (" in the backward pass (a VJP rule)"
-                             if _state.backward_of is not None else "")
+                    phase = ""
+                    if _state.backward_of is not None:
+                        fwd = (_state.backward_sources or {}).get(id(_state.backward_of))
+                        phase = (f" in the backward pass (backward of {fwd[0]} at {fwd[1]})"
+                                 if fwd is not None else " in the backward pass (a VJP rule)")
                     raise FloatingPointError(at_user_line(
                         f"debug_nans/debug_infs: primitive {primitive.name!r} produced a "
                         f"non-finite value{phase}, from inputs {value_ranges(args)}"))
@@ -153,6 +156,13 @@ def set_debug_checks(nans: bool, infs: bool, shapes: bool = False) -> None:
     CheckingEvalTrace.check_nans, CheckingEvalTrace.check_infs = nans, infs
     CheckingEvalTrace.check_shapes = shapes
     EVAL_TRACE.__class__ = CheckingEvalTrace if (nans or infs or shapes) else EvalTrace
+    global DEBUG_NANS
+    DEBUG_NANS = nans or infs
+
+
+# Whether NaN/Inf checks are on: reverse mode then records each tape entry's primitive and
+# user line, so a NaN in the backward pass names the forward line it differentiates.
+DEBUG_NANS = False
 
 
 class _State(threading.local):
@@ -160,6 +170,8 @@ class _State(threading.local):
     # While the backward pass runs a VJP rule: the forward output it differentiates, so a
     # staging trace can attribute the rule's equations to the forward equation.
     backward_of: Any = None
+    # Under DEBUG_NANS, the running backward pass's id(forward output) -> (primitive, line).
+    backward_sources: Any = None
     # While checkpoint recomputes its forward inside the backward pass.
     recomputing: bool = False
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from funcgrad.core import pytree, tracing
 from funcgrad.core.avals import ShapedArray, get_aval
-from funcgrad.core.errors import FuncgradTypeError, at_user_line
+from funcgrad.core.errors import FuncgradTypeError, at_user_line, user_source_info
 from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive, add_any_p, zeros_like_aval
 from funcgrad.core.staging import cached_rule, eval_closed, stage_rule
@@ -294,6 +294,7 @@ class VJPTrace(Trace):
         self.parent = parent
         self.tape: list[TapeEntry] = []
         self.num_slots = 0
+        self.sources: dict[int, tuple[str, Any]] = {}  # only under debug_nans/debug_infs
 
     def new_tracer(self, primal: Any) -> VJPTracer:
         self.num_slots += 1
@@ -336,6 +337,8 @@ class VJPTrace(Trace):
         rule = vjp_rules.get(prim)
         if rule is None:
             raise _missing("vjp", prim)
+        if tracing.DEBUG_NANS:  # so a NaN in this entry's VJP names the forward line
+            self.sources[id(ans)] = (prim.name, user_source_info())
         if prim.multiple_results:
             outs = [self.new_tracer(a) for a in ans]
             self.tape.append(TapeEntry((rule, params, primals, in_slots, needs, ans,
@@ -417,11 +420,12 @@ class VJPTrace(Trace):
                 cts[slot] = add_tangents(cts[slot], ct)
         lowest_needed = min(in_slots, default=0)
         state = tracing._state
-        outer_backward_of = state.backward_of
+        outer_backward_of, outer_sources = state.backward_of, state.backward_sources
+        state.backward_sources = self.sources
         try:
             self._walk_back(cts, lowest_needed, state)
         finally:
-            state.backward_of = outer_backward_of
+            state.backward_of, state.backward_sources = outer_backward_of, outer_sources
         return [cts[s] for s in in_slots]
 
     def _walk_back(self, cts: list[Any], lowest_needed: int, state: Any) -> None:
