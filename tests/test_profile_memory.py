@@ -83,3 +83,15 @@ def test_memory_report_residuals_and_checkpoint() -> None:
     assert any(m.direction == "recomputed" for m in saved.lines)
     assert plain.measured_peak_bytes is not None and plain.measured_peak_bytes >= 8 * n
     assert "residual float64[10000]" in str(plain)
+
+
+def test_profiler_overhead_benchmark_runs(capsys: Any) -> None:
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "profiler_overhead.py"
+    spec = importlib.util.spec_from_file_location("profiler_overhead", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module.main(["--repeats", "1"])
+    out = capsys.readouterr().out
+    assert out.count("%") == 3 and "MLP value_and_grad" in out
