@@ -254,10 +254,15 @@ def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Any:
     >>> vecdot(np.array([1.0, 2.0]), np.array([[3.0, 4.0]]))
     array([11.])
     """
-    x, y = _promote(x1, x2)
-    if x.ndim == 0:
+    sx, sy = np.shape(x1), np.shape(x2)   # before _promote broadcasts them
+    if not sx or not sy:
         raise ValueError("vecdot: the arguments must have at least one dimension")
-    return _sum(multiply(conjugate(x), y), axis=axis)
+    x, y = _promote(x1, x2)
+    nx, ny = sx[axis], sy[axis]
+    if nx != ny:   # the contracted axis does not broadcast (the array API)
+        raise ValueError(f"vecdot: the contracted axis {axis} has size {nx} in x1 (shape "
+                         f"{sx}) but {ny} in x2 (shape {sy})")
+    return _sum(multiply(conjugate(x), y), axis=axis, dtype=x.dtype)
 
 
 def matrix_transpose(x: ArrayLike, /) -> Any:

@@ -122,7 +122,20 @@ exp = _unary_float(lax.exp, "exp")
 exp2 = _unary_float(lax.exp2, "exp2")
 log = _unary_float(lax.log, "log")
 log1p = _unary_float(lax.log1p, "log1p")
-expm1 = _unary_float(lax.expm1, "expm1")
+def expm1(x: ArrayLike) -> Any:
+    """Elementwise ``exp(x) - 1``, as ``numpy.expm1``; for complex ``x`` with a zero
+    imaginary part the result is ``expm1(real) + imag*1j`` exactly (the array API's special
+    cases: NumPy gives ``inf+nanj`` at ``inf+0j``).
+
+    >>> expm1(np.array([complex(np.inf, 0.0)]))
+    array([inf+0.j])
+    """
+    z = _float(x)
+    if z.dtype.kind != "c":
+        return lax.expm1(z)
+    re, im = lax.real(z), lax.imag(z)
+    on_axis = lax.complex(lax.expm1(re), im)
+    return lax.select(lax.eq(im, lax.full_like(im, 0)), on_axis, lax.expm1(z))
 sqrt = _unary_float(lax.sqrt, "sqrt")
 sin = _unary_float(lax.sin, "sin", "\n\n    >>> sin(np.zeros(2))\n    array([0., 0.])")
 cos = _unary_float(lax.cos, "cos")

@@ -20,6 +20,7 @@ from funcgrad import numpy as fnp
 from funcgrad.core.errors import FuncgradTypeError, ShapeError, at_user_line
 from funcgrad.lax.fft import FftType
 from funcgrad.lax.fft import fft as _fft_p
+from funcgrad.numpy._core import _check_device
 
 __all__ = [
     "fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifft2", "ifftn", "ifftshift",
@@ -328,7 +329,8 @@ def irfftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = 
 
 # == frequencies and shifts ===================================================================
 
-def fftfreq(n: int, d: Any = 1.0, *, dtype: Any = None) -> np.ndarray:
+def fftfreq(n: int, /, d: Any = 1.0, *, dtype: Any = None, device: Any = None
+            ) -> np.ndarray:
     """The sample frequencies of an ``n``-point ``fft`` with spacing ``d``, as
     ``numpy.fft.fftfreq``.
 
@@ -336,13 +338,15 @@ def fftfreq(n: int, d: Any = 1.0, *, dtype: Any = None) -> np.ndarray:
     >>> fnp.fft.fftfreq(4)
     array([ 0.  ,  0.25, -0.5 , -0.25])
     """
+    _check_device(device)
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(at_user_line(f"fft.fftfreq: n must be a positive integer, got {n!r}"))
     out = np.fft.fftfreq(int(n), d)
     return out if dtype is None else out.astype(dtype)
 
 
-def rfftfreq(n: int, d: Any = 1.0, *, dtype: Any = None) -> np.ndarray:
+def rfftfreq(n: int, /, d: Any = 1.0, *, dtype: Any = None, device: Any = None
+             ) -> np.ndarray:
     """The ``n // 2 + 1`` non-negative sample frequencies of an ``n``-point ``rfft``, as
     ``numpy.fft.rfftfreq``.
 
@@ -350,6 +354,7 @@ def rfftfreq(n: int, d: Any = 1.0, *, dtype: Any = None) -> np.ndarray:
     >>> fnp.fft.rfftfreq(4)
     array([0.  , 0.25, 0.5 ])
     """
+    _check_device(device)
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(at_user_line(f"fft.rfftfreq: n must be a positive integer, got {n!r}"))
     out = np.fft.rfftfreq(int(n), d)
