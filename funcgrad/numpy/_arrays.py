@@ -27,6 +27,8 @@ from funcgrad.numpy._shape import (
     moveaxis,
     ravel,
     reshape,
+    split_at,
+    split_point_bounds,
     swapaxes,
     transpose,
 )
@@ -384,11 +386,8 @@ def array_split(ary: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list
         q, r = divmod(n, s)
         bounds = np.cumsum([0] + [q + 1] * r + [q] * (s - r)).tolist()
     else:
-        points = [int(i) for i in indices_or_sections]
-        bounds = [0, *[builtins.min(i + n if i < 0 else i, n) for i in points], n]
-        bounds = [builtins.max(b, 0) for b in bounds]
-    return [lax.slice_in_dim(x, lo, builtins.max(lo, hi), axis=ax)
-            for lo, hi in zip(bounds[:-1], bounds[1:])]
+        bounds = split_point_bounds(indices_or_sections, n)
+    return split_at(x, bounds, ax)
 
 
 def _split_along(ary: ArrayLike, indices_or_sections: Any, axis: int, min_ndim: int,

@@ -190,10 +190,20 @@ def split(a: ArrayLike, indices_or_sections: Any, axis: int = 0) -> list[Any]:
         step = n // indices_or_sections
         bounds = [i * step for i in range(int(indices_or_sections) + 1)]
     else:
-        # Split points are slice bounds: negative ones count from the end, as NumPy.
-        points = [int(i) for i in indices_or_sections]
-        bounds = [0, *[builtins.min(i + n if i < 0 else i, n) for i in points], n]
-        bounds = [builtins.max(b, 0) for b in bounds]
+        bounds = split_point_bounds(indices_or_sections, n)
+    return split_at(x, bounds, ax)
+
+
+def split_point_bounds(points: Any, n: int) -> list[int]:
+    """Slice bounds of an axis of length ``n`` cut at ``points`` (negative ones count from
+    the end, and every bound is clipped to ``[0, n]``, as NumPy)."""
+    inner = [builtins.min(i + n if i < 0 else i, n) for i in (int(p) for p in points)]
+    return [builtins.max(b, 0) for b in [0, *inner, n]]
+
+
+def split_at(x: Any, bounds: Sequence[int], ax: int) -> list[Any]:
+    """The pieces of ``x`` between consecutive ``bounds`` along axis ``ax`` (empty where a
+    bound is below the previous one)."""
     return [lax.slice_in_dim(x, lo, builtins.max(lo, hi), axis=ax)
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 

@@ -107,30 +107,29 @@ def _apply(x: Any, axes: tuple[int, ...], kind: FftType, lengths: tuple[int, ...
     return fnp.moveaxis(out, dest, axes)
 
 
-def _c2c(a: Any, s: Sequence[int] | None, axes: Sequence[int] | None, norm: str | None,
-         inverse: bool, name: str) -> Any:
-    x = _as_complex(fnp.asarray(a))
+def _resized(x: Any, s: Sequence[int] | None, axes: Sequence[int] | None, name: str
+             ) -> tuple[Any, tuple[int, ...], tuple[int, ...]]:
+    """``x`` cut or zero-padded to ``s`` along ``axes`` (NumPy's defaults for both), with the
+    axes and the transform lengths."""
     if x.ndim == 0:
         raise ShapeError(at_user_line(f"{name}: expected at least one dimension, got a scalar"))
     ax, s = _axes_and_lengths(x, s, axes, name)
     if s is not None:
         for axis, n in zip(ax, s):
             x = _resize(x, axis, n)
-    lengths = tuple(x.shape[a] for a in ax)
+    return x, tuple(ax), tuple(x.shape[a] for a in ax)
+
+
+def _c2c(a: Any, s: Sequence[int] | None, axes: Sequence[int] | None, norm: str | None,
+         inverse: bool, name: str) -> Any:
+    x, ax, lengths = _resized(_as_complex(fnp.asarray(a)), s, axes, name)
     out = _apply(x, ax, FftType.IFFT if inverse else FftType.FFT, lengths)
     return _scale(out, norm, math.prod(lengths), inverse, name)
 
 
 def _r2c(a: Any, s: Sequence[int] | None, axes: Sequence[int] | None, norm: str | None,
          name: str) -> Any:
-    x = _as_real(fnp.asarray(a), name)
-    if x.ndim == 0:
-        raise ShapeError(at_user_line(f"{name}: expected at least one dimension, got a scalar"))
-    ax, s = _axes_and_lengths(x, s, axes, name)
-    if s is not None:
-        for axis, n in zip(ax, s):
-            x = _resize(x, axis, n)
-    lengths = tuple(x.shape[a] for a in ax)
+    x, ax, lengths = _resized(_as_real(fnp.asarray(a), name), s, axes, name)
     return _scale(_apply(x, ax, FftType.RFFT, lengths), norm, math.prod(lengths), False, name)
 
 
