@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +29,17 @@ if settings is not None:
                               suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("dev", max_examples=30, deadline=None)
     settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def jax_x64() -> Any:
+    """JAX (the oracle extra) with float64 enabled for the test, restored after it."""
+    from oracles import oracle
+    jax = oracle("jax")
+    old = jax.config.read("jax_enable_x64")
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", old)
 
 
 @pytest.fixture

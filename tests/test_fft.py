@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from oracles import oracle
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -22,13 +21,6 @@ from funcgrad.test_util import check_grads
 
 F = fnp.fft
 NORMS = (None, "backward", "ortho", "forward")
-
-
-@pytest.fixture
-def jax_x64() -> Any:
-    jax = oracle("jax")
-    jax.config.update("jax_enable_x64", True)
-    yield jax
 
 
 def close(got: Any, want: Any, rtol: float = 1e-10, atol: float = 1e-12) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from oracles import oracle
 from specs_control import well_conditioned
 
 import funcgrad as fg
@@ -172,13 +171,6 @@ def test_hessian_of_logdet_is_minus_kron_of_inverses(rng: np.random.Generator) -
     hess = fg.hessian(lambda a: fnp.linalg.slogdet(a)[1])(a)
     want = -np.einsum("li,jk->ijkl", inv, inv)  # d/dA_kl (A^-T)_ij = -(A^-1)_jk (A^-1)_li
     np.testing.assert_allclose(hess, want, rtol=1e-11, atol=1e-13)
-
-
-@pytest.fixture
-def jax_x64() -> Any:
-    jax = oracle("jax")
-    with jax.enable_x64(True):
-        yield jax
 
 
 def test_against_jax(jax_x64: Any, rng: np.random.Generator) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from oracles import oracle
 from specs_linalg import sv_separated, sym_separated
 
 import funcgrad as fg
@@ -21,13 +20,6 @@ from funcgrad.lax import linalg as lax_linalg
 from funcgrad.test_util import check_grads
 
 la = fnp.linalg
-
-
-@pytest.fixture
-def jax_x64() -> Any:
-    jax = oracle("jax")
-    jax.config.update("jax_enable_x64", True)
-    yield jax
 
 
 def close(got: Any, want: Any, rtol: float = 1e-10, atol: float = 1e-12) -> None:
