@@ -46,6 +46,18 @@ class BackwardSourceInfo(SourceInfo):
         return f"backward of {self.backward_of} at {SourceInfo.__str__(self)}"
 
 
+# The ``backward_of`` of equations a checkpoint recomputes inside the backward pass.
+RECOMPUTATION = "checkpoint (recomputed)"
+
+
+def pass_of(info: SourceInfo | None) -> str:
+    """Which pass an equation with this source info belongs to: "forward", "backward" or
+    "recomputed" (a checkpoint's recomputation), for profiles, memory reports and pictures."""
+    if isinstance(info, BackwardSourceInfo):
+        return "recomputed" if info.backward_of == RECOMPUTATION else "backward"
+    return "forward"
+
+
 def user_source_info() -> SourceInfo | None:
     """The innermost frame outside funcgrad as a ``SourceInfo`` (None if there is none)."""
     frame: FrameType | None = sys._getframe(1)

@@ -19,18 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from funcgrad.core.errors import BackwardSourceInfo
+from funcgrad.core.errors import pass_of
 from funcgrad.core.ir import Eqn, Jaxpr, Literal, Var
 
-RECOMPUTED = "checkpoint (recomputed)"  # core.staging.RECOMPUTATION (no import cycle)
 _COLORS = {"forward": "#dbe9f6", "backward": "#f6dbdb", "recomputed": "#f6efd0"}
 
 
 def _kind(eqn: Eqn) -> str:
-    info = eqn.source_info
-    if isinstance(info, BackwardSourceInfo):
-        return "recomputed" if info.backward_of == RECOMPUTED else "backward"
-    return "forward"
+    return pass_of(eqn.source_info)
 
 
 def _tooltip(eqn: Eqn) -> str:

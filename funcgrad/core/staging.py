@@ -28,11 +28,14 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.config import config
-from funcgrad.core.errors import BackwardSourceInfo, SourceInfo, user_source_info
+from funcgrad.core.errors import (
+    RECOMPUTATION,
+    BackwardSourceInfo,
+    SourceInfo,
+    user_source_info,
+)
 from funcgrad.core.ir import Atom, ClosedJaxpr, Eqn, Jaxpr, Literal, Var, typecheck_jaxpr
 from funcgrad.core.tracing import Trace, Tracer, _state, current_trace, set_current_trace
-
-RECOMPUTATION = "checkpoint (recomputed)"
 
 
 class StagingTracer(Tracer):

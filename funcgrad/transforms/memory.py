@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from funcgrad.core import pytree
-from funcgrad.core.errors import BackwardSourceInfo, SourceInfo
+from funcgrad.core.errors import SourceInfo, pass_of
 from funcgrad.core.ir import ClosedJaxpr, Jaxpr, Var
 from funcgrad.core.staging import make_jaxpr
 
@@ -49,12 +49,6 @@ class Residual(NamedTuple):
 
 def _nbytes(v: Any) -> int:
     return int(v.aval.size) * v.aval.dtype.itemsize
-
-
-def _direction(info: Any) -> str:
-    if isinstance(info, BackwardSourceInfo):
-        return "recomputed" if info.backward_of == "checkpoint (recomputed)" else "backward"
-    return "forward"
 
 
 def _line(info: Any) -> str:
@@ -86,7 +80,7 @@ class MemoryReport:
         current: tuple[str, str] | None = None
         allocated = 0
         for i, eqn in enumerate(jaxpr.eqns):
-            key = (_line(eqn.source_info), _direction(eqn.source_info))
+            key = (_line(eqn.source_info), pass_of(eqn.source_info))
             if current is not None and key != current:
                 self.lines.append(LineMemory(current[0], current[1], self.timeline[-1],
                                              allocated))
@@ -103,7 +97,7 @@ class MemoryReport:
                 for a in eqn.invars:
                     src = produced_by.get(a) if isinstance(a, Var) else None
                     if (isinstance(a, Var) and src is not None
-                            and _direction(src.source_info) == "forward"
+                            and pass_of(src.source_info) == "forward"
                             and not any(r is a for r in self._residual_vars)):
                         self._residual_vars.append(a)
                         self.residuals.append(Residual(

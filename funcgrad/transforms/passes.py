@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from funcgrad.core.errors import BackwardSourceInfo
+from funcgrad.core.errors import pass_of
 from funcgrad.core.ir import Atom, Eqn, Jaxpr, Literal, Var
 from funcgrad.core.primitive import Primitive
-from funcgrad.core.staging import RECOMPUTATION
 
 # rule(eqn) -> None (keep), an Atom the output equals, or a replacement Eqn.
 SimplifyRule = Callable[[Eqn], "Atom | Eqn | None"]
@@ -101,8 +100,7 @@ def _params_key(params: dict[str, Any]) -> Any:
 
 
 def _is_recomputation(eqn: Eqn) -> bool:
-    info = eqn.source_info
-    return isinstance(info, BackwardSourceInfo) and info.backward_of == RECOMPUTATION
+    return pass_of(eqn.source_info) == "recomputed"
 
 
 def cse(jaxpr: Jaxpr) -> Jaxpr:

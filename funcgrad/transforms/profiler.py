@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from funcgrad.core import pytree
-from funcgrad.core.errors import BackwardSourceInfo
+from funcgrad.core.errors import SourceInfo, pass_of
 from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.staging import eval_closed, make_jaxpr
 from funcgrad.core.tracing import EVAL_TRACE, set_current_trace
@@ -53,17 +53,8 @@ class ProfileRow(NamedTuple):
     calls: int          # NumPy-level calls: 1, or more for control flow
 
 
-def _direction(info: Any) -> str:
-    if isinstance(info, BackwardSourceInfo):
-        return "recomputed" if info.backward_of == "checkpoint (recomputed)" else "backward"
-    return "forward"
-
-
 def _line(info: Any) -> str:
-    if info is None:
-        return ""
-    from funcgrad.core.errors import SourceInfo
-    return SourceInfo.__str__(info)
+    return "" if info is None else SourceInfo.__str__(info)
 
 
 class Profile:
@@ -206,7 +197,7 @@ def profile(fun: Callable[..., Any]) -> Callable[..., Profile]:
         for i, (eqn, dt) in enumerate(zip(jaxpr.eqns, seconds)):
             cost = _eqn_cost(eqn)
             rows.append(ProfileRow(i, eqn.primitive.name, _line(eqn.source_info),
-                                   _direction(eqn.source_info), dt, cost.flops,
+                                   pass_of(eqn.source_info), dt, cost.flops,
                                    cost.bytes_read, cost.bytes_written, cost.numpy_calls))
         flat_out = [a.val if isinstance(a, Literal) else env[a] for a in jaxpr.outvars]
         jit_seconds = None
