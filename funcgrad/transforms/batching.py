@@ -134,7 +134,7 @@ class BatchTrace(Trace):
 
     def process_primitive(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]
                           ) -> Any:
-        if prim in collective_rules and self.axis_name is not None:
+        if self.axis_name is not None and prim in collective_rules:  # unnamed vmaps: no lookup
             names = params["axis_name"]
             if self.axis_name in names:
                 return self._process_collective(prim, args, params)
