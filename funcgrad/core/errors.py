@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -142,3 +144,19 @@ def supported_dtype(dtype: object) -> np.dtype:
 
 class UnexpectedTracerError(FuncgradTypeError):
     """A tracer escaped the transform that created it and was used after it ended."""
+
+
+def value_ranges(values: Sequence[Any]) -> str:
+    """``[lo, hi]`` of each floating input (shapes for the rest), for a NaN report."""
+    parts = []
+    for v in values:
+        a = np.asarray(v)
+        if a.dtype.kind in "fc" and a.size:
+            with np.errstate(all="ignore"):
+                finite = a[np.isfinite(a)]
+            lo, hi = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+            extra = "" if finite.size == a.size else f", {a.size - finite.size} non-finite"
+            parts.append(f"{a.dtype}{list(a.shape)} in [{lo:.6g}, {hi:.6g}]{extra}")
+        else:
+            parts.append(f"{a.dtype}{list(a.shape)}")
+    return "; ".join(parts)

@@ -23,6 +23,7 @@ from funcgrad.core.errors import (
     TracerArrayConversionError,
     UnexpectedTracerError,
     at_user_line,
+    value_ranges,
 )
 
 
@@ -135,7 +136,6 @@ class CheckingEvalTrace(EvalTrace):
                 bad = (self.check_nans and np.isnan(o).any()) or (
                     self.check_infs and np.isinf(o).any())
                 if bad:
-                    from funcgrad.transforms.jit import value_ranges
                     phase = ""
                     if _state.backward_of is not None:
                         fwd = (_state.backward_sources or {}).get(id(_state.backward_of))

@@ -31,7 +31,12 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.config import config
-from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
+from funcgrad.core.errors import (
+    FuncgradTypeError,
+    FuncgradValueError,
+    at_user_line,
+    value_ranges,
+)
 from funcgrad.core.ir import ClosedJaxpr
 from funcgrad.core.primitive import Primitive
 from funcgrad.core.staging import stage_closure_converted
@@ -84,22 +89,6 @@ def run_checked(closed: ClosedJaxpr, exe: Executable, args: Sequence[Any]) -> li
                 raise FloatingPointError(f"debug_nans/debug_infs: {exe.name} produced a "
                                          f"non-finite value")
     return outs
-
-
-def value_ranges(values: Sequence[Any]) -> str:
-    """``[lo, hi]`` of each floating input (shapes for the rest), for a NaN report."""
-    parts = []
-    for v in values:
-        a = np.asarray(v)
-        if a.dtype.kind in "fc" and a.size:
-            with np.errstate(all="ignore"):
-                finite = a[np.isfinite(a)]
-            lo, hi = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
-            extra = "" if finite.size == a.size else f", {a.size - finite.size} non-finite"
-            parts.append(f"{a.dtype}{list(a.shape)} in [{lo:.6g}, {hi:.6g}]{extra}")
-        else:
-            parts.append(f"{a.dtype}{list(a.shape)}")
-    return "; ".join(parts)
 
 
 def _pinpoint_non_finite(closed: ClosedJaxpr, args: Sequence[Any]) -> None:
