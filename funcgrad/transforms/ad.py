@@ -62,7 +62,8 @@ def defjvp(prim: Primitive, *tangent_fns: Callable[..., Any] | None) -> None:
     def rule(primals: Sequence[Any], tangents: Sequence[Any], **params: Any) -> tuple[Any, Any]:
         ans = prim.bind(*primals, **params)
         t_out = None
-        for fn, t in zip(tangent_fns, tangents):
+        # Not strict: trailing operands without a function (indices, say) carry no tangent.
+        for fn, t in zip(tangent_fns, tangents, strict=False):
             if t is not None and fn is not None:
                 t_out = add_tangents(t_out, fn(t, ans, *primals, **params))
         return ans, t_out
@@ -74,8 +75,9 @@ def defvjp(prim: Primitive, *ct_fns: Callable[..., Any] | None) -> None:
     argument is not differentiable. Only the cotangents that are needed are computed."""
     def rule(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
              **params: Any) -> list[Any]:
+        # Not strict: trailing operands without a function (indices, say) get no cotangent.
         return [fn(ct, ans, *primals, **params) if need and fn is not None else None
-                for fn, need in zip(ct_fns, needs)]
+                for fn, need in zip(ct_fns, needs, strict=False)]
 
     def unary_rule(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
                    **params: Any) -> list[Any]:
@@ -90,7 +92,7 @@ def deflinear(prim: Primitive, transpose: Callable[..., Sequence[Any]]) -> None:
     and the VJP is ``transpose(ct, *primals, **params)``, one cotangent per input."""
     def jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any) -> tuple[Any, Any]:
         ans = prim.bind(*primals, **params)
-        ts = [instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+        ts = [instantiate_zeros(t, p) for t, p in zip(tangents, primals, strict=True)]
         return ans, prim.bind(*ts, **params)
 
     def vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
@@ -194,7 +196,7 @@ class JVPTrace(Trace):
         with set_current_trace(self.parent):
             out, t_out = rule(primals, tangents, **params)
         if prim.multiple_results:
-            return [JVPTracer(self, o, t) for o, t in zip(out, t_out)]
+            return [JVPTracer(self, o, t) for o, t in zip(out, t_out, strict=True)]
         return out if t_out is None else JVPTracer(self, out, t_out)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
@@ -206,10 +208,10 @@ class JVPTrace(Trace):
             # Not this trace's: the parent sees the custom rule (the primal body would lose it).
             with set_current_trace(self.parent):
                 return self.parent.process_custom_jvp(fun, jvp, primals)
-        tangents = [instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+        tangents = [instantiate_zeros(t, p) for t, p in zip(tangents, primals, strict=True)]
         with set_current_trace(self.parent):
             outs, t_outs = jvp(primals, tangents)
-        return [JVPTracer(self, o, t) for o, t in zip(outs, t_outs)]
+        return [JVPTracer(self, o, t) for o, t in zip(outs, t_outs, strict=True)]
 
     def process_custom_vjp(self, fun: Any, fwd: Any, bwd: Any, args: Sequence[Any],
                            out_tree: Any, jvp_ok: bool = False) -> Any:
@@ -245,7 +247,7 @@ def jvp_flat(fun: Callable[..., Sequence[Any]], primals: Sequence[Any],
     """Forward mode on flat lists of arrays."""
     trace = JVPTrace(current_trace())
     try:
-        ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
+        ins = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
         with set_current_trace(trace):
             outs = fun(*ins)
         pairs = [_unwrap_jvp(trace, o) for o in outs]
@@ -415,7 +417,7 @@ class VJPTrace(Trace):
                  in_slots: Sequence[int]) -> list[Any]:
         """Cotangents of the values in ``in_slots``, given those of ``out_slots``."""
         cts: list[Any] = [None] * self.num_slots
-        for slot, ct in zip(out_slots, out_cts):
+        for slot, ct in zip(out_slots, out_cts, strict=True):
             if slot is not None and ct is not None:
                 cts[slot] = add_tangents(cts[slot], ct)
         lowest_needed = min(in_slots, default=0)
@@ -445,7 +447,8 @@ class VJPTrace(Trace):
             # Most entries have no params: skipping the empty ** saves ~60 ns per entry.
             in_cts = (rule(ct, ans, primals, needs, **params) if params
                       else rule(ct, ans, primals, needs))
-            for s, c in zip(node_in_slots, in_cts):
+            # Not strict: defvjp's rules may leave out trailing non-differentiable operands.
+            for s, c in zip(node_in_slots, in_cts, strict=False):
                 if s is not None and c is not None:
                     prev = cts[s]
                     cts[s] = c if prev is None else add_any_p.bind(prev, c)
@@ -453,9 +456,9 @@ class VJPTrace(Trace):
 
 def _custom_vjp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
                     needs: Sequence[bool], *, bwd: Any, res: Any) -> list[Any]:
-    cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans)]
+    cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans, strict=True)]
     in_cts = bwd(res, cts)
-    return [c if need else None for c, need in zip(in_cts, needs)]
+    return [c if need else None for c, need in zip(in_cts, needs, strict=True)]
 
 
 def _custom_jvp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
@@ -463,10 +466,10 @@ def _custom_jvp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
     # The tangent output of a JVP rule is linear in the tangents, so reverse mode over it (at
     # any tangent point, here zero) is its transpose.
     zeros = [zeros_like_aval(get_aval(p)) for p in primals]
-    cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans)]
+    cts = [instantiate_zeros(c, a) for c, a in zip(cts, ans, strict=True)]
     _, pullback = vjp_flat(lambda *ts: list(jvp(list(primals), list(ts))[1]), zeros)
     in_cts = pullback(cts)
-    return [c if need else None for c, need in zip(in_cts, needs)]
+    return [c if need else None for c, need in zip(in_cts, needs, strict=True)]
 
 
 def vjp_flat(fun: Callable[..., Sequence[Any]], primals: Sequence[Any]
@@ -488,7 +491,7 @@ def vjp_flat(fun: Callable[..., Sequence[Any]], primals: Sequence[Any]
 
     def pullback(cts: Sequence[Any]) -> list[Any]:
         in_cts = trace.backward(out_slots, list(cts), in_slots)
-        return [instantiate_zeros(c, x) for c, x in zip(in_cts, primals)]
+        return [instantiate_zeros(c, x) for c, x in zip(in_cts, primals, strict=True)]
     return out_primals, pullback
 
 
@@ -526,14 +529,15 @@ def _inexact(aval: ShapedArray) -> bool:
 def jvp_jaxpr(closed: ClosedJaxpr, nonzero: Sequence[bool]) -> ClosedJaxpr:
     """``(*primals, *tangents[nonzero]) -> (*outs, *tangents of the inexact outs)``."""
     n = len(closed.in_avals)
-    in_avals = [*closed.in_avals, *(a for a, nz in zip(closed.in_avals, nonzero) if nz)]
+    in_avals = [*closed.in_avals, *(a for a, nz in zip(closed.in_avals, nonzero,
+                                                       strict=True) if nz)]
     out_float = [_inexact(a) for a in closed.out_avals]
 
     def fun(*args: Any) -> list[Any]:
         dots = iter(args[n:])
         tangents = [next(dots) if nz else None for nz in nonzero]
         outs, out_dots = jvp_flat(lambda *xs: eval_closed(closed, *xs), args[:n], tangents)
-        return [*outs, *(t for t, f in zip(out_dots, out_float) if f)]
+        return [*outs, *(t for t, f in zip(out_dots, out_float, strict=True) if f)]
 
     return cached_rule(closed, ("jvp", tuple(nonzero)), lambda: stage_rule(fun, in_avals))
 
@@ -542,7 +546,7 @@ def vjp_call(fun: Callable[..., Sequence[Any]], primals: Sequence[Any], needs: S
               cts: Sequence[Any]) -> list[Any]:
     """Cotangents of ``fun``'s inputs (zeros instantiated where needed, None elsewhere)."""
     trace = VJPTrace(current_trace())
-    ins = [trace.new_tracer(p) if need else p for p, need in zip(primals, needs)]
+    ins = [trace.new_tracer(p) if need else p for p, need in zip(primals, needs, strict=True)]
     try:
         with set_current_trace(trace):
             outs = fun(*ins)
@@ -550,23 +554,23 @@ def vjp_call(fun: Callable[..., Sequence[Any]], primals: Sequence[Any], needs: S
                      for o in outs]
     finally:
         trace.is_alive = False
-    in_slots = [t.slot for t, need in zip(ins, needs) if need]
+    in_slots = [t.slot for t, need in zip(ins, needs, strict=True) if need]
     grads = iter(trace.backward(out_slots, cts, in_slots) if in_slots else [])
     return [instantiate_zeros(next(grads), p) if need else None
-            for p, need in zip(primals, needs)]
+            for p, need in zip(primals, needs, strict=True)]
 
 
 def vjp_jaxpr(closed: ClosedJaxpr, needs: Sequence[bool], ct_nonzero: Sequence[bool]
                ) -> ClosedJaxpr:
     """``(*primals, *cts[ct_nonzero]) -> cotangents of the needed primals``."""
     n = len(closed.in_avals)
-    ct_avals = [a for a, nz in zip(closed.out_avals, ct_nonzero) if nz]
+    ct_avals = [a for a, nz in zip(closed.out_avals, ct_nonzero, strict=True) if nz]
 
     def fun(*args: Any) -> list[Any]:
         cts_in = iter(args[n:])
         cts = [next(cts_in) if nz else None for nz in ct_nonzero]
         grads = vjp_call(lambda *xs: eval_closed(closed, *xs), args[:n], needs, cts)
-        return [g for g, need in zip(grads, needs) if need]
+        return [g for g, need in zip(grads, needs, strict=True) if need]
 
     return cached_rule(closed, ("vjp", tuple(needs), tuple(ct_nonzero)),
                        lambda: stage_rule(fun, [*closed.in_avals, *ct_avals]))
@@ -597,7 +601,7 @@ def _linearize(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
     fwd_trace = StagingTrace(current_trace())
     ins = [fwd_trace.new_arg(a) for a in closed.in_avals]
     tape = VJPTrace(fwd_trace)
-    tracers = [tape.new_tracer(x) if need else x for x, need in zip(ins, needs)]
+    tracers = [tape.new_tracer(x) if need else x for x, need in zip(ins, needs, strict=True)]
     try:
         with set_current_trace(fwd_trace), set_current_trace(tape):
             outs = eval_closed(closed, *tracers)
@@ -626,7 +630,8 @@ def _linearize(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
     for var, b in res_in.items():
         if var in fwd_trace.producers:  # backward equations name the forward line
             bwd_trace.producers[b.var] = fwd_trace.producers[var]
-    cts_in = [bwd_trace.new_arg(a) if f else None for a, f in zip(closed.out_avals, out_float)]
+    cts_in = [bwd_trace.new_arg(a) if f else None for a, f in zip(closed.out_avals, out_float,
+                                                                  strict=True)]
 
     def sub(x: Any) -> Any:
         return res_in[x.var] if staged(x) else x
@@ -641,7 +646,8 @@ def _linearize(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, ClosedJaxpr, int]:
     try:
         with set_current_trace(bwd_trace):
             grads = iter(tape.backward(out_slots, cts_in, in_slots) if in_slots else [])
-            in_cts = [_or_zeros(next(grads), a) for a, need in zip(closed.in_avals, needs)
+            in_cts = [_or_zeros(next(grads), a) for a, need in zip(closed.in_avals, needs,
+                                                                   strict=True)
                       if need]
         bwd_all = bwd_trace.to_jaxpr(in_cts)
     except UnexpectedTracerError:

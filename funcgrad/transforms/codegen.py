@@ -17,7 +17,7 @@ commented with the user's line it came from, and the source is registered with `
 so tracebacks and pdb show it.
 
 >>> import numpy as np
->>> from funcgrad.core.staging import make_jaxpr
+>>> from funcgrad import make_jaxpr
 >>> import funcgrad.numpy as fnp
 >>> closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
 >>> print(generate(closed, "f").source, end="")  # doctest: +ELLIPSIS
@@ -202,7 +202,8 @@ class Module:
             consts = closed.consts if isinstance(closed, ClosedJaxpr) else []
         writer = FunctionWriter(self, name, jaxpr, consts, namer or _Namer())
         # A donated input's buffer is the function's to overwrite once it is dead.
-        writer._fresh.update(v for v, d in zip(jaxpr.invars, donated) if d)
+        if donated:  # () means nothing is donated
+            writer._fresh.update(v for v, d in zip(jaxpr.invars, donated, strict=True) if d)
         slot = len(self.functions)
         self.functions.append([])  # the top function is first in the source
         self.function_sources.append([])
@@ -348,7 +349,7 @@ class FunctionWriter:
         for eqn in jaxpr.eqns:
             for v in eqn.outvars:
                 namer(v)
-        for var, value in zip(jaxpr.constvars, self.consts):
+        for var, value in zip(jaxpr.constvars, self.consts, strict=True):
             self.module.namespace[namer(var)] = value  # unique names: module-wide namer
         header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
         last_source: Any = object()
@@ -484,7 +485,8 @@ class FunctionWriter:
         for v, f in flat.items():
             self.emit(f"{f} = {names[v]}.reshape(-1)")
         bufs = [self.fresh_name() for _ in buffers]
-        for b, v in zip(bufs, buffers):  # block temporaries: planned, they never escape
+        for b, v in zip(bufs, buffers,
+                        strict=True):  # block temporaries: planned, they never escape
             self._workspace.append((b, (BLOCK_SIZE,), v.aval.dtype))
         for e in reduced:
             out = e.outvars[0]
@@ -498,7 +500,7 @@ class FunctionWriter:
             args += [f"{b}{buf_slice}" for b in bufs]
             targets = ", ".join(acc) + ("," if len(acc) == 1 else "")
             self.emit(f"{targets + ' = ' if acc else ''}{name}({', '.join(args)})")
-            for e, a in zip(reduced, acc):
+            for e, a in zip(reduced, acc, strict=True):
                 ufunc = block_reductions[e.primitive]
                 r = self.namer(e.outvars[0])
                 self.emit(f"{self.ufunc(ufunc)}({r}, {a}, out={r})")
