@@ -55,7 +55,10 @@ class Literal:
         # Given an array (a scalar broadcast by a zero-stride view), only its first element is
         # kept: the literal never holds a full-shape array.
         arr = np.asarray(val)
-        self.scalar = np.array(arr.reshape(-1)[0] if arr.ndim else arr)
+        if arr.ndim == 0:
+            self.scalar = np.array(arr)
+        else:  # an empty array's literal has no element to keep: its scalar is a zero
+            self.scalar = np.array(arr.reshape(-1)[0]) if arr.size else np.zeros((), arr.dtype)
         self.aval = aval
 
     @property
