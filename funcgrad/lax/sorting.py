@@ -203,8 +203,8 @@ def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: in
     elif any(a.dtype.kind == "c" for a in avals[:num_keys]):
         # Complex keys order by real part, then imaginary part (NumPy's order): each becomes
         # two real keys, sorted along with (and dropped from) the operands.
-        keys = [part for x, a in zip(operands[:num_keys], avals[:num_keys], strict=True) for part in (
-            (real(x), imag(x)) if a.dtype.kind == "c" else (x,))]
+        keys = [part for x, a in zip(operands[:num_keys], avals[:num_keys], strict=True)
+                for part in ((real(x), imag(x)) if a.dtype.kind == "c" else (x,))]
         outs = sort_p.bind(*keys, *operands, dimension=dim, is_stable=bool(is_stable),
                            num_keys=len(keys))[len(keys):]
     else:
