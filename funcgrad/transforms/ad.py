@@ -15,6 +15,7 @@ whatever trace is current when it runs.
 
 from __future__ import annotations
 
+import keyword
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,10 +25,10 @@ import numpy as np
 from funcgrad.core import pytree, tracing
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, at_user_line, user_source_info
-from funcgrad.core.ir import ClosedJaxpr
-from funcgrad.core.primitive import Primitive, add_any_p, zeros_like_aval
-from funcgrad.core.staging import cached_rule, eval_closed, stage_rule
-from funcgrad.core.tracing import Trace, Tracer, current_trace, set_current_trace
+from funcgrad.core.ir import ClosedJaxpr, Literal
+from funcgrad.core.primitive import Primitive, _is_plain, add_any_p, zeros_like_aval
+from funcgrad.core.staging import cached_rule, eval_closed, stage_rule, trace_to_jaxpr
+from funcgrad.core.tracing import EvalTrace, Trace, Tracer, current_trace, set_current_trace
 
 JVPRule = Callable[..., tuple[Any, Any]]
 VJPRule = Callable[..., Sequence[Any]]  # (ct, ans, primals, needs, **params)
@@ -126,6 +127,11 @@ def _missing(kind: str, prim: Primitive) -> NotImplementedError:
 
 defjvp(add_any_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 defvjp(add_any_p, lambda ct, ans, x, y: ct, lambda ct, ans, x, y: ct)
+
+
+# Whether eager backward passes replay VJP rules as compiled NumPy (tests turn it off to
+# compare the two paths).
+REPLAY_RULES = True
 
 
 # == the tracers of both modes ================================================================
@@ -429,6 +435,11 @@ class VJPTrace(Trace):
         return [cts[s] for s in in_slots]
 
     def _walk_back(self, cts: list[Any], lowest_needed: int, state: Any) -> None:
+        # Under plain evaluation, replayable rules run as compiled NumPy (see _replay_key)
+        # and cotangents accumulate with add_any's impl, as the eval trace would run them.
+        plain = state.trace.__class__ is EvalTrace and REPLAY_RULES
+        replays = _REPLAYS
+        add_impl = add_any_p.impl
         for rule, params, primals, node_in_slots, needs, ans, out_slot in reversed(self.tape):
             if out_slot.__class__ is int:
                 ct = cts[out_slot]
@@ -437,6 +448,24 @@ class VJPTrace(Trace):
                 if out_slot < lowest_needed:
                     break  # everything earlier on the tape cannot reach the inputs
                 cts[out_slot] = None  # used once: free it as the walk goes
+                if plain and ct.__class__ is _nd and ans.__class__ is _nd:
+                    key = _replay_key(rule, ct, ans, primals, needs, params)
+                    if key is not None:
+                        fn = replays.get(key, _MISSING)
+                        if fn is _MISSING:
+                            fn = _replay_for(key, rule, ct, ans, primals, needs, params)
+                        if fn is not None:
+                            for s, c in zip(node_in_slots, fn(ct, ans, primals)):
+                                if s is not None and c is not None:
+                                    prev = cts[s]
+                                    if prev is None:
+                                        cts[s] = c
+                                    elif prev.__class__ is _nd and c.__class__ is _nd:
+                                        c = add_impl(prev, c)
+                                        cts[s] = c if c.__class__ is _nd else np.asarray(c)
+                                    else:
+                                        cts[s] = add_any_p.bind(prev, c)
+                            continue
             else:
                 ct = [cts[s] for s in out_slot]
                 if all(c is None for c in ct):
@@ -449,6 +478,143 @@ class VJPTrace(Trace):
                 if s is not None and c is not None:
                     prev = cts[s]
                     cts[s] = c if prev is None else add_any_p.bind(prev, c)
+            plain = plain and state.trace.__class__ is EvalTrace  # a rule ran user code
+
+# == replayed VJP rules ========================================================================
+# Eager grad's backward pass spends most of its time dispatching: a VJP rule of two primitives
+# goes through two lax wrappers, two binds and two eval-trace checks around two NumPy calls.
+# When nothing but plain evaluation is current, the rule of a tape entry is instead staged once
+# per (rule, types of its inputs, params) into a jaxpr and compiled to straight-line Python that
+# calls the primitives' impls, as ``EvalTrace`` would: the same impls on the same values in the
+# same order, so the same results bit for bit. The rule table stays the only source of rules.
+# Anything unusual (params that are not plain values, rules that stage control flow, rules
+# whose staging fails or whose outputs are constants) is not replayed: the rule runs as usual.
+
+_REPLAYS: dict[Any, Any] = {}  # key -> replay function, or None: run the rule directly
+_MISSING = object()
+_nd = np.ndarray
+
+
+def _replay_key(rule: Any, ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
+                params: dict[str, Any]) -> Any:
+    """The cache key of a tape entry's backward step, or None when it is not replayable."""
+    key: list[Any] = [rule, ct.shape, ct.dtype, ans.shape, ans.dtype]
+    for p in primals:
+        if p.__class__ is not _nd:
+            return None
+        key += (p.shape, p.dtype)
+    key.append(needs if needs.__class__ is tuple else tuple(needs))
+    if params:
+        for k, v in params.items():
+            if not _is_plain(v):
+                return None
+            key += (k, v)
+    return tuple(key)
+
+
+def _replay_for(key: Any, rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
+                needs: Sequence[bool], params: dict[str, Any]) -> Any:
+    """The compiled replay of ``key`` (None: not replayable), compiled on first use."""
+    try:
+        fn = _compile_replay(rule, ct, ans, primals, needs, params)
+    except Exception:  # the rule cannot be staged here: it runs directly, as always
+        fn = None
+    if len(_REPLAYS) > 4096:
+        _REPLAYS.clear()
+    _REPLAYS[key] = fn
+    return fn
+
+
+def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
+                    needs: Sequence[bool], params: dict[str, Any]) -> Any:
+    n = len(primals)
+    avals = [ShapedArray(x.shape, x.dtype) for x in (ct, ans, *primals)]
+    present: list[bool] = []
+
+    def fun(ct_t: Any, ans_t: Any, *primal_ts: Any) -> list[Any]:
+        outs = list(rule(ct_t, ans_t, list(primal_ts), needs, **params))
+        present[:] = [o is not None for o in outs]
+        return [o for o in outs if o is not None]
+
+    state = tracing._state
+    outer = state.backward_of
+    state.backward_of = None  # staged equations need no forward line
+    try:
+        closed = trace_to_jaxpr(fun, avals)
+    finally:
+        state.backward_of = outer
+    jaxpr = closed.jaxpr
+    names: dict[Any, str] = {}
+    env: dict[str, Any] = {"_nd": _nd, "_asarray": np.asarray}
+    for i, v in enumerate(jaxpr.invars):
+        names[v] = f"i{i}"
+    for i, (v, c) in enumerate(zip(jaxpr.constvars, closed.consts)):
+        if c.__class__ is not _nd or c.flags.writeable:
+            return None  # a fresh array per call in the rule: replaying would share it
+        names[v], env[f"c{i}"] = f"c{i}", c
+    literal_count = 0
+
+    def atom(a: Any) -> str:
+        nonlocal literal_count
+        if isinstance(a, Literal):
+            val = a.val
+            if val.__class__ is not _nd or val.flags.writeable or a.aval.weak_type:
+                raise _NotReplayable
+            literal_count += 1
+            env[f"l{literal_count}"] = val
+            return f"l{literal_count}"
+        return names[a]
+
+    body = [f"    {''.join(f'i{i + 2}, ' for i in range(n))}= primals"] if n else []
+    produced: set[Any] = set()
+    try:
+        for k, eqn in enumerate(jaxpr.eqns):
+            prim = eqn.primitive
+            args = [atom(a) for a in eqn.invars]
+            for j, (pname, pval) in enumerate(eqn.params.items()):
+                if not _is_plain(pval) or not pname.isidentifier() or keyword.iskeyword(pname):
+                    return None
+                env[f"p{k}_{j}"] = pval
+                args.append(f"{pname}=p{k}_{j}")
+            env[f"f{k}"] = prim.impl
+            call = f"f{k}({', '.join(args)})"
+            outs = []
+            for v in eqn.outvars:
+                names[v] = f"v{len(names)}"
+                outs.append(names[v])
+                produced.add(v)
+            if prim.multiple_results:
+                body += [f"    t = {call}",
+                         "    if t.__class__ is not _nd:",
+                         "        t = [o if o.__class__ is _nd else _asarray(o) for o in t]",
+                         f"    {''.join(o + ', ' for o in outs)}= t"]
+            else:
+                out, = outs
+                body.append(f"    {out} = {call}")
+                # A ufunc of exact ndarrays returns an exact ndarray unless the result is 0-d.
+                if not (isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1
+                        and eqn.outvars[0].aval.shape != ()):
+                    body.append(f"    if {out}.__class__ is not _nd: {out} = _asarray({out})")
+    except _NotReplayable:
+        return None
+    results = iter(jaxpr.outvars)
+    returned = []
+    for here in present:
+        if not here:
+            returned.append("None")
+            continue
+        res = next(results)
+        if isinstance(res, Literal) or (res not in produced and res not in jaxpr.invars):
+            return None  # a constant output: the rule may hand out a fresh array each call
+        returned.append(names[res])
+    body.append(f"    return [{', '.join(returned)}]")
+    source = "def replay(i0, i1, primals):\n" + "\n".join(body) + "\n"
+    exec(compile(source, f"<vjp replay of {getattr(rule, '__qualname__', rule)}>", "exec"), env)
+    return env["replay"]
+
+
+class _NotReplayable(Exception):
+    pass
 
 
 def _custom_vjp_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
