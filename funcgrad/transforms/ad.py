@@ -574,7 +574,7 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
     env: dict[str, Any] = {"_nd": _nd, "_asarray": np.asarray}
     for i, v in enumerate(jaxpr.invars):
         names[v] = f"i{i}"
-    for i, (v, c) in enumerate(zip(jaxpr.constvars, closed.consts)):
+    for i, (v, c) in enumerate(zip(jaxpr.constvars, closed.consts, strict=True)):
         if c.__class__ is not _nd or c.flags.writeable:
             return None  # a fresh array per call in the rule: replaying would share it
         names[v], env[f"c{i}"] = f"c{i}", c
