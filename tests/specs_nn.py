@@ -185,7 +185,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 _ACTIVATIONS: list[tuple[str, Callable[..., Any], Callable[..., Any], Any, tuple[str, ...]]] = [
-    ("relu", nn.relu, lambda x: np.where(x > 0, x, 0), AWAY((3, 4)), ("select",)),
+    ("relu", nn.relu, lambda x: np.maximum(x, 0), AWAY((3, 4)), ("max",)),
     ("relu6", nn.relu6, lambda x: np.clip(x, 0, 6), AWAY((3, 4), 0.3, 8.0), ("select",)),
     ("leaky_relu", nn.leaky_relu, lambda x: np.where(x >= 0, x, 0.01 * x), AWAY((3, 4)),
      ("select", "mul")),

@@ -107,3 +107,42 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match="K dividing N"):
         nn.dot_product_attention(np.ones((1, 2, 3, 4)), np.ones((1, 2, 2, 4)),
                                  np.ones((1, 2, 2, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_is_jax_relu_bitwise_with_its_derivatives(dtype):
+    # max(x, 0) with the derivative select(x > 0, g, 0): NaN stays NaN, -0.0 gives +0.0,
+    # the derivative at +-0 is 0, in reverse mode, forward mode, second order, vmap and jit.
+    jax = _jax()
+    jnp = jax.numpy
+    x = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -1.5, 2.5, 1e-30, -1e-30], dtype)
+    t = np.linspace(-2, 3, x.size).astype(dtype)
+
+    def bits(a: Any) -> np.ndarray:
+        a = np.asarray(a)
+        assert a.dtype == dtype
+        return a.view(np.uint8)
+
+    want = np.asarray(jax.nn.relu(jnp.asarray(x)))
+    assert np.array_equal(bits(nn.relu(x)), bits(want))
+    assert np.array_equal(bits(fg.jit(nn.relu)(x)), bits(want))
+    g_want = np.asarray(jax.grad(lambda v: jnp.sum(jax.nn.relu(v) * t))(jnp.asarray(x)))
+    for f in (fg.grad(lambda v: fnp.sum(nn.relu(v) * t)),
+              fg.jit(fg.grad(lambda v: fnp.sum(nn.relu(v) * t)))):
+        assert np.array_equal(bits(f(x)), bits(g_want))
+    j_want = np.asarray(jax.jvp(jax.nn.relu, (jnp.asarray(x),), (jnp.asarray(t),))[1])
+    assert np.array_equal(bits(fg.jvp(nn.relu, (x,), (t,))[1]), bits(j_want))
+    vg = fg.vmap(fg.grad(lambda v: fnp.sum(nn.relu(v) * t)))(np.stack([x, -x]))
+    assert np.array_equal(bits(vg[0]), bits(g_want))
+    # second order, reverse over reverse and forward over reverse: relu'' = 0, relu' at 0 = 0
+    y = np.array([-1.0, 0.0, 2.0], dtype)
+    h_want = np.asarray(jax.hessian(lambda v: jnp.sum(jax.nn.relu(v) ** 3))(jnp.asarray(y)))
+    np.testing.assert_array_equal(fg.hessian(lambda v: fnp.sum(nn.relu(v) ** 3))(y), h_want)
+    np.testing.assert_array_equal(
+        fg.jacfwd(fg.grad(lambda v: fnp.sum(nn.relu(v) ** 3)))(y), h_want)
+    # an outer derivative of the value relu(x) inside an inner gradient's function
+    outer = fg.grad(lambda v: fg.grad(lambda u: fnp.sum(nn.relu(u) * nn.relu(v)))(v).sum())
+    jouter = jax.grad(lambda v: jax.grad(
+        lambda u: jnp.sum(jax.nn.relu(u) * jax.nn.relu(v)))(v).sum())
+    z = np.array([-1.0, 0.0, 0.5, 3.0], dtype)
+    np.testing.assert_array_equal(outer(z), np.asarray(jouter(jnp.asarray(z))))

@@ -417,3 +417,54 @@ def test_conv_saves_its_columns():
     listing = fg.ad_checkpoint.saved_residuals(lambda a, b: fg.numpy.sum(fg.nn.conv(a, b)),
                                                x, w)
     assert [r.aval.shape for r in listing].count((27, 2, 6, 6)) == 1
+
+
+def _col2im_plain(cols, input_shape, ks, strides, pads, rd):
+    """The plain col2im: a zero padded buffer, one strided += per tap in row-major tap order,
+    then the crop (zero where a negative padding cropped the input)."""
+    ck, n, *out_sp = cols.shape
+    c = ck // int(np.prod(ks))
+    padded = [max(size + lo + hi, 0) for size, (lo, hi) in zip(input_shape, pads, strict=True)]
+    buf = np.zeros((n, c, *padded), cols.dtype)
+    c6 = cols.reshape(c, *ks, n, *out_sp)
+    for tap in itertools.product(*(range(k) for k in ks)):
+        where = (Ellipsis, *(slice(t * r, t * r + (m - 1) * s + 1, s)
+                             for t, r, m, s in zip(tap, rd, out_sp, strides, strict=True)))
+        buf[where] += c6[(slice(None), *tap)].swapaxes(0, 1)
+    big = np.pad(buf, ((0, 0), (0, 0), *((max(0, -lo), max(0, -hi)) for lo, hi in pads)))
+    crop = (Ellipsis, *(slice(lo + max(0, -lo), lo + max(0, -lo) + size)
+                        for size, (lo, _) in zip(input_shape, pads, strict=True)))
+    return big[crop]
+
+
+def _col2im_configs():
+    for nsp, s, r, k, pad in itertools.product((1, 2, 3), (1, 2, 3), (1, 2), (1, 2, 3),
+                                               ((0, 0), (1, 1), (2, 0), (0, 3), (-1, 0),
+                                                (1, -2))):
+        yield (nsp, (s,) * nsp, (r,) * nsp, (k,) * nsp, (pad,) * nsp, (7 if nsp < 3 else 5,) * nsp)
+    yield 2, (2, 1), (1, 3), (3, 2), ((1, 0), (0, 2)), (8, 9)
+    yield 2, (2, 2), (1, 1), (3, 3), ((1, 1), (1, 1)), (32, 32)   # conv_layer[s2]'s dX
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_col2im_by_phase_is_bitwise_the_plain_col2im(dtype):
+    # The phase col2im sums each output element's taps in the plain col2im's order from
+    # zero, so the two agree bit for bit (signed zeros, infinities and NaN included).
+    rng = np.random.default_rng(11)
+    checked = 0
+    for nsp, strides, rd, ks, pads, in_sp in _col2im_configs():
+        out_sp = C.conv_output_shape(in_sp, ks, strides, pads, (1,) * nsp, rd)
+        if min(out_sp) <= 0:
+            continue
+        cols = rng.standard_normal((2 * int(np.prod(ks)), 3, *out_sp)).astype(dtype)
+        cols[0, 0] = -0.0
+        cols.reshape(-1)[1::97] = np.inf
+        cols.reshape(-1)[5::211] = np.nan
+        got = C.conv_patches_transpose_p.bind(cols, input_shape=in_sp, kernel_shape=ks,
+                                              window_strides=strides, padding=pads,
+                                              rhs_dilation=rd)
+        want = _col2im_plain(cols, in_sp, ks, strides, pads, rd)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), (strides, rd, ks, pads)
+        checked += 1
+    assert checked > 300

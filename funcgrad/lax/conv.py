@@ -666,24 +666,61 @@ def _conv_patches_transpose_impl(cols: np.ndarray, *, input_shape: tuple[int, ..
     ck, n, *out_sp = cols.shape
     k = int(np.prod(kernel_shape, dtype=np.int64))
     c = ck // k
-    padded = [size + lo + hi for size, (lo, hi) in zip(input_shape, padding, strict=True)]
-    buf = workspace.zeros((n, c, *padded), cols.dtype)
-    if buf.size and cols.size:
-        c6 = cols.reshape(c, *kernel_shape, n, *out_sp)
+    if not cols.size or not n * c:
+        return np.zeros((n, c, *input_shape), cols.dtype)
+    return _col2im_by_phase(cols.reshape(c, *kernel_shape, n, *out_sp), input_shape,
+                            kernel_shape, window_strides, padding, rhs_dilation)
+
+
+def _col2im_by_phase(c6: np.ndarray, input_shape: Sequence[int], kernel_shape: Sequence[int],
+                     window_strides: Sequence[int], padding: Pads,
+                     rhs_dilation: Sequence[int]) -> np.ndarray:
+    """col2im, one stride phase of the output at a time (at unit strides, the one phase is
+    summed in the output itself).
+
+    Tap ``t`` of output position ``m`` reads the padded input at ``q = m * s + t * rd``, that
+    is input position ``y = q - lo``: every tap feeds a single phase ``y % s`` (every s-th
+    row), at a unit-stride offset. So each phase is summed in a contiguous buffer of exactly
+    its size (the adds run on whole rows, and what the crop would drop is never added), then
+    copied into its strided place in the output. Each element still gets its taps in the
+    plain col2im's order, from zero: the result is bitwise the same.
+    """
+    c, n = c6.shape[0], c6.shape[1 + len(kernel_shape)]
+    out_sp = c6.shape[2 + len(kernel_shape):]
+    unit = all(s == 1 for s in window_strides)  # one phase: summed in the output itself
+    out = (workspace.zeros if unit else workspace.empty)((n, c, *input_shape), c6.dtype)
+    for phase in itertools.product(*(range(s) for s in window_strides)):
+        dst = tuple(slice(ph, size, s) for ph, size, s in zip(phase, input_shape, window_strides,
+                                                                     strict=True))
+        counts = [len(range(sl.start, sl.stop, sl.step)) for sl in dst]
+        if 0 in counts:
+            continue
+        buf = None
         for tap in itertools.product(*(range(kk) for kk in kernel_shape)):
-            where: tuple[Any, ...] = (Ellipsis, *(
-                slice(t * rd, t * rd + (m - 1) * s + 1, s)
-                for t, rd, m, s in zip(tap, rhs_dilation, out_sp, window_strides, strict=True)))
-            src: tuple[Any, ...] = (slice(None), *tap)
-            buf[where] += c6[src].swapaxes(0, 1)
-    if all(p == (0, 0) for p in padding):
-        return buf
-    if any(lo < 0 or hi < 0 for lo, hi in padding):
-        config = ((0, 0, 0), (0, 0, 0), *((-lo, -hi, 0) for lo, hi in padding))
-        return pad_p.impl(buf, padding_config=config, padding_value=0)
-    crop: tuple[Any, ...] = (Ellipsis, *(slice(lo, lo + size) for size, (lo, _) in
-                                         zip(input_shape, padding, strict=True)))
-    return workspace.contiguous(buf[crop])
+            src: list[slice] = []
+            at: list[slice] = []
+            for t, rd, s, (lo, _), ph, m, cnt in zip(tap, rhs_dilation, window_strides, padding,
+                                                     phase, out_sp, counts, strict=True):
+                # y = m * s + t * rd - lo = (j * s + ph) for buffer row j
+                shift = t * rd - lo - ph
+                if shift % s:
+                    break
+                off = shift // s                     # j = m + off
+                m0, m1 = max(0, -off), min(m, cnt - off)
+                if m1 <= m0:
+                    break
+                src.append(slice(m0, m1))
+                at.append(slice(m0 + off, m1 + off))
+            else:
+                if buf is None:
+                    buf = out if unit else workspace.zeros((n, c, *counts), c6.dtype)
+                into: tuple[Any, ...] = (Ellipsis, *at)
+                taken: tuple[Any, ...] = (slice(None), *tap, slice(None), *src)
+                buf[into] += c6[taken].swapaxes(0, 1)
+        if buf is not out:
+            place: tuple[Any, ...] = (Ellipsis, *dst)
+            out[place] = 0 if buf is None else buf
+    return out
 
 
 def _conv_patches_abstract_eval(x: ShapedArray, *, kernel_shape: tuple[int, ...],

@@ -17,7 +17,7 @@ import numpy as np
 import funcgrad.numpy as fnp
 from funcgrad import lax
 from funcgrad.core.errors import FuncgradValueError, at_user_line
-from funcgrad.transforms.custom import stop_gradient
+from funcgrad.transforms.custom import custom_jvp, custom_vjp, stop_gradient
 
 Array = Any
 
@@ -47,8 +47,47 @@ def relu(x: Array) -> Array:
     >>> relu(np.array([-1.0, 0.0, 2.0]))
     array([0., 0., 2.])
     """
-    x = _float(x)
-    return fnp.where(x > 0, x, 0)
+    return _relu(_float(x))
+
+
+# relu is max(x, 0) in one pass with the derivative select(x > 0, g, 0), as jax.nn.relu (a
+# custom_jvp of jnp.maximum): so NaN stays NaN, -0.0 gives +0.0, and the derivative at 0 is
+# 0 (max's own rule would split a tie). ``_relu_jvp`` carries that rule for forward mode and
+# for outer transforms; the custom_vjp around it records reverse mode as one tape entry whose
+# backward is one comparison and one select on the saved output (y > 0 exactly where x > 0),
+# instead of transposing the JVP rule at every backward pass.
+
+def _zeros(x: Array) -> Array:
+    return lax.full_like(x, 0)
+
+
+@custom_jvp
+def _relu_jvp(x: Array) -> Array:
+    return lax.max(x, _zeros(x))
+
+
+@_relu_jvp.defjvp
+def _relu_jvp_rule(primals: Sequence[Array], tangents: Sequence[Array]) -> tuple[Array, Array]:
+    (x,), (t,) = primals, tangents
+    return _relu_jvp(x), lax.select(lax.gt(x, _zeros(x)), t, _zeros(t))
+
+
+@custom_vjp
+def _relu(x: Array) -> Array:
+    return _relu_jvp(x)
+
+
+def _relu_fwd(x: Array) -> tuple[Array, Array]:
+    y = _relu_jvp(x)
+    return y, y
+
+
+def _relu_bwd(y: Array, g: Array) -> tuple[Array]:
+    return (lax.select(lax.gt(y, _zeros(y)), g, _zeros(g)),)
+
+
+_relu.defvjp(_relu_fwd, _relu_bwd)
+_relu._jvp_ok = True  # forward mode differentiates the primal: _relu_jvp's rule
 
 
 def relu6(x: Array) -> Array:
