@@ -59,10 +59,14 @@ block_reductions: dict[Primitive, np.ufunc] = {}
 
 # Blocked evaluation: an elementwise region over at least BLOCK_MIN_SIZE elements runs as a
 # loop over blocks of BLOCK_SIZE elements, which stay in L2 between the region's ufuncs.
-BLOCK_SIZE = 16384
+# Measured on the 19-ufunc value_and_grad of sum(tanh(x*a+b)**2 + exp(-x)*sin(x)) (float32,
+# 2 MB L2): straight-line code with planned buffers is as fast or faster up to ~512K
+# elements, blocks win from ~1M (4 MB per array) on; 32K- and 64K-element blocks tie
+# (16K: ~6% slower, the per-block Python calls).
+BLOCK_SIZE = 32768
 # Below this many elements a fresh array costs less than passing out= (argument parsing).
 SMALL_SIZE = 1024
-BLOCK_MIN_SIZE = 4 * BLOCK_SIZE
+BLOCK_MIN_SIZE = 1 << 19
 # Buffer planning: an elementwise intermediate of at least this many bytes that never reaches
 # an output is written into a buffer of the compiled function's workspace, allocated once per
 # signature, instead of a fresh array (a fresh large array costs its page faults every call).
@@ -75,8 +79,8 @@ NON_ALIASING_KERNELS = frozenset({"dot_general", "reduce_window_max", "reduce_wi
                                   "select_and_scatter_add", "select_and_gather_add",
                                   "conv_patches_transpose"})
 # Blocking pays only when a region's temporaries would leave the cache: at least this many
-# ufuncs (shorter runs are written straight, into dead inputs' buffers) over at least
-# BLOCK_MIN_SIZE elements.
+# ufuncs (shorter runs, like an SGD update, are written straight into dead inputs' buffers:
+# no block loop, no allocation) over at least BLOCK_MIN_SIZE elements.
 BLOCK_MIN_UFUNCS = 3
 
 
@@ -159,6 +163,18 @@ def _ufunc_rule(ufunc: np.ufunc) -> CodegenRule:
 
 
 _UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def numpy_calls(eqn: Eqn) -> int:
+    """NumPy calls the code for ``eqn`` makes (for ``cost()``): a select on the bits of two
+    non-zero operands is three ufuncs; everything else one call."""
+    if codegen_rules.get(eqn.primitive) is _select_rule and eqn.outvars[0].aval.size >= \
+            SMALL_SIZE and eqn.outvars[0].aval.dtype.itemsize in _UINT_OF_SIZE:
+        b = eqn.invars[2]
+        zero = isinstance(b, Literal) and not np.array(_first(b.val)).view(
+            _UINT_OF_SIZE[b.aval.dtype.itemsize]).item()
+        return 1 if zero else 3
+    return 1
 
 
 def _select_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
@@ -365,7 +381,7 @@ class FunctionWriter:
         self.buffer_vars: dict[Var, Var] = {}  # ... named by these (block function params)
         self._private = _private_vars(self.jaxpr) if optimize else set()
         # broadcast_in_dim results read only by ufuncs: var -> the operand's view shape
-        self.implicit_broadcasts = _implicit_broadcasts(self.jaxpr) if optimize else {}
+        self.implicit_broadcasts = implicit_broadcasts(self.jaxpr) if optimize else {}
         self._planned: set[Var] = set()  # variables living in a workspace buffer
         self._workspace: list[tuple[str, tuple[int, ...], np.dtype]] = []
 
@@ -447,8 +463,7 @@ class FunctionWriter:
             self.module.namespace[namer(var)] = value  # unique names: module-wide namer
         header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
         last_source: Any = object()
-        regions = (dict(block_regions(jaxpr, set(self.implicit_broadcasts)))
-                   if self.blocking else {})
+        regions = dict(block_regions(jaxpr, self.implicit_broadcasts)) if self.blocking else {}
         for var, buf in self.buffer_vars.items():
             self.out_buffers[var] = namer(buf)
         skip_to = 0
@@ -617,10 +632,12 @@ def _scalar_literal(atom: Any) -> Any:
     return atom
 
 
-def block_regions(jaxpr: Jaxpr, views: set[Var] = frozenset()) -> list[tuple[int, int]]:
+def block_regions(jaxpr: Jaxpr, views: Any = None) -> list[tuple[int, int]]:
     """Maximal runs of at least BLOCK_MIN_UFUNCS elementwise equations over one large shape
-    (operands of that shape, 0-d, or broadcast literals; not the broadcasting ``views``),
-    with the full reductions of their values."""
+    (operands of that shape, 0-d, or broadcast literals; not the broadcasting ``views``,
+    by default ``implicit_broadcasts(jaxpr)``), with the full reductions of their values."""
+    if views is None:
+        views = implicit_broadcasts(jaxpr)
     regions: list[tuple[int, int]] = []
     start: int | None = None
     shape: tuple[int, ...] | None = None
@@ -670,7 +687,7 @@ def _non_aliasing(prim: Primitive) -> bool:
     return prim in block_reductions or prim.name in NON_ALIASING_KERNELS
 
 
-def _implicit_broadcasts(jaxpr: Jaxpr) -> dict[Var, tuple[int, ...]]:
+def implicit_broadcasts(jaxpr: Jaxpr) -> dict[Var, tuple[int, ...]]:
     """``broadcast_in_dim`` results that stay lower-rank views (``b.reshape(1, 512)``), with
     the view's shape: every reader is a ufunc that NumPy broadcasting expands them in, and
     another operand of it (not such a view) has the full shape, so the result's shape is
