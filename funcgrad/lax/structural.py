@@ -58,7 +58,7 @@ def _simplify_broadcast(eqn: Any) -> Any:
 
 
 passes.simplify_rules[broadcast_in_dim_p] = _simplify_broadcast
-codegen.def_impl_call(broadcast_in_dim_p)
+codegen.def_broadcast(broadcast_in_dim_p)
 
 
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:

@@ -656,13 +656,18 @@ class Cost:
         if not optimized:
             return cls([_eqn_cost(e) for e in closed.eqns])
         jaxpr = passes.optimize(closed.jaxpr)
-        regions = dict(codegen.block_regions(jaxpr))
+        views = codegen.implicit_broadcasts(jaxpr)
+        regions = dict(codegen.block_regions(jaxpr, views))
         rows: list[EqnCost] = []
         i = 0
         while i < len(jaxpr.eqns):
             end = regions.get(i)
             if end is None:
-                rows.append(_eqn_cost(jaxpr.eqns[i]))
+                eqn = jaxpr.eqns[i]
+                if eqn.outvars and eqn.outvars[0] in views:  # a reshaped view: no traffic
+                    rows.append(EqnCost(eqn.primitive.name, 0, 0, 0, 1))
+                else:
+                    rows.append(_eqn_cost(eqn))
                 i += 1
                 continue
             rows.append(_region_cost(jaxpr, i, end))
@@ -734,7 +739,8 @@ def _region_cost(jaxpr: Any, start: int, end: int) -> EqnCost:
     names = tuple(e.primitive.name for e in eqns)
     return EqnCost(f"fused[{len(eqns)}]", sum(r.flops for r in rows),
                    sum(_nbytes(a.aval) for a in ins.values()),
-                   sum(_nbytes(v.aval) for v in outs), blocks * (len(eqns) + 1), names, blocks)
+                   sum(_nbytes(v.aval) for v in outs),
+                   blocks * (sum(r.numpy_calls for r in rows) + 1), names, blocks)
 
 
 def _nbytes(aval: ShapedArray) -> int:
@@ -750,7 +756,7 @@ def _eqn_cost(eqn: Any) -> EqnCost:
     for v in eqn.params.values():
         if isinstance(v, tuple):
             subs.extend(x for x in v if isinstance(x, ClosedJaxpr))
-    calls = 1 + sum(Cost.of(s).numpy_calls for s in subs)
+    calls = codegen.numpy_calls(eqn) + sum(Cost.of(s).numpy_calls for s in subs)
     if subs:
         flops = sum(Cost.of(s).flops for s in subs)
     return EqnCost(eqn.primitive.name, int(flops), sum(_nbytes(a) for a in ins),
