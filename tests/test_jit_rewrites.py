@@ -161,7 +161,7 @@ def test_broadcast_views_in_a_long_chain_and_blocks() -> None:
     assert "broadcast_in_dim_impl" not in src
     (v1, grads1), (v2, grads2) = fg.jit(g)(x, b, s), g(x, b, s)
     np.testing.assert_allclose(v1, v2, rtol=1e-5)
-    for a1, a2 in zip(grads1, grads2):
+    for a1, a2 in zip(grads1, grads2, strict=True):
         np.testing.assert_allclose(a1, a2, rtol=2e-4, atol=1e-4)
 
 
