@@ -712,7 +712,8 @@ def implicit_broadcasts(jaxpr: Jaxpr) -> dict[Var, tuple[int, ...]]:
     if not views:
         return views
     for a in jaxpr.outvars:
-        views.pop(a, None)  # type: ignore[call-overload]
+        if isinstance(a, Var):
+            views.pop(a, None)
     for eqn in jaxpr.eqns:
         read = [a for a in eqn.invars if isinstance(a, Var) and a in views]
         if not read:
