@@ -67,6 +67,10 @@ BLOCK_SIZE = 32768
 # Below this many elements a fresh array costs less than passing out= (argument parsing).
 SMALL_SIZE = 1024
 BLOCK_MIN_SIZE = 1 << 19
+# Memory: the generated code drops its reference to an intermediate of at least this many
+# bytes after its last reader (smaller ones wait for the return; a line per equation would
+# cost more than they weigh).
+RELEASE_MIN_BYTES = 1 << 16
 # Buffer planning: an elementwise intermediate of at least this many bytes that never reaches
 # an output is written into a buffer of the compiled function's workspace, allocated once per
 # signature, instead of a fresh array (a fresh large array costs its page faults every call).
@@ -474,6 +478,7 @@ class FunctionWriter:
             if i in regions:
                 self.source_info = None
                 self._emit_blocked(i, regions[i])
+                self._release(i, regions[i])
                 skip_to, last_source = regions[i], object()
                 continue
             self._eqn_index = i
@@ -492,12 +497,34 @@ class FunctionWriter:
                 self._fresh.update(eqn.outvars)
             else:
                 self._views_taken.update(a for a in eqn.invars if isinstance(a, Var))
+            self._release(i, i + 1)
         outs = [self._atom(a) for a in jaxpr.outvars]
         self.source_info = None
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
         if self._workspace:
             return self._with_workspace(header)
         return [header, *self.lines], [None, *self.sources]
+
+    def _release(self, lo: int, hi: int) -> None:
+        """Drop the local names of large arrays whose last reader is in eqns[lo:hi] (and of
+        results nobody reads), so their memory goes back as the program runs instead of at
+        its return: the peak is then what is live, as in eager mode. Constants are globals
+        (a local of that name would shadow them) and inputs belong to the caller."""
+        if not self.blocking:  # block functions see slices: nothing large to drop
+            return
+        jaxpr, last = self.jaxpr, self._last_uses
+        keep = {*jaxpr.constvars, *jaxpr.invars}
+        dead: list[Var] = []
+        for eqn in jaxpr.eqns[lo:hi]:
+            for a in eqn.invars:
+                if (isinstance(a, Var) and a not in keep and a not in dead
+                        and lo <= last.get(a, -1) < hi):
+                    dead.append(a)
+            if hi - lo == 1:  # a region's unread temporaries live inside its block function
+                dead.extend(v for v in eqn.outvars if v not in last and v not in dead)
+        names = [self.namer(v) for v in dead if _nbytes(v) >= RELEASE_MIN_BYTES]
+        if names:
+            self.emit(" = ".join(names) + " = None")
 
     def _with_workspace(self, header: str) -> tuple[list[str], list[SourceInfo | None]]:
         """The body inside ``try``: borrow the workspace's buffers for the call, give them
@@ -624,7 +651,13 @@ class FunctionWriter:
         if tail:
             call(f"{n_full * BLOCK_SIZE}:", f"[:{tail}]")
         self._views_taken.update(ins)
+        if flat:  # the flat views would keep their arrays alive
+            self.emit(" = ".join(flat.values()) + " = None")
 
+
+
+def _nbytes(v: Var) -> int:
+    return int(np.prod(v.aval.shape)) * np.dtype(v.aval.dtype).itemsize
 
 
 def _scalar_literal(atom: Any) -> Any:
