@@ -40,7 +40,8 @@ def test_dot_of_a_staged_gradient_is_well_formed_and_colours_the_backward() -> N
 
 
 def test_lowered_jit_pictures_show_fused_regions_as_clusters() -> None:
-    x = np.ones(100_000, np.float32)
+    from funcgrad.transforms.codegen import BLOCK_MIN_SIZE
+    x = np.ones(BLOCK_MIN_SIZE, np.float32)  # large enough to be blocked
     lowered = fg.jit(fg.value_and_grad(_loss)).lower(x, x)
     text = lowered.to_dot()
     nodes, edges, clusters = _dot_structure(text)
