@@ -599,8 +599,9 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
                     return None
                 env[f"p{k}_{j}"] = pval
                 args.append(f"{pname}=p{k}_{j}")
-            env[f"f{k}"] = prim.impl
-            call = f"f{k}({', '.join(args)})"
+            # The impl is read at each call, as bind reads it (tests and tools patch impls).
+            env[f"f{k}"] = prim
+            call = f"f{k}.impl({', '.join(args)})"
             outs = []
             for v in eqn.outvars:
                 names[v] = f"v{len(names)}"
@@ -613,17 +614,14 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
                          f"    {''.join(o + ', ' for o in outs)}= t"]
             else:
                 out, = outs
-                body.append(f"    {out} = {call}")
-                # A ufunc of exact ndarrays returns an exact ndarray unless the result is 0-d.
-                if not (isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1
-                        and eqn.outvars[0].aval.shape != ()):
-                    body.append(f"    if {out}.__class__ is not _nd: {out} = _asarray({out})")
+                body += [f"    {out} = {call}",
+                         f"    if {out}.__class__ is not _nd: {out} = _asarray({out})"]
     except _NotReplayable:
         return None
     if len(present) != n:
         return None
     # Each cotangent goes straight into the walk's table, accumulated as _walk_back does.
-    env["_add"], env["_add_bind"] = add_any_p.impl, add_any_p.bind
+    env["_add_any"] = add_any_p
     results = iter(jaxpr.outvars)
     for i, here in enumerate(present):
         if not here:
@@ -638,10 +636,10 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
                  "        if prev is None:",
                  f"            cts[s] = {out}",
                  "        elif prev.__class__ is _nd:",
-                 f"            prev = _add(prev, {out})",
+                 f"            prev = _add_any.impl(prev, {out})",
                  "            cts[s] = prev if prev.__class__ is _nd else _asarray(prev)",
                  "        else:",
-                 f"            cts[s] = _add_bind(prev, {out})"]
+                 f"            cts[s] = _add_any.bind(prev, {out})"]
     source = "def replay(i0, i1, primals, slots, cts):\n" + "\n".join(body) + "\n"
     exec(compile(source, f"<vjp replay of {getattr(rule, '__qualname__', rule)}>", "exec"), env)
     return env["replay"]
