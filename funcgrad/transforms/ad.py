@@ -497,6 +497,9 @@ class VJPTrace(Trace):
 # same order, so the same results bit for bit. The rule table stays the only source of rules.
 # Anything unusual (params that are not plain values, rules that stage control flow, rules
 # whose staging fails or whose outputs are constants) is not replayed: the rule runs as usual.
+# So a rule runs once per key, not once per entry: rules must be pure functions of their
+# arguments (jit and the jaxpr transforms stage them too). Debug checks (enable_checks,
+# debug_nans/infs) and every outer transform keep the bind path.
 
 _REPLAYS: dict[Any, Any] = {}  # key -> replay function, or None: run the rule directly
 _MISSING = object()
