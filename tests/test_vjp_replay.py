@@ -153,3 +153,12 @@ def test_a_patched_impl_is_called_by_compiled_replays() -> None:
     finally:
         cos_p.def_impl(orig)
     assert calls == [1]
+
+
+def test_the_inline_key_is_replay_key() -> None:
+    # _walk_back builds one-operand keys inline; they must be _replay_key's.
+    ad._REPLAYS.clear()
+    fg.grad(lambda x: fnp.sum(fnp.sin(x)))(np.ones(3))
+    x = np.ones(3)
+    rule = ad.vjp_rules[lax.elementwise.sin_p]
+    assert ad._replay_key(rule, x, x, [x], [True], {}) in ad._REPLAYS

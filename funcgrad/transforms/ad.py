@@ -466,7 +466,12 @@ class VJPTrace(Trace):
                     break  # everything earlier on the tape cannot reach the inputs
                 cts[out_slot] = None  # used once: free it as the walk goes
                 if plain and ct.__class__ is _nd and ans.__class__ is _nd:
-                    key = _replay_key(rule, ct, ans, primals, needs, params)
+                    if needs is _NEEDS_1 and not params:  # _replay_key's commonest case
+                        p = primals[0]
+                        key = (rule, ct.shape, ct.dtype, ans.shape, ans.dtype, p.shape, p.dtype,
+                               needs) if p.__class__ is _nd else None
+                    else:
+                        key = _replay_key(rule, ct, ans, primals, needs, params)
                     if key is not None:
                         fn = replays.get(key, _MISSING)
                         if fn is _MISSING:
