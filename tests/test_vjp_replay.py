@@ -137,3 +137,28 @@ def test_rules_with_array_params_run_directly(replay_off: None) -> None:
     key = ad._replay_key(ad.vjp_rules[lax.elementwise.mul_p], np.ones(2), np.ones(2),
                          [np.ones(2), np.ones(2)], (True, True), {"residuals": np.ones(2)})
     assert key is None
+
+
+def test_a_patched_impl_is_called_by_compiled_replays() -> None:
+    # Replays read each primitive's impl when they run, as bind does.
+    cos_p = lax.elementwise.cos_p
+    f = fg.grad(lambda x: fnp.sum(fnp.sin(x)))
+    x = np.ones(3)
+    f(x)  # compiles the replay of sin's rule (cos, mul)
+    calls: list[int] = []
+    orig = cos_p.impl
+    cos_p.def_impl(lambda x: calls.append(1) or orig(x))
+    try:
+        np.testing.assert_array_equal(f(x), np.cos(x))
+    finally:
+        cos_p.def_impl(orig)
+    assert calls == [1]
+
+
+def test_the_inline_key_is_replay_key() -> None:
+    # _walk_back builds one-operand keys inline; they must be _replay_key's.
+    ad._REPLAYS.clear()
+    fg.grad(lambda x: fnp.sum(fnp.sin(x)))(np.ones(3))
+    x = np.ones(3)
+    rule = ad.vjp_rules[lax.elementwise.sin_p]
+    assert ad._replay_key(rule, x, x, [x], [True], {}) in ad._REPLAYS

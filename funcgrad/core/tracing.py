@@ -82,7 +82,8 @@ class EvalTrace(Trace):
                     (dtype := x.dtype) is not y.dtype or dtype not in fast or \
                     x.shape != y.shape:
                 self._check_args(primitive, args)
-                check(args, params)
+                if check is not None:
+                    check(args, params)
         elif check is not None or len(args) != 1 or args[0].__class__ is not _ndarray:
             self._check_args(primitive, args)
             if check is not None:

@@ -468,7 +468,12 @@ class VJPTrace(Trace):
                     break  # everything earlier on the tape cannot reach the inputs
                 cts[out_slot] = None  # used once: free it as the walk goes
                 if plain and ct.__class__ is _nd and ans.__class__ is _nd:
-                    key = _replay_key(rule, ct, ans, primals, needs, params)
+                    if needs is _NEEDS_1 and not params:  # _replay_key's commonest case
+                        p = primals[0]
+                        key = (rule, ct.shape, ct.dtype, ans.shape, ans.dtype, p.shape, p.dtype,
+                               needs) if p.__class__ is _nd else None
+                    else:
+                        key = _replay_key(rule, ct, ans, primals, needs, params)
                     if key is not None:
                         fn = replays.get(key, _MISSING)
                         if fn is _MISSING:
@@ -500,6 +505,9 @@ class VJPTrace(Trace):
 # same order, so the same results bit for bit. The rule table stays the only source of rules.
 # Anything unusual (params that are not plain values, rules that stage control flow, rules
 # whose staging fails or whose outputs are constants) is not replayed: the rule runs as usual.
+# So a rule runs once per key, not once per entry: rules must be pure functions of their
+# arguments (jit and the jaxpr transforms stage them too). Debug checks (enable_checks,
+# debug_nans/infs) and every outer transform keep the bind path.
 
 _REPLAYS: dict[Any, Any] = {}  # key -> replay function, or None: run the rule directly
 _MISSING = object()
@@ -602,8 +610,9 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
                     return None
                 env[f"p{k}_{j}"] = pval
                 args.append(f"{pname}=p{k}_{j}")
-            env[f"f{k}"] = prim.impl
-            call = f"f{k}({', '.join(args)})"
+            # The impl is read at each call, as bind reads it (tests and tools patch impls).
+            env[f"f{k}"] = prim
+            call = f"f{k}.impl({', '.join(args)})"
             outs = []
             for v in eqn.outvars:
                 names[v] = f"v{len(names)}"
@@ -616,17 +625,14 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
                          f"    {''.join(o + ', ' for o in outs)}= t"]
             else:
                 out, = outs
-                body.append(f"    {out} = {call}")
-                # A ufunc of exact ndarrays returns an exact ndarray unless the result is 0-d.
-                if not (isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1
-                        and eqn.outvars[0].aval.shape != ()):
-                    body.append(f"    if {out}.__class__ is not _nd: {out} = _asarray({out})")
+                body += [f"    {out} = {call}",
+                         f"    if {out}.__class__ is not _nd: {out} = _asarray({out})"]
     except _NotReplayable:
         return None
     if len(present) != n:
         return None
     # Each cotangent goes straight into the walk's table, accumulated as _walk_back does.
-    env["_add"], env["_add_bind"] = add_any_p.impl, add_any_p.bind
+    env["_add_any"] = add_any_p
     results = iter(jaxpr.outvars)
     for i, here in enumerate(present):
         if not here:
@@ -641,10 +647,10 @@ def _compile_replay(rule: Any, ct: Any, ans: Any, primals: Sequence[Any],
                  "        if prev is None:",
                  f"            cts[s] = {out}",
                  "        elif prev.__class__ is _nd:",
-                 f"            prev = _add(prev, {out})",
+                 f"            prev = _add_any.impl(prev, {out})",
                  "            cts[s] = prev if prev.__class__ is _nd else _asarray(prev)",
                  "        else:",
-                 f"            cts[s] = _add_bind(prev, {out})"]
+                 f"            cts[s] = _add_any.bind(prev, {out})"]
     source = "def replay(i0, i1, primals, slots, cts):\n" + "\n".join(body) + "\n"
     exec(compile(source, f"<vjp replay of {getattr(rule, '__qualname__', rule)}>", "exec"), env)
     return env["replay"]
