@@ -468,3 +468,19 @@ def test_col2im_by_phase_is_bitwise_the_plain_col2im(dtype):
         assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), (strides, rd, ks, pads)
         checked += 1
     assert checked > 300
+
+
+@pytest.mark.parametrize("shape", [(128, 784, 512), (512, 300, 600)], ids=["small", "pooled"])
+def test_dot_matmul_path_below_and_above_the_pool_size(shape):
+    # Outputs under workspace.MIN_BYTES skip the pool (plain np.matmul), larger ones are
+    # written into a pooled buffer: both are the same BLAS call, bitwise np.matmul's.
+    m, k, n = shape
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    ct = rng.standard_normal((m, n)).astype(np.float32)
+    for a, b, dn, want in ((x, w, (((1,), (0,)), ((), ())), x @ w),
+                           (ct, w, (((1,), (1,)), ((), ())), ct @ w.T),
+                           (x, ct, (((0,), (0,)), ((), ())), x.T @ ct)):
+        got = D._dot_general_impl(a, b, dn)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
