@@ -444,6 +444,9 @@ def _col2im_configs():
         yield (nsp, (s,) * nsp, (r,) * nsp, (k,) * nsp, (pad,) * nsp, (7 if nsp < 3 else 5,) * nsp)
     yield 2, (2, 1), (1, 3), (3, 2), ((1, 0), (0, 2)), (8, 9)
     yield 2, (2, 2), (1, 1), (3, 3), ((1, 1), (1, 1)), (32, 32)   # conv_layer[s2]'s dX
+    yield 2, (1, 1), (1, 1), (5, 5), ((0, 0), (0, 0)), (14, 14)   # LeNet's second conv
+    yield 2, (1, 1), (1, 1), (5, 5), ((2, 2), (2, 2)), (28, 28)   # and its first
+    yield 3, (1, 1, 1), (2, 1, 3), (2, 3, 2), ((1, 0), (0, 0), (2, 1)), (6, 7, 8)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
