@@ -148,7 +148,7 @@ def compare(got: Any, ref: Sequence[np.ndarray], rtol: float) -> tuple[str | Non
     if len(got_leaves) != len(ref):
         return f"returned {len(got_leaves)} arrays, the reference {len(ref)}", float("inf")
     worst = 0.0
-    for i, (g, r) in enumerate(zip(got_leaves, ref)):
+    for i, (g, r) in enumerate(zip(got_leaves, ref, strict=True)):
         if g.shape != r.shape:
             return f"output {i}: shape {g.shape}, reference {r.shape}", float("inf")
         if r.dtype == np.float32 and g.dtype != np.float32:

@@ -128,7 +128,7 @@ SMALL_CNN = NetSpec("small-cnn", (1, 28, 28), (ConvLayer(8, 3, 1),), (10,), batc
 
 
 def sgd(params: Params, grads: Params) -> Params:
-    return tuple(p - LEARNING_RATE * g for p, g in zip(params, grads))
+    return tuple(p - LEARNING_RATE * g for p, g in zip(params, grads, strict=True))
 
 
 # == one definition for funcgrad, JAX and autograd ============================================

@@ -118,7 +118,7 @@ def max_pool_backward(dout: np.ndarray, cache: tuple[np.ndarray, np.ndarray],
     taps, outs = _taps(x, k), _taps(dx, k)
     taken = taps[0] == y
     np.multiply(dout, taken, out=outs[0])
-    for t, out in zip(taps[1:-1], outs[1:-1]):
+    for t, out in zip(taps[1:-1], outs[1:-1], strict=True):
         m = t == y
         m &= ~taken
         taken |= m

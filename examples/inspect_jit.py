@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     eager_loss, eager_grads = fg.value_and_grad(mlp_loss)(params, x, y)
     assert np.allclose(loss, eager_loss)
     assert all(np.allclose(a, b) for a, b in zip(fg.tree_util.tree_leaves(grads),
-                                                 fg.tree_util.tree_leaves(eager_grads)))
+                                                 fg.tree_util.tree_leaves(eager_grads),
+                                                     strict=True))
     print(f"jit and eager agree (loss {float(loss):.6f}); the source is in {path}; "
           f"cache: {step.cache_info()}")
 

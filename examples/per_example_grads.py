@@ -38,7 +38,7 @@ def init_params(key: Any, sizes: list[int]) -> list[dict[str, Any]]:
     keys = fg.random.split(key, len(sizes) - 1)
     init = fg.nn.initializers.glorot_normal()
     return [{"w": init(k, (m, n)), "b": np.zeros(n)}
-            for k, m, n in zip(keys, sizes[:-1], sizes[1:])]
+            for k, m, n in zip(keys, sizes[:-1], sizes[1:], strict=True)]
 
 
 def predict(params: list[dict[str, Any]], x: Any) -> Any:
@@ -63,7 +63,7 @@ def private_gradient(params: list[dict[str, Any]], x: Any, y: Any, key: Any, cli
     keys = fg.random.split(key, len(leaves))
     noisy = [(fnp.tensordot(scale, g, axes=1)
               + noise_multiplier * clip * fg.random.normal(k, g.shape[1:])) / batch
-             for g, k in zip(leaves, keys)]
+             for g, k in zip(leaves, keys, strict=True)]
     return fg.tree_util.tree_unflatten(treedef, noisy), norms
 
 

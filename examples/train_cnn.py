@@ -22,7 +22,7 @@ from funcgrad import nn
 def make_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     labels = rng.integers(0, 3, n)
     images = rng.normal(0.0, 0.3, (n, 1, 12, 12)).astype(np.float32)
-    for img, label, pos in zip(images, labels, rng.integers(2, 10, n)):
+    for img, label, pos in zip(images, labels, rng.integers(2, 10, n), strict=True):
         if label == 0:
             img[0, pos, 2:10] += 1.0
         elif label == 1:

@@ -28,7 +28,7 @@ def make_spirals(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
 
 def init_params(sizes: list[int], rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     return [{"w": (rng.standard_normal((m, n)) * np.sqrt(2.0 / m)).astype(np.float32),
-             "b": np.zeros(n, np.float32)} for m, n in zip(sizes[:-1], sizes[1:])]
+             "b": np.zeros(n, np.float32)} for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
 def predict(params: list[dict[str, np.ndarray]], x: np.ndarray) -> np.ndarray:

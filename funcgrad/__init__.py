@@ -19,7 +19,6 @@ from funcgrad import test_util as test_util
 from funcgrad import tree_util as tree_util
 from funcgrad import typing as typing
 from funcgrad.core.config import config as config
-from funcgrad.core.staging import make_jaxpr as make_jaxpr
 from funcgrad.transforms.api import grad as grad
 from funcgrad.transforms.api import hessian as hessian
 from funcgrad.transforms.api import jacfwd as jacfwd
@@ -43,6 +42,7 @@ from funcgrad.transforms.extras import custom_gradient as custom_gradient
 from funcgrad.transforms.extras import device_put as device_put
 from funcgrad.transforms.extras import eval_shape as eval_shape
 from funcgrad.transforms.extras import linear_transpose as linear_transpose
+from funcgrad.transforms.extras import make_jaxpr as make_jaxpr
 from funcgrad.transforms.jit import disable_jit as disable_jit
 from funcgrad.transforms.jit import jit as jit
 from funcgrad.transforms.memory import memory_report as memory_report

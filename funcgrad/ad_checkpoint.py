@@ -45,8 +45,8 @@ def saved_residuals(fun: Callable[..., Any], *args: Any) -> list[Residual]:
     origin: dict[int, str] = {id(x): f"from the argument {i}" for i, x in enumerate(leaves)}
     trace = ad.VJPTrace(current_trace())
     try:
-        env: dict[Any, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
-        env.update(zip(closed.jaxpr.invars, [trace.new_tracer(x) for x in leaves]))
+        env: dict[Any, Any] = dict(zip(closed.jaxpr.constvars, closed.consts, strict=True))
+        env.update(zip(closed.jaxpr.invars, [trace.new_tracer(x) for x in leaves], strict=True))
         with set_current_trace(trace):
             for eqn in closed.eqns:
                 ins = [a.val if isinstance(a, Literal) else env[a] for a in eqn.invars]
@@ -56,7 +56,7 @@ def saved_residuals(fun: Callable[..., Any], *args: Any) -> list[Residual]:
                     value = o.primal if isinstance(o, ad.VJPTracer) else o
                     origin.setdefault(id(value), f"output of {eqn.primitive.name} at "
                                                  f"{eqn.source_info}")
-                env.update(zip(eqn.outvars, outs))
+                env.update(zip(eqn.outvars, outs, strict=True))
     finally:
         trace.is_alive = False
     found: dict[int, Residual] = {}

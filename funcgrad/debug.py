@@ -81,7 +81,8 @@ def _debug_callback_batch(args: Sequence[Any], dims: Sequence[Any], **params: An
     done: Any = _DONE
     for i in range(size):
         done = debug_callback_p.bind(*(x if d is None else squeeze(
-            slice_in_dim(x, i, i + 1, axis=d), (d,)) for x, d in zip(args, dims)), **params)
+            slice_in_dim(x, i, i + 1, axis=d), (d,)) for x, d in zip(args, dims,
+                                                                     strict=True)), **params)
     return done, None
 
 

@@ -47,17 +47,18 @@ def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray:
 
 def _vdot(a: Sequence[Any], b: Sequence[Any]) -> float:
     return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64))
-                     for x, y in zip(a, b)))
+                     for x, y in zip(a, b, strict=True)))
 
 
 def _add(xs: Sequence[Any], ts: Sequence[Any], scale: float) -> list[Any]:
-    return [np.asarray(x + scale * t, dtype=np.asarray(x).dtype) for x, t in zip(xs, ts)]
+    return [np.asarray(x + scale * t, dtype=np.asarray(x).dtype) for x, t in zip(xs, ts,
+                                                                                 strict=True)]
 
 
 def _check_close(name: str, got: Any, want: Any, atol: float, rtol: float) -> None:
     got_l = [np.asarray(g, np.float64) for g in pytree.tree_leaves(got)]
     want_l = [np.asarray(w, np.float64) for w in pytree.tree_leaves(want)]
-    for i, (g, w) in enumerate(zip(got_l, want_l)):
+    for i, (g, w) in enumerate(zip(got_l, want_l, strict=True)):
         if g.shape != w.shape or not np.allclose(g, w, atol=atol, rtol=rtol):
             err = np.max(np.abs(g - w)) if g.shape == w.shape else float("nan")
             raise AssertionError(
@@ -102,7 +103,7 @@ def check_vjp(f: Callable[..., Any], args: Sequence[Any], atol: float | None = N
         minus = pytree.tree_leaves(f(*pytree.tree_unflatten(tree, _add(leaves, direction,
                                                                       -eps))))
         fd = [(np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps)
-              for p, m in zip(plus, minus)]
+              for p, m in zip(plus, minus, strict=True)]
         want = _vdot(ct, fd)
         got = _vdot([in_cts[k]], [direction[k]])
         scale = max(1.0, abs(want))

@@ -90,7 +90,7 @@ def _flatten_up_to(treedef: PyTreeDef, tree: Any, where: str) -> list[Any]:
         raise FuncgradValueError(f"tree_transpose: the tree does not match the outer "
                                  f"structure {treedef} at {where or 'the root'}")
     out: list[Any] = []
-    for key, sub, child in zip(node.keys(tree, aux), treedef.children, children):
+    for key, sub, child in zip(node.keys(tree, aux), treedef.children, children, strict=True):
         out.extend(_flatten_up_to(sub, child, where + str(key)))
     return out
 
@@ -218,7 +218,7 @@ def _rebuild(d: Any, it: Any) -> Any:
         return cls(*[_rebuild(e, it) for e in d["c"]])
     if t == "dict":
         return {(int(k) if kt == "int" else k): _rebuild(e, it)
-                for (kt, k), e in zip(d["keys"], d["c"])}
+                for (kt, k), e in zip(d["keys"], d["c"], strict=True)}
     raise FuncgradValueError(f"load: the file holds a registered pytree node ({d['type']}); "
                              f"pass like= a tree of that structure to rebuild it")
 
@@ -272,7 +272,7 @@ def load(path: str | os.PathLike[str], like: Any = None) -> Any:
     if len(like_leaves) != len(leaves):
         raise FuncgradValueError(f"load: like has {len(like_leaves)} leaves, the file "
                                  f"{len(leaves)}")
-    for i, (a, b) in enumerate(zip(like_leaves, leaves)):
+    for i, (a, b) in enumerate(zip(like_leaves, leaves, strict=True)):
         if hasattr(a, "shape") and tuple(np.shape(a)) != b.shape:
             raise FuncgradValueError(f"load: leaf {i} has shape {b.shape} in the file but "
                                      f"{tuple(np.shape(a))} in like")

@@ -121,7 +121,8 @@ def spec_checks(results: dict[str, Any], group: int = 20) -> None:
         runs = [_exported_problem(problems[n]) for n in chunk]
         inputs = [(problems[n][1], problems[n][3]) for n in chunk]
         try:
-            outs = jax.jit(lambda xs, runs=runs: [r(a, d) for r, (a, d) in zip(runs, xs)])(
+            outs = jax.jit(lambda xs, runs=runs: [r(a, d) for r, (a, d) in zip(runs, xs,
+                                                                               strict=True)])(
                 _jnp_tree(inputs))
         except Exception:  # noqa: BLE001
             outs = None

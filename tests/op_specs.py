@@ -17,7 +17,7 @@ import numpy as np
 
 import funcgrad as fg
 from funcgrad.core import eval_jaxpr
-from funcgrad.core.pytree import tree_leaves, tree_unflatten
+from funcgrad.core.pytree import tree_leaves, tree_structure, tree_unflatten
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,9 @@ def staged(fun: Callable[..., Any]) -> Callable[..., Any]:
     """``fun`` traced with make_jaxpr at the arguments' types, then run with eval_jaxpr under
     whatever transform is current: the staged primitives and their rules do all the work."""
     def run(*args: Any) -> Any:
-        closed = fg.make_jaxpr(fun)(*args)
+        closed, out_shape = fg.make_jaxpr(fun, return_shape=True)(*args)
         outs = eval_jaxpr(closed.jaxpr, closed.consts, *tree_leaves(args))
-        return tree_unflatten(closed.out_tree, outs)
+        return tree_unflatten(tree_structure(out_shape), outs)
     run.__name__ = f"staged_{getattr(fun, '__name__', 'fun')}"
     return run
 

@@ -17,7 +17,7 @@ Pairs = Sequence[tuple[int, int]]
 def _same_pads(in_sp: Sequence[int], window: Sequence[int], strides: Sequence[int]
                ) -> list[tuple[int, int]]:
     pads = []
-    for n, k, s in zip(in_sp, window, strides):
+    for n, k, s in zip(in_sp, window, strides, strict=True):
         out = -(-n // s)
         total = max((out - 1) * s + k - n, 0)
         pads.append((total // 2, total - total // 2))
@@ -29,18 +29,20 @@ def dilate_and_pad(x: np.ndarray, lhs_dilation: Sequence[int], padding: Pairs,
     """Spatial axes (all but the first two): insert ``d - 1`` zeros between neighbours, then
     pad with ``value`` (negative padding crops), element by element."""
     n, c, *sp = x.shape
-    dil = [0 if m == 0 else (m - 1) * d + 1 for m, d in zip(sp, lhs_dilation)]
-    big = [m + max(lo, 0) + max(hi, 0) for m, (lo, hi) in zip(dil, padding)]
+    dil = [0 if m == 0 else (m - 1) * d + 1 for m, d in zip(sp, lhs_dilation, strict=True)]
+    big = [m + max(lo, 0) + max(hi, 0) for m, (lo, hi) in zip(dil, padding, strict=True)]
     out = np.full((n, c, *big), value, dtype=np.float64)
     for pos in itertools.product(*(range(m) for m in dil)):
-        inside = all(p % d == 0 for p, d in zip(pos, lhs_dilation))
+        inside = all(p % d == 0 for p, d in zip(pos, lhs_dilation, strict=True))
         if not inside:
             out[(slice(None), slice(None), *(p + max(lo, 0) for p, (lo, _) in
-                                             zip(pos, padding)))] = 0.0
+                                             zip(pos, padding, strict=True)))] = 0.0
     for pos in itertools.product(*(range(m) for m in sp)):
-        dst = tuple(p * d + max(lo, 0) for p, d, (lo, _) in zip(pos, lhs_dilation, padding))
+        dst = tuple(p * d + max(lo, 0) for p, d, (lo, _) in zip(pos, lhs_dilation, padding,
+                                                                strict=True))
         out[(slice(None), slice(None), *dst)] = x[(slice(None), slice(None), *pos)]
-    crop = tuple(slice(max(-lo, 0), b - max(-hi, 0)) for b, (lo, hi) in zip(big, padding))
+    crop = tuple(slice(max(-lo, 0), b - max(-hi, 0)) for b, (lo, hi) in zip(big, padding,
+                                                                            strict=True))
     return out[(slice(None), slice(None), *crop)]
 
 
@@ -55,13 +57,13 @@ def conv(lhs: np.ndarray, rhs: np.ndarray, window_strides: Sequence[int],
     lhs_dilation = lhs_dilation or (1,) * nsp
     rhs_dilation = rhs_dilation or (1,) * nsp
     if isinstance(padding, str):
-        kd = [(k - 1) * d + 1 for k, d in zip(ks, rhs_dilation)]
+        kd = [(k - 1) * d + 1 for k, d in zip(ks, rhs_dilation, strict=True)]
         padding = _same_pads(sp, kd, window_strides) if padding == "SAME" else [(0, 0)] * nsp
     x = dilate_and_pad(lhs.astype(np.float64), lhs_dilation, padding)
     w = rhs.astype(np.float64)
     og = o // feature_group_count
     out_sp = [max(0, (p - ((k - 1) * d + 1)) // s + 1)
-              for p, k, d, s in zip(x.shape[2:], ks, rhs_dilation, window_strides)]
+              for p, k, d, s in zip(x.shape[2:], ks, rhs_dilation, window_strides, strict=True)]
     out = np.zeros((n, o, *out_sp))
     for b, oc in itertools.product(range(n), range(o)):
         g = oc // og
@@ -70,7 +72,7 @@ def conv(lhs: np.ndarray, rhs: np.ndarray, window_strides: Sequence[int],
             for ic in range(i):
                 for tap in itertools.product(*(range(k) for k in ks)):
                     src = tuple(p * s + t * d for p, s, t, d in
-                                zip(pos, window_strides, tap, rhs_dilation))
+                                zip(pos, window_strides, tap, rhs_dilation, strict=True))
                     acc += x[(b, g * i + ic, *src)] * w[(oc, ic, *tap)]
             out[(b, oc, *pos)] = acc
     return out.astype(np.result_type(lhs, rhs))
@@ -85,7 +87,7 @@ def conv_transpose_torch(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
     _, og, *ks = w.shape
     ig = c_in // groups
     out_sp = [(m - 1) * s - 2 * p + d * (k - 1) + op + 1 for m, s, p, d, k, op in
-              zip(sp, stride, padding, dilation, ks, output_padding)]
+              zip(sp, stride, padding, dilation, ks, output_padding, strict=True)]
     out = np.zeros((n, og * groups, *out_sp))
     for b, ci in itertools.product(range(n), range(c_in)):
         g = ci // ig
@@ -93,8 +95,8 @@ def conv_transpose_torch(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
             for oc in range(og):
                 for tap in itertools.product(*(range(k) for k in ks)):
                     dst = [p * s - pp + t * d for p, s, pp, t, d in
-                           zip(pos, stride, padding, tap, dilation)]
-                    if all(0 <= q < m for q, m in zip(dst, out_sp)):
+                           zip(pos, stride, padding, tap, dilation, strict=True)]
+                    if all(0 <= q < m for q, m in zip(dst, out_sp, strict=True)):
                         out[(b, g * og + oc, *dst)] += x[(b, ci, *pos)] * w[(ci, oc, *tap)]
     return out.astype(np.result_type(x, w))
 
@@ -102,7 +104,8 @@ def conv_transpose_torch(x: np.ndarray, w: np.ndarray, stride: Sequence[int],
 def _windows(x: np.ndarray, window: Sequence[int], strides: Sequence[int], padding: Pairs,
              value: float) -> tuple[np.ndarray, list[int]]:
     xp = dilate_and_pad(x.astype(np.float64), (1,) * len(window), padding, value)
-    out_sp = [max(0, (p - k) // s + 1) for p, k, s in zip(xp.shape[2:], window, strides)]
+    out_sp = [max(0, (p - k) // s + 1) for p, k, s in zip(xp.shape[2:], window, strides,
+                                                          strict=True)]
     return xp, out_sp
 
 
@@ -123,7 +126,7 @@ def max_pool(x: np.ndarray, window: Sequence[int], strides: Sequence[int],
     for pos in itertools.product(*(range(m) for m in out_sp)):
         best = np.full(x.shape[:2], -np.inf)
         for tap in itertools.product(*(range(k) for k in window)):
-            src = tuple(p * s + t for p, s, t in zip(pos, strides, tap))
+            src = tuple(p * s + t for p, s, t in zip(pos, strides, tap, strict=True))
             best = np.maximum(best, xp[(slice(None), slice(None), *src)])
         out[(slice(None), slice(None), *pos)] = best
     return out.astype(x.dtype)
@@ -137,7 +140,7 @@ def sum_pool(x: np.ndarray, window: Sequence[int], strides: Sequence[int],
     out = np.zeros((*x.shape[:2], *out_sp))
     for pos in itertools.product(*(range(m) for m in out_sp)):
         for tap in itertools.product(*(range(k) for k in window)):
-            src = tuple(p * s + t for p, s, t in zip(pos, strides, tap))
+            src = tuple(p * s + t for p, s, t in zip(pos, strides, tap, strict=True))
             out[(slice(None), slice(None), *pos)] += xp[(slice(None), slice(None), *src)]
     return out.astype(x.dtype)
 
@@ -159,11 +162,11 @@ def max_pool_grad(x: np.ndarray, ct: np.ndarray, window: Sequence[int],
         for pos in itertools.product(*(range(m) for m in out_sp)):
             best, where = -np.inf, None
             for tap in itertools.product(*(range(k) for k in window)):
-                src = tuple(p * s + t for p, s, t in zip(pos, strides, tap))
+                src = tuple(p * s + t for p, s, t in zip(pos, strides, tap, strict=True))
                 if where is None or xp[(b, c, *src)] > best:
                     best, where = xp[(b, c, *src)], src
             gp[(b, c, *where)] += ct[(b, c, *pos)]
-    crop = tuple(slice(lo, lo + m) for (lo, _), m in zip(padding, x.shape[2:]))
+    crop = tuple(slice(lo, lo + m) for (lo, _), m in zip(padding, x.shape[2:], strict=True))
     # Undo the padding (this reference supports non-negative padding only).
     return gp[(slice(None), slice(None), *crop)].astype(x.dtype)
 
@@ -175,7 +178,7 @@ def adaptive_avg_pool(x: np.ndarray, output_size: Sequence[int]) -> np.ndarray:
     out = np.zeros((*x.shape[:2], *output_size))
     for pos in itertools.product(*(range(m) for m in output_size)):
         sl = tuple(slice((p * n) // m, -((-(p + 1) * n) // m))
-                   for p, n, m in zip(pos, sp, output_size))
+                   for p, n, m in zip(pos, sp, output_size, strict=True))
         out[(slice(None), slice(None), *pos)] = x[(slice(None), slice(None), *sl)].mean(
             axis=tuple(range(2, 2 + len(sp))))
     return out.astype(x.dtype)

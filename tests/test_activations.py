@@ -88,7 +88,7 @@ def test_dot_product_attention_against_jax(kwargs: dict[str, Any]) -> None:
                 argnums=(0, 1, 2))(q, k, v)
     gj = jax.grad(lambda a, b, c: jax.numpy.sin(jax.nn.dot_product_attention(a, b, c, **kw))
                   .sum(), argnums=(0, 1, 2))(q, k, v)
-    for a, b in zip(g, gj):
+    for a, b in zip(g, gj, strict=True):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-6)
     # float64 reference: softmax(q k^T / sqrt(H)) v per head, key heads repeated
     kr, vr = np.repeat(k, 2, axis=2), np.repeat(v, 2, axis=2)

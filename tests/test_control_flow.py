@@ -27,7 +27,7 @@ def prims(fun: Callable[..., Any], *args: Any) -> list[str]:
 def assert_tree_close(got: Any, want: Any, rtol: float = 1e-12, atol: float = 1e-12) -> None:
     g, w = tree_leaves(got), tree_leaves(want)
     assert len(g) == len(w)
-    for a, b in zip(g, w):
+    for a, b in zip(g, w, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
 
 
@@ -98,7 +98,8 @@ def test_vmap_cond_batched_predicate_equals_loop() -> None:
     ps = np.array([1.0, -1.0, 2.0, -0.5])
     xs = np.random.default_rng(0).normal(size=(4, 3))
     got = fg.vmap(two_way)(ps, xs)
-    np.testing.assert_allclose(got, np.stack([two_way_ref(p, x) for p, x in zip(ps, xs)]),
+    np.testing.assert_allclose(got, np.stack([two_way_ref(p, x) for p, x in zip(ps, xs,
+                                                                                strict=True)]),
                                rtol=1e-15)
     got = fg.vmap(two_way, in_axes=(0, None))(ps, X3)
     np.testing.assert_allclose(got, np.stack([two_way_ref(p, X3) for p in ps]), rtol=1e-15)
@@ -201,9 +202,9 @@ def test_switch_vmap_and_grad() -> None:
     idx = np.array([-1, 0, 1, 2, 5])
     xs = np.linspace(0.1, 0.9, 5)
     np.testing.assert_allclose(fg.vmap(f)(idx, xs),
-                               [switch_ref(i, x) for i, x in zip(idx, xs)], rtol=1e-15)
+                               [switch_ref(i, x) for i, x in zip(idx, xs, strict=True)], rtol=1e-15)
     g = fg.vmap(fg.grad(f, 1))(idx, xs)
-    want = [fg.grad(lambda x, i=i: f(i, x))(x) for i, x in zip(idx, xs)]
+    want = [fg.grad(lambda x, i=i: f(i, x))(x) for i, x in zip(idx, xs, strict=True)]
     np.testing.assert_allclose(g, want, rtol=1e-14)
     with pytest.raises(TypeError, match="integer"):
         lax.switch(1.0, SWITCH_FNS, X3)
@@ -254,7 +255,7 @@ def test_while_loop_vmap_batched_and_unbatched_predicate() -> None:
     ns = np.array([0, 3, 1, 5])
     xs = np.random.default_rng(1).uniform(-1, 1, size=(4, 3))
     i, v = fg.vmap(count_up)(ns, xs)
-    refs = [count_up_ref(n, x) for n, x in zip(ns, xs)]
+    refs = [count_up_ref(n, x) for n, x in zip(ns, xs, strict=True)]
     np.testing.assert_array_equal(i, [r[0] for r in refs])
     np.testing.assert_allclose(v, [r[1] for r in refs], rtol=1e-15)
     i, v = fg.vmap(count_up, in_axes=(None, 0))(3, xs)  # predicate shared by all examples
@@ -264,7 +265,7 @@ def test_while_loop_vmap_batched_and_unbatched_predicate() -> None:
     assert i.shape == (0,) and v.shape == (0, 3)
     jac = fg.vmap(fg.jacfwd(lambda n, x: count_up(n, x)[1], 1))(ns, xs)
     want = [np.diag(sum((k * x ** (k - 1) for k in range(1, n + 1)), np.zeros(3)))
-            for n, x in zip(ns, xs)]
+            for n, x in zip(ns, xs, strict=True)]
     np.testing.assert_allclose(jac, want, rtol=1e-13, atol=1e-15)
 
 
@@ -325,7 +326,7 @@ def test_fori_loop_traced_bounds_use_while() -> None:
 
     ns = np.array([0, 1, 4])
     xs = np.random.default_rng(3).normal(size=(3, 3))
-    np.testing.assert_allclose(fg.vmap(f)(ns, xs), [ref(n, x) for n, x in zip(ns, xs)],
+    np.testing.assert_allclose(fg.vmap(f)(ns, xs), [ref(n, x) for n, x in zip(ns, xs, strict=True)],
                                rtol=1e-14)
     np.testing.assert_allclose(staged(f)(np.array(4), X3), ref(4, X3), rtol=1e-14)
     with pytest.raises(TypeError, match="fori_loop with dynamic start/stop"):
@@ -450,7 +451,7 @@ def test_scan_vmap_equals_loop() -> None:
     xs = np.random.default_rng(4).normal(size=(6, 5, 2))  # 6 sequences
     h0s = np.random.default_rng(5).normal(size=(6, 3))
     got = fg.vmap(rnn, in_axes=(None, 0, 0))(params, h0s, xs)
-    want = [rnn_ref(params, h, x) for h, x in zip(h0s, xs)]
+    want = [rnn_ref(params, h, x) for h, x in zip(h0s, xs, strict=True)]
     np.testing.assert_allclose(got[0], [w[0] for w in want], rtol=1e-13)
     np.testing.assert_allclose(got[1], [w[1] for w in want], rtol=1e-13)
     # sequences batched on their last axis, unbatched initial state (the carry becomes batched)
@@ -594,3 +595,58 @@ def test_repeated_eager_conds_stage_nothing(staging_count):
     assert staged == []
     np.testing.assert_array_equal(first, again)
     np.testing.assert_allclose(fg.grad(lambda x: loss(False, x))(x), -np.sin(x))
+
+
+def test_repeated_while_loops_stage_nothing(staging_count):
+    staged = staging_count
+
+    def cond(c):
+        return c[0] < 4
+
+    def body(c):
+        return c[0] + 1, c[1] * fnp.cos(c[1])
+
+    def run(x):
+        return fg.lax.while_loop(cond, body, (0, x))[1]
+
+    x = np.array(0.3)
+    first = fg.jvp(run, (x,), (np.array(1.0),))
+    assert len(staged) >= 2  # the body and the predicate, staged once each
+    staged.clear()
+    again = fg.jvp(run, (x,), (np.array(1.0),))
+    assert staged == []
+    np.testing.assert_array_equal(first[1], again[1])
+
+
+SCALE = np.array(2.0)
+
+
+def _scaled_body(c):
+    return c[0] + 1, c[1] * SCALE
+
+
+def test_cached_bodies_see_rebound_globals_and_closures():
+    global SCALE
+    run = lambda x: fg.lax.while_loop(lambda c: c[0] < 3, _scaled_body, (0, x))[1]  # noqa: E731
+    np.testing.assert_allclose(run(np.array(1.0)), 8.0)
+    old = SCALE
+    try:
+        SCALE = np.array(3.0)  # a cached body would still multiply by 2
+        np.testing.assert_allclose(run(np.array(1.0)), 27.0)
+    finally:
+        SCALE = old
+
+    w = np.array(0.5)
+
+    def step(c, x):
+        return c * w + x, c
+
+    def total(xs):
+        return fg.lax.scan(step, np.array(1.0), xs)[0]
+
+    xs = np.ones(3)
+    before = total(xs)
+    w = np.array(2.0)  # rebinds the closure cell step reads
+    after = total(xs)
+    np.testing.assert_allclose(before, 0.5 ** 3 + 0.5 ** 2 + 0.5 + 1)
+    np.testing.assert_allclose(after, 2.0 ** 3 + 2.0 ** 2 + 2.0 + 1)

@@ -357,7 +357,7 @@ def test_conv_matches_torch_forward_and_backward(x_shape: tuple[int, ...],
     ty.backward(torch.tensor(ct))
     y, f_vjp = fg.vjp(lambda x, w, b: nn.conv(x, w, b, **kwargs), x, w, b)
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    for got, t in zip(f_vjp(ct), (tx, tw, tb)):
+    for got, t in zip(f_vjp(ct), (tx, tw, tb), strict=True):
         np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-11, atol=1e-11)
 
 
@@ -373,7 +373,7 @@ def test_conv_transpose_matches_torch(rng: np.random.Generator) -> None:
     ty.backward(torch.tensor(ct))
     y, f_vjp = fg.vjp(lambda x, w, b: nn.conv_transpose(x, w, b, **kwargs), x, w, b)
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    for got, t in zip(f_vjp(ct), (tx, tw, tb)):
+    for got, t in zip(f_vjp(ct), (tx, tw, tb), strict=True):
         np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-11, atol=1e-11)
 
 
@@ -407,7 +407,7 @@ def test_lax_conv_matches_jax(params: dict[str, Any], rng: np.random.Generator) 
     got, f_vjp = fg.vjp(lambda a, b: lax.conv_general_dilated(a, b, **params), x, w)
     np.testing.assert_allclose(got, np.asarray(want), rtol=1e-12, atol=1e-12)
     ct = rng.standard_normal(got.shape)
-    for g, j in zip(f_vjp(ct), j_vjp(ct)):
+    for g, j in zip(f_vjp(ct), j_vjp(ct), strict=True):
         np.testing.assert_allclose(g, np.asarray(j), rtol=1e-11, atol=1e-11)
 
 

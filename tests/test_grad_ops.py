@@ -279,7 +279,7 @@ def test_staged_derivatives_match_eager(spec: OpSpec, rng: np.random.Generator) 
         staged = eval_jaxpr(closed.jaxpr, closed.consts, *tree_leaves(fargs))
         eager = tree_leaves(fun(*fargs))
         assert len(staged) == len(eager)
-        for s, e, aval in zip(staged, eager, closed.out_avals):
+        for s, e, aval in zip(staged, eager, closed.out_avals, strict=True):
             np.testing.assert_allclose(s, e, rtol=1e-12, atol=1e-12, err_msg=spec.name)
             assert (np.shape(e), np.asarray(e).dtype) == (aval.shape, aval.dtype)
 
@@ -304,7 +304,8 @@ def test_vmap_of_vjp_and_jvp(spec: OpSpec, rng: np.random.Generator) -> None:
         np.testing.assert_allclose(got[i], np.stack([w[i] for w in want]), rtol=1e-12,
                                    atol=1e-12, err_msg=f"{spec.name}: vmap of vjp")
     got_t = fg.vmap(lambda *a: fg.jvp(f0, a[:n], a[n:])[1])(*stacked, *stacked_t)
-    want_t = [fg.jvp(f0, args, t)[1] for (_, args), t in zip(problems, tangents)]
-    for g, w in zip(tree_leaves(got_t), zip(*(tree_leaves(w) for w in want_t))):
+    want_t = [fg.jvp(f0, args, t)[1] for (_, args), t in zip(problems, tangents, strict=True)]
+    for g, w in zip(tree_leaves(got_t), zip(*(tree_leaves(w) for w in want_t), strict=True),
+                                            strict=True):
         np.testing.assert_allclose(g, np.stack(w), rtol=1e-12, atol=1e-12,
                                    err_msg=f"{spec.name}: vmap of jvp")

@@ -35,13 +35,16 @@ def test_print_broadcast_and_constvars():
 
 
 def test_print_grad_program_and_pytree_output():
-    jaxpr = fg.make_jaxpr(lambda x: {"y": x * x, "z": fnp.exp(x)})(np.ones(2))
+    jaxpr, shape = fg.make_jaxpr(lambda x: {"y": x * x, "z": fnp.exp(x)}, return_shape=True)(
+        np.ones(2))
     assert str(jaxpr) == (
         "{ lambda ; a:f64[2]. let\n"
         "    b:f64[2] = mul a a\n"
         "    c:f64[2] = exp a\n"
         "  in (b, c) }")
-    assert str(jaxpr.out_tree) == "PyTreeDef({'y': *, 'z': *})"
+    assert shape == {"y": fg.ShapeDtypeStruct((2,), np.float64),
+                     "z": fg.ShapeDtypeStruct((2,), np.float64)}
+    assert not hasattr(jaxpr, "out_tree")  # the structure lives with the API, not the IR
 
 
 def test_jaxpr_is_inspectable():
@@ -146,3 +149,19 @@ def test_jaxpr_replace_builds_a_new_jaxpr():
     assert shorter.invars == closed.jaxpr.invars
     with pytest.raises(TypeError, match="unknown fields"):
         closed.jaxpr.replace(body=[])
+
+
+def test_literals_compare_by_type_and_bits() -> None:
+    from funcgrad.core.avals import ShapedArray
+    from funcgrad.core.ir import Literal
+    f32 = ShapedArray((), np.float32)
+    nan_a, nan_b = Literal(np.float32(np.nan), f32), Literal(np.float32(np.nan), f32)
+    assert nan_a == nan_b and hash(nan_a) == hash(nan_b)  # one NaN literal, not two
+    assert Literal(np.float32(-0.0), f32) != Literal(np.float32(0.0), f32)
+    assert Literal(np.float32(1.0), f32) != Literal(np.float64(1.0), ShapedArray((), np.float64))
+    wide = Literal(np.broadcast_to(np.float32(2.0), (3, 4)), ShapedArray((3, 4), np.float32))
+    assert wide.scalar.shape == () and wide.val.shape == (3, 4)  # no full-shape array inside
+    assert wide != Literal(np.float32(2.0), f32)  # the type is part of the literal
+    closed = fg.make_jaxpr(lambda x: x * 2.0)(np.ones(3, np.float32))
+    lit = closed.eqns[0].invars[1]
+    assert isinstance(lit, Literal) and lit.scalar.ndim == 0

@@ -341,7 +341,7 @@ def _patches_loop(x, ks, strides, pads, rd):
     out = np.zeros((x.shape[0], x.shape[1], *ks, *out_sp), x.dtype)
     for m in np.ndindex(*out_sp):
         for t in np.ndindex(*ks):
-            src = tuple(mi * s + ti * r for mi, s, ti, r in zip(m, strides, t, rd))
+            src = tuple(mi * s + ti * r for mi, s, ti, r in zip(m, strides, t, rd, strict=True))
             out[(slice(None), slice(None), *t, *m)] = xp[(slice(None), slice(None), *src)]
     return out.reshape(x.shape[0], -1, *out_sp).swapaxes(0, 1)   # (C*K, N, *out)
 
@@ -407,7 +407,7 @@ def test_conv_column_kernels_under_vmap_and_staging(per_image, monkeypatch):
         np.testing.assert_allclose(per_example[1][i], gw, rtol=1e-12)
     closed = fg.make_jaxpr(fg.grad(loss, argnums=(0, 1)))(xs[0], w)
     staged = fg.core.eval_jaxpr(closed.jaxpr, closed.consts, xs[0], w)
-    for got, want in zip(staged, fg.grad(loss, argnums=(0, 1))(xs[0], w)):
+    for got, want in zip(staged, fg.grad(loss, argnums=(0, 1))(xs[0], w), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -424,7 +424,7 @@ def _col2im_plain(cols, input_shape, ks, strides, pads, rd):
     then the crop (zero where a negative padding cropped the input)."""
     ck, n, *out_sp = cols.shape
     c = ck // int(np.prod(ks))
-    padded = [max(size + lo + hi, 0) for size, (lo, hi) in zip(input_shape, pads)]
+    padded = [max(size + lo + hi, 0) for size, (lo, hi) in zip(input_shape, pads, strict=True)]
     buf = np.zeros((n, c, *padded), cols.dtype)
     c6 = cols.reshape(c, *ks, n, *out_sp)
     for tap in itertools.product(*(range(k) for k in ks)):

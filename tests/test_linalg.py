@@ -130,7 +130,7 @@ def test_grad_matches_numpy_finite_differences(name: str, rng: np.random.Generat
     w = [rng.standard_normal(np.shape(o)) for o in tree_leaves(f(*args))]
 
     def loss(*a: Any) -> Any:
-        return sum(fnp.sum(o * wi) for o, wi in zip(tree_leaves(f(*a)), w))
+        return sum(fnp.sum(o * wi) for o, wi in zip(tree_leaves(f(*a)), w, strict=True))
 
     grads = fg.grad(loss, argnums=tuple(range(len(args))))(*args)
     for i, g in enumerate(grads):
@@ -200,7 +200,8 @@ def test_vmap_equals_loop(rng: np.random.Generator) -> None:
     b = rng.standard_normal((4, 3))
     s = spd(rng, 4, 3, 3)
     np.testing.assert_allclose(fg.vmap(fnp.linalg.solve)(a, b),
-                               [np.linalg.solve(x, y) for x, y in zip(a, b)], rtol=1e-13)
+                               [np.linalg.solve(x, y) for x, y in zip(a, b,
+                                                                      strict=True)], rtol=1e-13)
     np.testing.assert_allclose(fg.vmap(fnp.linalg.solve, in_axes=(None, 0))(a[0], b),
                                [np.linalg.solve(a[0], y) for y in b], rtol=1e-13)
     np.testing.assert_allclose(fg.vmap(fnp.linalg.solve, in_axes=(0, None))(a, b[0]),
@@ -225,7 +226,7 @@ def test_staged_equals_eager(rng: np.random.Generator) -> None:
     closed = fg.make_jaxpr(f)(a, s)
     names = {e.primitive.name for e in closed.eqns}
     assert {"solve", "slogdet", "cholesky"} <= names
-    for got, want in zip(eval_jaxpr(closed.jaxpr, closed.consts, a, s), f(a, s)):
+    for got, want in zip(eval_jaxpr(closed.jaxpr, closed.consts, a, s), f(a, s), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-14)
     loss = lambda a: fnp.sum(fnp.linalg.inv(a) ** 2)  # noqa: E731
     gj = fg.make_jaxpr(fg.grad(loss))(a)

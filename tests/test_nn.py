@@ -299,7 +299,7 @@ def test_batch_norm_matches_torch(rng: np.random.Generator) -> None:
         np.testing.assert_allclose(new_m, t_rm.numpy(), rtol=1e-12)
         np.testing.assert_allclose(new_v, t_rv.numpy(), rtol=1e-12)
         grads = f_vjp((ct, np.zeros(3), np.zeros(3)))
-        for g, t in zip(grads, (tx, ts, tb)):
+        for g, t in zip(grads, (tx, ts, tb), strict=True):
             np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-9, atol=1e-11)
 
 
@@ -356,7 +356,7 @@ def test_dropout(rng: np.random.Generator) -> None:
     xs = rng.standard_normal((5, 7))
     got = fg.vmap(nn.dropout, (0, 0, None))(keys, xs, 0.5)
     np.testing.assert_array_equal(got, np.stack([nn.dropout(k, xi, 0.5) for k, xi in
-                                                 zip(keys, xs)]))
+                                                 zip(keys, xs, strict=True)]))
     with pytest.raises(ValueError, match="rate"):
         nn.dropout(k3, x, 1.5)
     with pytest.raises(TypeError, match="key"):

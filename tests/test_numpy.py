@@ -64,7 +64,7 @@ def _assert_same(got: Any, want: Any, rtol: float, atol: float, what: str) -> No
     w_leaves = tree_leaves(want)
     assert len(g_leaves) == len(w_leaves), f"{what}: {len(g_leaves)} outputs, want " \
                                            f"{len(w_leaves)}"
-    for i, (g, w) in enumerate(zip(g_leaves, w_leaves)):
+    for i, (g, w) in enumerate(zip(g_leaves, w_leaves, strict=True)):
         w = np.asarray(w)
         assert type(g) is np.ndarray, f"{what}: output {i} is a {type(g).__name__}, not ndarray"
         assert g.shape == w.shape, f"{what}: output {i} shape {g.shape}, NumPy {w.shape}"
@@ -103,7 +103,7 @@ def test_spec_forward_float32_stays_float32(spec: OpSpec, rng: np.random.Generat
         _, f_vjp = fg.vjp(spec.fn, *args)
         out = spec.fn(*args)
         cts = fg.tree_util.tree_map(lambda o: np.ones_like(o), out)
-        for a, c in zip(args, f_vjp(cts)):
+        for a, c in zip(args, f_vjp(cts), strict=True):
             assert c.dtype == np.asarray(a).dtype, f"cotangent {c.dtype} for a {a.dtype} input"
 
 
@@ -641,7 +641,7 @@ def test_einsum_gradients_against_jax(rng: np.random.Generator) -> None:
                           argnums=argnums)(*xs)
             want = jax.grad(lambda *a, s=sub, w=w: jnp.sum(jnp.einsum(s, *a) * w),
                             argnums=argnums)(*xs)
-            for g, wt in zip(got, want):
+            for g, wt in zip(got, want, strict=True):
                 np.testing.assert_allclose(g, np.asarray(wt), rtol=1e-12, atol=1e-12,
                                            err_msg=sub)
 

@@ -47,7 +47,7 @@ def test_matches_optax(name: str, make: Callable[[Any], Any]) -> None:
                  for _ in range(5)]
         ours = _run(make(fo), params, grads)
         theirs = _run(make(optax), params, grads)  # optax also works on NumPy leaves
-        for a, b in zip(ours, theirs):
+        for a, b in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(a["w"], np.asarray(b["w"]), atol=1e-6)
             np.testing.assert_allclose(a["b"][0], np.asarray(b["b"][0]), atol=1e-6)
     finally:
@@ -146,7 +146,7 @@ def test_multi_transform_routes_each_label_and_matches_optax() -> None:
         return m.multi_transform({"adam": m.adam(0.01), "sgd": m.sgd(0.1, momentum=0.9),
                                   "frozen": m.sgd(0.0)}, labels)
     ours, theirs = _run(make(fo), params, grads), _run(make(optax), params, grads)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         for k in params:
             np.testing.assert_allclose(a[k], np.asarray(b[k]), atol=1e-6)
     np.testing.assert_array_equal(ours[-1]["e"], params["e"])
@@ -168,7 +168,7 @@ def test_multi_transform_update_jits() -> None:
     state = opt.init(params)
     eager = opt.update(params, state, params)
     jitted = fg.jit(opt.update)(params, state, params)
-    for a, b in zip(fg.tree_util.tree_leaves(eager), fg.tree_util.tree_leaves(jitted)):
+    for a, b in zip(fg.tree_util.tree_leaves(eager), fg.tree_util.tree_leaves(jitted), strict=True):
         np.testing.assert_allclose(a, b)
 
 
@@ -197,5 +197,5 @@ def test_update_and_apply_updates_jit(name: str) -> None:
             opt.update(g, s_eager, p_eager))
         p_jit, s_jit = step(p_jit, s_jit, g)
     for a, b in zip(fg.tree_util.tree_leaves((p_eager, s_eager)),
-                    fg.tree_util.tree_leaves((p_jit, s_jit))):
+                    fg.tree_util.tree_leaves((p_jit, s_jit)), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)

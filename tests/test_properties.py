@@ -107,7 +107,7 @@ def _tol(dtype: np.dtype) -> tuple[float, float]:
 def _assert_close(got: Any, want: Any, what: str) -> None:
     if isinstance(want, (tuple, list)):
         assert isinstance(got, (tuple, list)) and len(got) == len(want), (what, got, want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             _assert_close(g, w, what)
         return
     values = not isinstance(want, _Unspecified)
@@ -146,7 +146,7 @@ def check(fg_fn: Callable[..., Any], np_fn: Callable[..., Any], *args: np.ndarra
             want2, err2 = _numpy(np_fn, *second)
             if err2 is None and _stackable(want, want2) and not isinstance(
                     want, _Unspecified) and not isinstance(want2, _Unspecified):
-                stacked = [np.stack([a, b]) for a, b in zip(args, second)]
+                stacked = [np.stack([a, b]) for a, b in zip(args, second, strict=True)]
                 _assert_close(fg.vmap(fg_fn)(*stacked), _stack(want, want2), "vmap")
     if grad:
         _check_grad(fg_fn, np_fn, args, want)
@@ -154,13 +154,13 @@ def check(fg_fn: Callable[..., Any], np_fn: Callable[..., Any], *args: np.ndarra
 
 def _stackable(a: Any, b: Any) -> bool:
     if isinstance(a, (tuple, list)):
-        return all(_stackable(x, y) for x, y in zip(a, b))
+        return all(_stackable(x, y) for x, y in zip(a, b, strict=True))
     return np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype
 
 
 def _stack(a: Any, b: Any) -> Any:
     if isinstance(a, (tuple, list)):
-        return type(a)(_stack(x, y) for x, y in zip(a, b))
+        return type(a)(_stack(x, y) for x, y in zip(a, b, strict=True))
     return np.stack([a, b])
 
 

@@ -300,7 +300,8 @@ def test_fold_in_traced_data_under_vmap_and_jit() -> None:
     np.testing.assert_array_equal(fg.jit(fr.fold_in)(k, 7), fr.fold_in(k, 7))
     keys = fr.split(k, 5)
     np.testing.assert_array_equal(fg.vmap(fr.fold_in)(keys, ints),
-                                  np.stack([fr.fold_in(q, int(i)) for q, i in zip(keys, ints)]))
+                                  np.stack([fr.fold_in(q, int(i)) for q, i in zip(keys, ints,
+                                                                                  strict=True)]))
     np.testing.assert_array_equal(fg.vmap(lambda q: fr.fold_in(q, 3))(keys),
                                   np.stack([fr.fold_in(q, 3) for q in keys]))
     # A batch of keys per example against one datum per example, and a loop counter under jit.

@@ -116,7 +116,7 @@ def test_shape_rules_agree_with_impls(spec: OpSpec, dtype: np.dtype) -> None:
     closed = fg.make_jaxpr(spec.fn)(*args)
     outs = tree_leaves(spec.fn(*args))
     assert len(outs) == len(closed.out_avals)
-    for i, (o, aval) in enumerate(zip(outs, closed.out_avals)):
+    for i, (o, aval) in enumerate(zip(outs, closed.out_avals, strict=True)):
         o = np.asarray(o)
         assert (o.shape, o.dtype) == (aval.shape, aval.dtype), (
             f"output {i}: impl gives {o.dtype}{list(o.shape)}, shape rule {aval.str_short()}")

@@ -117,7 +117,7 @@ def test_stats_gradients_against_jax() -> None:
     for ours, theirs in cases:
         g = fg.grad(lambda x, a, f=ours: fnp.sum(f(x, a)), argnums=(0, 1))(x, np.array(1.7))
         gj = jax.grad(lambda x, a, f=theirs: f(x, a).sum(), argnums=(0, 1))(x, 1.7)
-        for a, b in zip(g, gj):
+        for a, b in zip(g, gj, strict=True):
             np.testing.assert_allclose(a, np.asarray(b), rtol=1e-9)
     m = RNG.normal(size=(3, 3))
     cov = m @ m.T + np.eye(3)
@@ -126,7 +126,7 @@ def test_stats_gradients_against_jax() -> None:
                 argnums=(0, 1))(cov, mean)
     gj = jax.grad(lambda c, mu: js.multivariate_normal.logpdf(x[:3], mu, c),
                   argnums=(0, 1))(cov, mean)
-    for a, b in zip(g, gj):
+    for a, b in zip(g, gj, strict=True):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-10)
 
 
@@ -216,9 +216,9 @@ def test_lu_batched_staged_and_gradients() -> None:
     for i in range(3):
         np.testing.assert_allclose(got[1][:, :, :][i], loop[i][1], rtol=1e-14)
     direct = fsp.linalg.lu(a)  # leading batch axes natively
-    for g, d in zip(got, direct):
+    for g, d in zip(got, direct, strict=True):
         np.testing.assert_allclose(g, d, rtol=1e-14)
-    for g, s in zip(fsp.linalg.lu(a[0]), staged(fsp.linalg.lu)(a[0])):
+    for g, s in zip(fsp.linalg.lu(a[0]), staged(fsp.linalg.lu)(a[0]), strict=True):
         np.testing.assert_array_equal(g, s)
     check_grads(lambda x: fsp.linalg.lu(x)[2], (a[0],), order=2, atol=1e-4)
 
@@ -234,7 +234,7 @@ def test_linalg_gradients_against_jax() -> None:
         nums = tuple(range(len(args)))
         g = fg.grad(lambda *x: fnp.sum(fnp.sin(ours(*x))), argnums=nums)(*args)
         gj = jax.grad(lambda *x: jax.numpy.sin(theirs(*x)).sum(), argnums=nums)(*args)
-        for i, (x, y) in enumerate(zip(g, gj)):
+        for i, (x, y) in enumerate(zip(g, gj, strict=True)):
             if sym and i == 0:
                 # The factor reads one triangle: our gradient lives there (as finite
                 # differences say), JAX's does not; both agree on symmetric directions dA.

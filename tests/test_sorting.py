@@ -133,7 +133,7 @@ def test_sort_vmap_matches_loop_and_batches_unbatched_operands() -> None:
         return lax.sort((k, v), num_keys=1)
 
     got = fg.vmap(f, in_axes=(0, None))(k, v)
-    want = [np.stack(c) for c in zip(*(f(ki, v) for ki in k))]
+    want = [np.stack(c) for c in zip(*(f(ki, v) for ki in k), strict=True)]
     for g, w in zip(got, want, strict=True):
         _eq(g, w)
     got_t = fg.vmap(lambda x: lax.sort(x, 0), in_axes=1, out_axes=1)(k.T.copy())
@@ -287,7 +287,7 @@ def test_searchsorted_sorter_vmap_and_jit() -> None:
     vs = rng.normal(size=(5, 3))
     for method in ("compare_all", "sort"):
         got = fg.vmap(lambda a, v, m=method: fnp.searchsorted(a, v, method=m))(sa, vs)
-        _eq(got, np.stack([np.searchsorted(x, y) for x, y in zip(sa, vs)]))
+        _eq(got, np.stack([np.searchsorted(x, y) for x, y in zip(sa, vs, strict=True)]))
     _eq(fg.jit(lambda a, v: fnp.searchsorted(a, v, side="right"))(sa[0], vs),
         np.searchsorted(sa[0], vs, side="right"))
 
@@ -441,7 +441,7 @@ def test_quantile_vmap_matches_loop() -> None:
     x[0, 1] = np.nan
     qs = rng.uniform(size=4)
     got = fg.vmap(lambda r, q: fnp.nanquantile(r, q, method="hazen"))(x, qs)
-    want = np.stack([np.nanquantile(r, q, method="hazen") for r, q in zip(x, qs)])
+    want = np.stack([np.nanquantile(r, q, method="hazen") for r, q in zip(x, qs, strict=True)])
     np.testing.assert_allclose(got, want, rtol=1e-13)
 
 

@@ -127,7 +127,7 @@ def test_against_jax() -> None:
         g = fg.grad(lambda x, y, f=ours: fnp.sum(f(x, y)), argnums=(0, 1))(np.zeros(3), x[:3])
         gj = jax.grad(lambda x, y, f=theirs: f(x, y).sum(), argnums=(0, 1))(np.zeros(3),
                       x[:3])
-        for a, b in zip(g, gj):
+        for a, b in zip(g, gj, strict=True):
             np.testing.assert_allclose(a, np.asarray(b), rtol=1e-14)
 
 
@@ -168,7 +168,7 @@ def test_expm_against_scipy_and_frechet() -> None:
     sl = oracle("scipy.linalg")
     a = RNG.normal(size=(4, 5, 5)) * np.array([0.01, 1, 5, 30])[:, None, None]
     got = lsp.expm(a)
-    for g, m in zip(got, a):
+    for g, m in zip(got, a, strict=True):
         want = sl.expm(m)
         np.testing.assert_allclose(g, want, rtol=1e-11, atol=1e-11 * np.abs(want).max())
     e = RNG.normal(size=(5, 5))

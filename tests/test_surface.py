@@ -174,7 +174,7 @@ def test_eval_shape_matches_jax() -> None:
     assert tu.tree_structure(ours) == tu.tree_structure(
         {"dot": 0, "s": (0, 0)}) and all(isinstance(o, fg.ShapeDtypeStruct)
                                          for o in tu.tree_leaves(ours))
-    for o, t in zip(tu.tree_leaves(ours), jtu.tree_leaves(theirs)):
+    for o, t in zip(tu.tree_leaves(ours), jtu.tree_leaves(theirs), strict=True):
         assert o.shape == t.shape and o.dtype == t.dtype
     assert repr(ours["dot"]) == "ShapeDtypeStruct(shape=(2, 4), dtype=float32)"
     # arrays, Python scalars (weak) and JAX's structs are accepted too; nothing is computed
@@ -227,7 +227,7 @@ def test_linear_transpose_matches_jax_and_matrix_transpose() -> None:
     ours = fg.linear_transpose(f, np.zeros(4), fg.ShapeDtypeStruct((5,), np.float64))(ct)
     theirs = jax.linear_transpose(jf, np.zeros(4), np.zeros(5))(ct)
     assert isinstance(ours, tuple) and len(ours) == 2
-    for o, t in zip(ours, theirs):
+    for o, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(o, t, rtol=1e-12)
     np.testing.assert_allclose(fg.linear_transpose(lambda x: a @ x, np.ones(4))(np.ones(3))[0],
                                a.T @ np.ones(3))
@@ -294,10 +294,10 @@ def test_custom_gradient_matches_jax() -> None:
     np.testing.assert_allclose(f(x, y), jf(x, y))
     ours = fg.grad(lambda a, b: f(a, b).sum(), argnums=(0, 1))(x, y)
     theirs = jax.grad(lambda a, b: jf(a, b).sum(), argnums=(0, 1))(x, y)
-    for o, t in zip(ours, theirs):
+    for o, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(o, t, rtol=1e-12)
     jitted = fg.jit(fg.grad(lambda a, b: f(a, b).sum(), argnums=(0, 1)))(x, y)
-    for o, t in zip(jitted, theirs):
+    for o, t in zip(jitted, theirs, strict=True):
         np.testing.assert_allclose(o, t, rtol=1e-12)
     per = fg.vmap(fg.grad(lambda a, b: f(a, b)))(x, y)
     np.testing.assert_allclose(per, theirs[0])

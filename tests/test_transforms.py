@@ -16,7 +16,7 @@ RNG = np.random.default_rng(0)
 
 def init_mlp(sizes, rng):
     return [{"w": rng.standard_normal((m, n)) / np.sqrt(m), "b": rng.standard_normal(n) * 0.1}
-            for m, n in zip(sizes[:-1], sizes[1:])]
+            for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
 
 
 def mlp_loss(params, x, y):
@@ -51,7 +51,8 @@ def test_mlp_grad_matches_finite_differences_to_1e6():
     x, y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
     grads = fg.grad(mlp_loss)(params, x, y)
     expected = numerical_grad(lambda p: float(mlp_loss(p, x, y)), params)
-    for g, e in zip(fg.tree_util.tree_leaves(grads), fg.tree_util.tree_leaves(expected)):
+    for g, e in zip(fg.tree_util.tree_leaves(grads), fg.tree_util.tree_leaves(expected),
+                    strict=True):
         assert g.dtype == np.float64
         np.testing.assert_allclose(g, e, atol=1e-6, rtol=1e-6)
 
@@ -282,7 +283,8 @@ def test_vmap_of_grad_is_per_example_gradients():
     batched = fg.vmap(fg.grad(per_example), in_axes=(None, 0, 0))(params, x, y)
     for i in range(5):
         single = fg.grad(per_example)(params, x[i], y[i])
-        for b, s in zip(fg.tree_util.tree_leaves(batched), fg.tree_util.tree_leaves(single)):
+        for b, s in zip(fg.tree_util.tree_leaves(batched), fg.tree_util.tree_leaves(single),
+                        strict=True):
             np.testing.assert_allclose(b[i], s, atol=1e-12)
 
 

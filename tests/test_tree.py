@@ -114,7 +114,7 @@ def test_a_dropped_pullback_frees_its_residuals_without_the_cycle_collector() ->
     try:
         x = np.ones(1000)
         y, pullback = fg.vjp(lambda x: fnp.sin(fnp.tanh(x)), x)
-        cells = dict(zip(pullback.__code__.co_freevars, pullback.__closure__))
+        cells = dict(zip(pullback.__code__.co_freevars, pullback.__closure__, strict=True))
         trace_ref = weakref.ref(cells["trace"].cell_contents)  # the tape and its residuals
         del y, pullback, cells
         assert trace_ref() is None
@@ -139,7 +139,7 @@ def test_save_load_round_trip_nested(tmp_path):
     assert back["lr"] == 0.5 and back["flag"] is True and back["layers"][0][1] is None
     assert type(back["layers"][0]) is tuple and type(back["layers"]) is list
     assert back["state"]._fields == ("count", "mu") and type(back["state"]).__name__ == "State"
-    for a, b in zip(tu.tree_leaves(tree), tu.tree_leaves(back)):
+    for a, b in zip(tu.tree_leaves(tree), tu.tree_leaves(back), strict=True):
         if isinstance(a, (bool, int, float)):
             assert type(a) is type(b) and a == b
         else:
@@ -152,7 +152,7 @@ def test_save_load_round_trip_nested(tmp_path):
     tu.save(p, st)
     st2 = tu.load(p, like=opt.init(params))
     assert tu.tree_structure(st2) == tu.tree_structure(st)
-    for a, b in zip(tu.tree_leaves(st), tu.tree_leaves(st2)):
+    for a, b in zip(tu.tree_leaves(st), tu.tree_leaves(st2), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -34,7 +34,7 @@ def _assert_tree_close(got: Any, want: Any, name: str) -> None:
     g_leaves, g_tree = tree_flatten(got)
     w_leaves, w_tree = tree_flatten(want)
     assert g_tree == w_tree, f"{name}: output structure {g_tree} != {w_tree}"
-    for i, (g, w) in enumerate(zip(g_leaves, w_leaves)):
+    for i, (g, w) in enumerate(zip(g_leaves, w_leaves, strict=True)):
         assert isinstance(g, np.ndarray), f"{name}: output {i} is a {type(g).__name__}"
         assert g.shape == w.shape, f"{name}: output {i} has shape {g.shape}, loop {w.shape}"
         assert g.dtype == w.dtype, f"{name}: output {i} has dtype {g.dtype}, loop {w.dtype}"
@@ -106,5 +106,5 @@ def test_vmap_of_grad_per_example() -> None:
         return (fnp.tanh(x @ w) - y) ** 2
 
     got = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))(w, xs, ys)
-    want = np.stack([fg.grad(loss)(w, x, y) for x, y in zip(xs, ys)])
+    want = np.stack([fg.grad(loss)(w, x, y) for x, y in zip(xs, ys, strict=True)])
     np.testing.assert_allclose(got, want, rtol=1e-13)

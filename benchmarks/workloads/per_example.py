@@ -42,7 +42,7 @@ def numpy_step(spec: NetSpec, mode: str) -> Builder:
         def loop() -> Any:
             grads = [numpy_value_and_grad(spec, params, x[i:i + 1], onehot[i:i + 1])[1]
                      for i in range(len(x))]
-            return tuple(np.stack(g) for g in zip(*grads))
+            return tuple(np.stack(g) for g in zip(*grads, strict=True))
         return loop
     return build
 
@@ -65,7 +65,7 @@ def funcgrad_step(spec: NetSpec, mode: str, jit: bool = False) -> Builder:
 
         def loop() -> Any:
             grads = [example_grad(params, x[i], onehot[i]) for i in range(len(x))]
-            return tuple(np.stack(g) for g in zip(*grads))
+            return tuple(np.stack(g) for g in zip(*grads, strict=True))
         return loop
     return build
 
@@ -90,7 +90,7 @@ def jax_step(spec: NetSpec, mode: str, jit: bool = False) -> Builder:
 
         def loop() -> Any:
             grads = [example_grad(params, x[i], onehot[i]) for i in range(len(x))]
-            return jax.block_until_ready(tuple(jnp.stack(g) for g in zip(*grads)))
+            return jax.block_until_ready(tuple(jnp.stack(g) for g in zip(*grads, strict=True)))
         return loop
     return build
 
@@ -113,7 +113,7 @@ def torch_step(spec: NetSpec, mode: str) -> Builder:
         def loop() -> Any:
             grads = [torch.autograd.grad(torch_loss(spec, params, x[i:i + 1], labels[i:i + 1]),
                                          params) for i in range(len(x))]
-            return tuple(torch.stack(g) for g in zip(*grads))
+            return tuple(torch.stack(g) for g in zip(*grads, strict=True))
         return loop
     return build
 
@@ -132,7 +132,7 @@ def autograd_step(spec: NetSpec, mode: str) -> Builder:
 
         def loop() -> Any:
             grads = [example_grad(params, x[i:i + 1], onehot[i:i + 1]) for i in range(len(x))]
-            return tuple(np.stack(g) for g in zip(*grads))
+            return tuple(np.stack(g) for g in zip(*grads, strict=True))
         return loop
     return build
 

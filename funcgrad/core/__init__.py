@@ -17,7 +17,7 @@ from funcgrad.core.ir import typecheck_jaxpr as typecheck_jaxpr
 from funcgrad.core.primitive import Primitive as Primitive
 from funcgrad.core.primitive import primitives as primitives
 from funcgrad.core.staging import eval_jaxpr as eval_jaxpr
-from funcgrad.core.staging import make_jaxpr as make_jaxpr
+from funcgrad.core.staging import trace_pytree as trace_pytree
 from funcgrad.core.staging import trace_to_jaxpr as trace_to_jaxpr
 from funcgrad.core.tracing import Trace as Trace
 from funcgrad.core.tracing import Tracer as Tracer
@@ -26,6 +26,6 @@ from funcgrad.core.tracing import set_current_trace as set_current_trace
 
 __all__ = [
     "ClosedJaxpr", "Eqn", "Jaxpr", "Literal", "Primitive", "ShapedArray", "Trace", "Tracer",
-    "Var", "config", "current_trace", "eval_jaxpr", "get_aval", "make_jaxpr", "primitives",
-    "result_type", "set_current_trace", "trace_to_jaxpr", "typecheck_jaxpr",
+    "Var", "config", "current_trace", "eval_jaxpr", "get_aval", "primitives",
+    "result_type", "set_current_trace", "trace_pytree", "trace_to_jaxpr", "typecheck_jaxpr",
 ]

@@ -36,16 +36,50 @@ class Var:
 
 
 class Literal:
-    """A scalar constant written inline in the IR (``2.0:f32[]``)."""
+    """A constant written inline in the IR: one canonical scalar and its type, ``2.0:f32[]``,
+    or ``2.0:f32[3]`` for that scalar standing for a whole array of its aval's shape.
 
-    __slots__ = ("val", "aval")
+    Literals are equal when their types and bit patterns are, so ``-0.0`` and ``0.0`` stay
+    distinct and two NaN literals are the same literal (what CSE and folding need).
+
+    >>> Literal(np.float32(-0.0), ShapedArray((), np.float32)) == Literal(
+    ...     np.float32(0.0), ShapedArray((), np.float32))
+    False
+    >>> Literal(np.broadcast_to(np.nan, (3,)), ShapedArray((3,), np.float64)).val.shape
+    (3,)
+    """
+
+    __slots__ = ("scalar", "aval")
 
     def __init__(self, val: Any, aval: ShapedArray):
-        self.val = val
+        # Given an array (a scalar broadcast by a zero-stride view), only its first element is
+        # kept: the literal never holds a full-shape array.
+        arr = np.asarray(val)
+        if arr.ndim == 0:
+            self.scalar = np.array(arr)
+        else:  # an empty array's literal has no element to keep: its scalar is a zero
+            self.scalar = np.array(arr.reshape(-1)[0]) if arr.size else np.zeros((), arr.dtype)
         self.aval = aval
 
+    @property
+    def val(self) -> np.ndarray:
+        """The value as an array of the aval's shape (a zero-stride view of the scalar)."""
+        shape = self.aval.shape
+        return np.broadcast_to(self.scalar, shape) if shape else self.scalar
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """(dtype, shape, bit pattern): what equality and hashing compare."""
+        return (self.scalar.dtype.str, self.aval.shape, self.scalar.tobytes())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Literal) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
     def __repr__(self) -> str:
-        return f"Literal({self.val})"
+        return f"Literal({self.scalar}:{self.aval.str_short()})"
 
 
 Atom = Var | Literal
@@ -104,12 +138,11 @@ class Jaxpr:
 class ClosedJaxpr:
     """A jaxpr with the values of its constvars: what ``make_jaxpr`` returns."""
 
-    __slots__ = ("jaxpr", "consts", "out_tree", "__weakref__")  # weakly keyed rule caches
+    __slots__ = ("jaxpr", "consts", "__weakref__")  # weakly keyed rule caches
 
-    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any], out_tree: Any = None):
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence[Any]):
         self.jaxpr = jaxpr
         self.consts = list(consts)
-        self.out_tree = out_tree  # the output pytree structure, when traced from a pytree fn
 
     eqns = property(lambda self: self.jaxpr.eqns)
     invars = property(lambda self: self.jaxpr.invars)

@@ -150,7 +150,7 @@ def register_dataclass(cls: type[T], data_fields: list[str] | None = None,
         return [getattr(x, n) for n in data], tuple(getattr(x, n) for n in meta)
 
     def unflatten(aux: tuple[Any, ...], children: Iterable[Any]) -> Any:
-        return cls(**dict(zip(data, children)), **dict(zip(meta, aux)))
+        return cls(**dict(zip(data, children, strict=True)), **dict(zip(meta, aux, strict=True)))
 
     _REGISTRY[cls] = _NodeType(flatten, unflatten, lambda x, aux: [GetAttrKey(n) for n in data])
     return cls
@@ -186,7 +186,7 @@ _REGISTRY[tuple] = _NodeType(lambda t: (t, None), lambda _, c: tuple(c),
                              lambda x, aux: [SequenceKey(i) for i in range(len(x))])
 _REGISTRY[list] = _NodeType(lambda t: (t, None), lambda _, c: list(c),
                             lambda x, aux: [SequenceKey(i) for i in range(len(x))])
-_REGISTRY[dict] = _NodeType(_dict_flatten, lambda keys, c: dict(zip(keys, c)),
+_REGISTRY[dict] = _NodeType(_dict_flatten, lambda keys, c: dict(zip(keys, c, strict=True)),
                             lambda x, keys: [DictKey(k) for k in keys])
 _REGISTRY[type(None)] = _NodeType(lambda _: ((), None), lambda _, c: None, lambda x, aux: [])
 
@@ -244,7 +244,7 @@ class PyTreeDef:
         if ntype is list:
             return "[" + ", ".join(kids) + "]"
         if ntype is dict:
-            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.aux, kids)) + "}"
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.aux, kids, strict=True)) + "}"
         return f"{ntype.__name__}(" + ", ".join(kids) + ")"
 
     def __repr__(self) -> str:
@@ -319,7 +319,7 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
                 f"tree_map: argument {i + 1} has structure {other_def}, which does not match "
                 f"the first argument's {treedef}")
         all_leaves.append(other_leaves)
-    return tree_unflatten(treedef, [f(*xs) for xs in zip(*all_leaves)])
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(*all_leaves, strict=True)])
 
 
 def tree_key_paths(tree: Any) -> list[str]:
@@ -396,7 +396,7 @@ def tree_map_with_path(f: Callable[..., Any], tree: Any, *rest: Any,
                 f"not match the first argument's {treedef}")
         all_leaves.append(other_leaves)
     paths = [p for p, _ in pairs]
-    return tree_unflatten(treedef, [f(p, *xs) for p, *xs in zip(paths, *all_leaves)])
+    return tree_unflatten(treedef, [f(p, *xs) for p, *xs in zip(paths, *all_leaves, strict=True)])
 
 
 def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
@@ -425,7 +425,7 @@ def broadcast_prefix(prefix: Any, tree: Any, name: str = "prefix",
             raise FuncgradValueError(
                 f"{name} {tree_structure(p)} does not match the arguments' structure "
                 f"{tree_structure(t)} (at {path or 'the root'})")
-        for key, pc, tc in zip(tnode[1].keys(t, taux), pch, tch):
+        for key, pc, tc in zip(tnode[1].keys(t, taux), pch, tch, strict=True):
             rec(pc, tc, path + str(key))
 
     rec(prefix, tree, "")

@@ -1,14 +1,15 @@
 """The staging trace: records primitives into a jaxpr instead of running them.
 
-``make_jaxpr(f)(*args)`` traces ``f`` on abstract values; ``eval_jaxpr`` runs a jaxpr back
-through ``bind``, so evaluating under any transform transforms the program.
+``trace_pytree(f, args)`` traces ``f`` on abstract values (``fg.make_jaxpr`` is its user
+face); ``eval_jaxpr`` runs a jaxpr back through ``bind``, so evaluating under any transform
+transforms the program.
 
 >>> import numpy as np
 >>> from funcgrad.core.primitive import Primitive
 >>> from funcgrad.core.avals import get_aval
 >>> twice_p = Primitive("twice_example", register=False)
 >>> twice_p.def_impl(lambda x: 2 * x); twice_p.def_abstract_eval(lambda x: x)
->>> closed = make_jaxpr(lambda x: twice_p.bind(x))(np.ones(3, np.float32))
+>>> closed, out_tree = trace_pytree(lambda x: twice_p.bind(x), [np.ones(3, np.float32)])
 >>> print(closed)
 { lambda ; a:f32[3]. let
     b:f32[3] = twice_example a
@@ -172,42 +173,33 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence[Any], *args: Any) -> list[Any]:
     def read(atom: Atom) -> Any:
         return atom.val if isinstance(atom, Literal) else env[atom]
 
-    env.update(zip(jaxpr.constvars, consts))
-    env.update(zip(jaxpr.invars, args))
+    env.update(zip(jaxpr.constvars, consts, strict=True))
+    env.update(zip(jaxpr.invars, args, strict=True))
     for eqn in jaxpr.eqns:
         out = eqn.primitive.bind(*(read(a) for a in eqn.invars), **eqn.params)
-        env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out]))
+        env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out], strict=True))
     return [read(a) for a in jaxpr.outvars]
 
 
-def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = ()
-               ) -> Callable[..., ClosedJaxpr]:
-    """The traced IR of ``fun`` at the given arguments' shapes and dtypes.
-
-    Pytrees in and out are flattened: the jaxpr's ``invars`` are the leaves of the non-static
-    arguments, its ``outvars`` the leaves of the result (``.out_tree`` holds the structure).
-    """
+def trace_pytree(fun: Callable[..., Any], args: Sequence[Any],
+                 static_argnums: int | Sequence[int] = ()) -> tuple[ClosedJaxpr, pytree.PyTreeDef]:
+    """Stage ``fun(*args)``: the closed jaxpr over the leaves of the non-static arguments, and
+    the pytree structure of the result (which lives with the caller, not in the jaxpr)."""
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    dyn_idx = [i for i in range(len(args)) if i not in static]
+    leaves, in_tree = pytree.tree_flatten([args[i] for i in dyn_idx])
+    out_tree: list[pytree.PyTreeDef] = []
 
-    def make(*args: Any) -> ClosedJaxpr:
-        dyn_idx = [i for i in range(len(args)) if i not in static]
-        leaves, in_tree = pytree.tree_flatten([args[i] for i in dyn_idx])
-        out_tree: list[pytree.PyTreeDef] = []
+    def flat_fun(*flat: Any) -> list[Any]:
+        full = list(args)
+        for i, v in zip(dyn_idx, pytree.tree_unflatten(in_tree, flat), strict=True):
+            full[i] = v
+        out_leaves, tree = pytree.tree_flatten(fun(*full))
+        out_tree.append(tree)
+        return out_leaves
 
-        def flat_fun(*flat: Any) -> list[Any]:
-            dyn = pytree.tree_unflatten(in_tree, flat)
-            full = list(args)
-            for i, v in zip(dyn_idx, dyn):
-                full[i] = v
-            out_leaves, tree = pytree.tree_flatten(fun(*full))
-            out_tree.append(tree)
-            return out_leaves
-
-        closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in leaves])
-        closed.out_tree = out_tree[0]
-        return closed
-
-    return make
+    closed = trace_to_jaxpr(flat_fun, [get_aval(x) for x in leaves])
+    return closed, out_tree[0]
 
 
 # == staging the bodies of higher-order primitives ==============================================
@@ -230,7 +222,7 @@ def stage_closure_converted(fun: Callable[..., Sequence[Any]], in_avals: Sequenc
     closed = trace_to_jaxpr(fun, list(in_avals))
     jaxpr = closed.jaxpr
     keep_vars, keep_vals, hoist_vars, hoist_vals = [], [], [], []
-    for var, val in zip(jaxpr.constvars, closed.consts):
+    for var, val in zip(jaxpr.constvars, closed.consts, strict=True):
         if isinstance(val, Tracer):
             hoist_vars.append(var)
             hoist_vals.append(val)

@@ -43,6 +43,9 @@ def _index_str(key: Any) -> str:
     return ", ".join(one(k) for k in keys) if keys else "()"
 
 
+_ndarray = np.ndarray
+
+
 class Trace:
     """Interprets primitives. Subclasses implement ``process_primitive``."""
 
@@ -69,30 +72,38 @@ class EvalTrace(Trace):
     """The bottom of every chain: runs primitives on NumPy arrays."""
 
     def process_primitive(self, primitive: Any, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        check = primitive.eager_check
+        fast = primitive.binary_same_type
+        if fast:
+            # Two ndarrays of one shape and a dtype the shape rule always accepts: nothing to
+            # check (inline: a call would cost as much as the impl).
+            x, y = args
+            if x.__class__ is not _ndarray or y.__class__ is not _ndarray or \
+                    (dtype := x.dtype) is not y.dtype or dtype not in fast or \
+                    x.shape != y.shape:
+                self._check_args(primitive, args)
+                check(args, params)
+        elif check is not None or len(args) != 1 or args[0].__class__ is not _ndarray:
+            self._check_args(primitive, args)
+            if check is not None:
+                # Eager refuses what staging refuses: NumPy would broadcast, wrap or clip
+                # silently where the shape rule says the arguments do not fit.
+                check(args, params)
+        out = primitive.impl(*args, **params)
+        if out.__class__ is _ndarray:
+            return out
+        if primitive.multiple_results:
+            return [o if o.__class__ is _ndarray else np.asarray(o) for o in out]
+        # NumPy ufuncs return scalars for 0-d inputs; users always get an ndarray.
+        return np.asarray(out)
+
+    @staticmethod
+    def _check_args(primitive: Any, args: Sequence[Any]) -> None:
         for x in args:
-            if x.__class__ is not np.ndarray and isinstance(x, Tracer):
+            if x.__class__ is not _ndarray and isinstance(x, Tracer):
                 x._check_alive()  # only a tracer whose transform has ended can get here
                 raise UnexpectedTracerError(f"a tracer of a live {type(x._trace).__name__} "
                                             f"reached plain evaluation of {primitive.name}")
-        # Eager refuses what staging refuses: NumPy would broadcast, wrap or clip silently
-        # where the shape rule says the arguments do not fit.
-        check = primitive.eager_check
-        if check is not None:
-            fast = primitive.binary_same_type
-            if fast:  # inline: a call would cost as much as the impl
-                x, y = args
-                if x.__class__ is not np.ndarray or y.__class__ is not np.ndarray or \
-                        x.dtype is not y.dtype or x.dtype not in fast or x.shape != y.shape:
-                    check(args, params)
-            else:
-                check(args, params)
-        out = primitive.impl(*args, **params)
-        if out.__class__ is np.ndarray:
-            return out
-        if primitive.multiple_results:
-            return [o if o.__class__ is np.ndarray else np.asarray(o) for o in out]
-        # NumPy ufuncs return scalars for 0-d inputs; users always get an ndarray.
-        return np.asarray(out)
 
     def process_custom_jvp(self, fun: Any, jvp: Any, args: Sequence[Any]) -> Any:
         return fun(*args)

@@ -56,14 +56,14 @@ def to_jax(fun: Callable[..., Any]) -> Callable[..., Any]:
         leaves, in_tree = pytree.tree_flatten(args)
         avals = [rules.aval_of(x) for x in leaves]
         key = (in_tree, tuple((a.shape, a.dtype, a.weak_type) for a in avals))
-        closed = cache.get(key)
-        if closed is None:
+        hit = cache.get(key)
+        if hit is None:
             closed, out_tree = rules._trace_flat(
                 lambda *xs: fun(*pytree.tree_unflatten(in_tree, list(xs))), avals)
-            closed.out_tree = out_tree[0]
-            cache[key] = closed
+            hit = cache[key] = (closed, out_tree[0])
+        closed, out_tree = hit
         outs = rules.eval_closed_jax(closed, *leaves)
-        return pytree.tree_unflatten(closed.out_tree, outs)
+        return pytree.tree_unflatten(out_tree, outs)
 
     exported.jaxpr_cache = cache  # type: ignore[attr-defined]
     return exported

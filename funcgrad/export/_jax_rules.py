@@ -401,7 +401,8 @@ def _tangent_out(t: Any, aval: ShapedArray) -> Any:
 
 def _zeros_if_none(cts: Sequence[Any], avals: Sequence[ShapedArray]) -> list[Any]:
     import funcgrad.numpy as fnp
-    return [fnp.zeros(a.shape, a.dtype) if c is None else c for c, a in zip(cts, avals)]
+    return [fnp.zeros(a.shape, a.dtype) if c is None else c for c, a in zip(cts, avals,
+                                                                            strict=True)]
 
 
 def _custom_jvp(*args: Any, call_jaxpr: ClosedJaxpr, jvp: Callable[..., Any]) -> list[Any]:
@@ -417,10 +418,10 @@ def _custom_jvp(*args: Any, call_jaxpr: ClosedJaxpr, jvp: Callable[..., Any]) ->
 
     @f.defjvp
     def f_jvp(primals: Any, tangents: Any) -> Any:
-        ts = [_tangent_in(t, a) for t, a in zip(tangents, in_avals)]
+        ts = [_tangent_in(t, a) for t, a in zip(tangents, in_avals, strict=True)]
         outs = eval_closed_jax(jvp_closed, *primals, *ts)
         m = len(out_avals)
-        return outs[:m], [_tangent_out(t, a) for t, a in zip(outs[m:], out_avals)]
+        return outs[:m], [_tangent_out(t, a) for t, a in zip(outs[m:], out_avals, strict=True)]
 
     return list(f(*args))
 
@@ -456,9 +457,10 @@ def _custom_vjp(*args: Any, call_jaxpr: ClosedJaxpr, fwd: Callable[..., Any],
         return outs[:m], outs[m:]
 
     def f_bwd(res: Any, cts: Any) -> Any:
-        cts = [_tangent_in(c, a) for c, a in zip(cts, out_avals)]
+        cts = [_tangent_in(c, a) for c, a in zip(cts, out_avals, strict=True)]
         in_cts = eval_closed_jax(bwd_closed, *res, *cts)
-        return tuple(c if _is_float(a.dtype) else None for c, a in zip(in_cts, in_avals))
+        return tuple(c if _is_float(a.dtype) else None for c, a in zip(in_cts, in_avals,
+                                                                       strict=True))
 
     f.defvjp(f_fwd, f_bwd)
     return list(f(*args))
@@ -467,7 +469,7 @@ def _custom_vjp(*args: Any, call_jaxpr: ClosedJaxpr, fwd: Callable[..., Any],
 def _closure_cell(fn: Any, name: str, depth: int = 4) -> Any:
     """The value of the closure variable ``name`` of ``fn`` or of a function it closes over."""
     cells = dict(zip(getattr(getattr(fn, "__code__", None), "co_freevars", ()),
-                     getattr(fn, "__closure__", None) or ()))
+                     getattr(fn, "__closure__", None) or (), strict=True))
     if name in cells:
         return cells[name].cell_contents
     if depth:

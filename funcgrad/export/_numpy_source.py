@@ -145,8 +145,8 @@ def to_numpy_source(fun: Callable[..., Any], *args: Any, grad: bool | str = Fals
 
 
 def _out_tree(target: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    from funcgrad.core.staging import make_jaxpr
-    return make_jaxpr(target)(*args).out_tree
+    from funcgrad.core.staging import trace_pytree
+    return trace_pytree(target, args)[1]
 
 
 def _template(tree: Any) -> Any:
@@ -360,7 +360,7 @@ class _Writer:
             self.defs.append(body if body else f"{name} = {result}")
             return name
         cells = [self.expr(c.cell_contents, v) for v, c in
-                 zip(fn.__code__.co_freevars, fn.__closure__ or ())]
+                 zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True)]
         inner = textwrap.indent(body, "    ") + "\n" if body else ""
         self.defs.append(f"def {name}_factory({', '.join(fn.__code__.co_freevars)}):\n{inner}"
                          f"    return {result}\n\n\n{name} = {name}_factory({', '.join(cells)})")

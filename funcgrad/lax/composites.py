@@ -141,15 +141,15 @@ def dynamic_slice(operand: Any, start_indices: Any, slice_sizes: Sequence[int], 
     x = _asarray(operand)
     shape = get_aval(x).shape
     sizes = tuple(int(n) for n in slice_sizes)
-    if len(sizes) != len(shape) or any(n < 0 or n > d for n, d in zip(sizes, shape)):
+    if len(sizes) != len(shape) or any(n < 0 or n > d for n, d in zip(sizes, shape, strict=True)):
         raise FuncgradValueError(at_user_line(
             f"dynamic_slice: slice_sizes {sizes} do not fit the operand of shape {shape}"))
     starts = _split_starts(start_indices, len(shape), "dynamic_slice")
     neg = _negatives(allow_negative_indices, len(shape))
     starts = [_clamped_start(s, d, n, a, "dynamic_slice")
-              for s, d, n, a in zip(starts, shape, sizes, neg)]
+              for s, d, n, a in zip(starts, shape, sizes, neg, strict=True)]
     if not any(isinstance(s, Tracer) for s in starts):
-        return st.slice(x, starts, [s + n for s, n in zip(starts, sizes)])
+        return st.slice(x, starts, [s + n for s, n in zip(starts, sizes, strict=True)])
     if not shape:
         return x
     return gather(x, *_index_arrays(starts, sizes))
@@ -166,7 +166,7 @@ def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
     """
     x, u = _asarray(operand), _asarray(update)
     xa, ua = get_aval(x), get_aval(u)
-    if ua.ndim != xa.ndim or any(n > d for n, d in zip(ua.shape, xa.shape)):
+    if ua.ndim != xa.ndim or any(n > d for n, d in zip(ua.shape, xa.shape, strict=True)):
         raise FuncgradValueError(at_user_line(
             f"dynamic_update_slice: update of shape {ua.shape} does not fit the operand of "
             f"shape {xa.shape}"))
@@ -177,7 +177,7 @@ def dynamic_update_slice(operand: Any, update: Any, start_indices: Any, *,
     starts = _split_starts(start_indices, xa.ndim, "dynamic_update_slice")
     neg = _negatives(allow_negative_indices, xa.ndim)
     starts = [_clamped_start(s, d, n, a, "dynamic_update_slice")
-              for s, d, n, a in zip(starts, xa.shape, ua.shape, neg)]
+              for s, d, n, a in zip(starts, xa.shape, ua.shape, neg, strict=True)]
     if not xa.shape:
         return u
     return scatter(x, u, *_index_arrays(starts, ua.shape))
@@ -431,8 +431,8 @@ def associative_scan(fn: Callable[[Any, Any], Any], elems: Any, reverse: bool = 
         else:
             even = combine(odd, [_slice_axis(x, 2, None, 2, axis) for x in xs])
         even = [st.concatenate([_slice_axis(x, 0, 1, 1, axis), r], axis)
-                for x, r in zip(xs, even)]
-        return [_interleave(e, o, axis) for e, o in zip(even, odd)]
+                for x, r in zip(xs, even, strict=True)]
+        return [_interleave(e, o, axis) for e, o in zip(even, odd, strict=True)]
 
     out = scan(leaves)
     if reverse:
@@ -565,7 +565,7 @@ def reduce(operands: Any, init_values: Any, computation: Callable[[Any, Any], An
     scalar_avals = [ShapedArray((), get_aval(x).dtype) for x in leaves]
     names = _monoids(computation, scalar_avals, tree)
     outs = []
-    for x, init, name in zip(leaves, inits, names):
+    for x, init, name in zip(leaves, inits, names, strict=True):
         reducer, op = _MONOIDS[name]
         dtype = get_aval(x).dtype
         out = reducer(x, dims) if dims else x

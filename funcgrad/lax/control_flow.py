@@ -125,8 +125,27 @@ def _trace_user_fun(fun: Callable[..., Any], in_tree: pytree.PyTreeDef,
 
 # User bodies are cached as JAX's ``_initial_style_jaxpr`` is: on (the function's identity,
 # input tree, input avals), when it captured no tracer (rule jaxprs are cached on the body
-# jaxpr, in the transforms). Repeated grads of a scan then stage nothing.
+# jaxpr, in the transforms). Repeated grads of a scan then stage nothing. A staged body holds
+# the arrays it read as constants, so an entry is reused only while the function's closure
+# cells and the module globals it names hold the same objects: rebinding one re-stages.
 _user_cache: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _captured(fun: Callable[..., Any]) -> tuple[Any, ...]:
+    """The objects ``fun`` reads from its closure cells and by global name, strongly held by
+    the cache entry (so their identities stay valid while it lives)."""
+    code = getattr(fun, "__code__", None)
+    if code is None:
+        return ()
+    values = []
+    for cell in fun.__closure__ or ():  # type: ignore[attr-defined]
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell (a name assigned after the def)
+            values.append(_captured)
+    names = fun.__globals__  # type: ignore[attr-defined]
+    values.extend(names.get(n, _captured) for n in code.co_names)
+    return tuple(values)
 
 
 def _cached_user_fun(user_fun: Callable[..., Any], fun: Callable[..., Any],
@@ -139,12 +158,14 @@ def _cached_user_fun(user_fun: Callable[..., Any], fun: Callable[..., Any],
         per_fun = _user_cache.setdefault(user_fun, {})
     except TypeError:  # not weakly referenceable: stage every time
         return _trace_user_fun(fun, in_tree, in_avals)
+    captured = _captured(user_fun)
     hit = per_fun.get(key)
-    if hit is not None:
+    if hit is not None and len(hit[2]) == len(captured) and all(
+            a is b for a, b in zip(hit[2], captured, strict=True)):
         return hit[0], [], hit[1]
     closed, hoisted, out_tree = _trace_user_fun(fun, in_tree, in_avals)
     if not hoisted:  # captured tracers differ per call: only tracer-free bodies are reused
-        per_fun[key] = (closed, out_tree)
+        per_fun[key] = (closed, out_tree, captured)
     return closed, hoisted, out_tree
 
 
@@ -194,7 +215,7 @@ def _batched_carry(body: ClosedJaxpr, consts_b: Sequence[bool], init_b: Sequence
     n_out = len(body.out_avals)
     while True:
         out_b = _batch_jaxpr(body, [*consts_b, *carry_b, *xs_b], size, [False] * n_out)[1]
-        new = [a or b for a, b in zip(carry_b, out_b)]
+        new = [a or b for a, b in zip(carry_b, out_b[:len(carry_b)], strict=True)]
         if new == carry_b:
             return carry_b
         carry_b = new
@@ -276,7 +297,7 @@ def _cond_jvp(primals: Sequence[Any], tangents: Sequence[Any],
     if not isinstance(idx, Tracer):  # the branch is known: differentiate just that one
         branch = branches[_clamp_index(idx, len(branches))]
         outs, dots = ad.jvp_flat(lambda *xs: _eval_closed(branch, *xs), ops, op_dots)
-        return outs, [t if f else None for t, f in zip(dots, out_float)]
+        return outs, [t if f else None for t, f in zip(dots, out_float, strict=True)]
     nonzero = [t is not None for t in op_dots]
     jvp_branches = tuple(_jvp_jaxpr(br, nonzero) for br in branches)
     res = cond_p.bind(index, *ops, *(t for t in op_dots if t is not None),
@@ -290,7 +311,7 @@ def _cond_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
               **params: Any) -> list[Any]:
     branches = params["branches"]
     index, *ops = primals
-    op_needs = [need and _inexact(get_aval(x)) for need, x in zip(needs[1:], ops)]
+    op_needs = [need and _inexact(get_aval(x)) for need, x in zip(needs[1:], ops, strict=True)]
     idx = full_lower(index)
     if not isinstance(idx, Tracer):
         branch = branches[_clamp_index(idx, len(branches))]
@@ -305,7 +326,7 @@ def _cond_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
 def _cond_batch(args: Sequence[Any], dims: Sequence[Any], branches: tuple[ClosedJaxpr, ...]
                 ) -> tuple[list[Any], list[Any]]:
     size = batching.batch_size(args, dims)
-    index, *ops = (x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims))
+    index, *ops = (x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims, strict=True))
     op_batched = [d is not None for d in dims[1:]]
     force = [True] * len(branches[0].out_avals)
     if dims[0] is None:  # one branch for everyone: batch every branch's body
@@ -317,7 +338,7 @@ def _cond_batch(args: Sequence[Any], dims: Sequence[Any], branches: tuple[Closed
     for k in range(1, len(branches)):
         outs_k = _batch_eval(branches[k], ops, op_batched, size, force)[0]
         pred = eq(index, np.full(get_aval(index).shape, k, get_aval(index).dtype))
-        outs = [_select_batched(pred, a, b) for a, b in zip(outs_k, outs)]
+        outs = [_select_batched(pred, a, b) for a, b in zip(outs_k, outs, strict=True)]
     return outs, [0] * len(force)
 
 
@@ -331,7 +352,7 @@ def _promote_weak(avals: Sequence[ShapedArray], targets: Sequence[ShapedArray]
     """JAX's weak-type promotion of loop carries: a weakly typed input (a Python scalar)
     whose body output has another dtype takes that dtype. None if nothing changes."""
     out, changed = [], False
-    for a, t in zip(avals, targets):
+    for a, t in zip(avals, targets, strict=True):
         if a.weak_type and a.shape == t.shape and a.dtype != t.dtype:
             out.append(ShapedArray(a.shape, t.dtype))
             changed = True
@@ -346,7 +367,7 @@ def _cast_outputs(closed: ClosedJaxpr, dtypes: Sequence[np.dtype]) -> ClosedJaxp
         return convert_element_type(x, dtype) if isinstance(x, Tracer) else np.asarray(x, dtype)
 
     def fun(*args: Any) -> list[Any]:
-        return [cast(o, d) for o, d in zip(_eval_closed(closed, *args), dtypes)]
+        return [cast(o, d) for o, d in zip(_eval_closed(closed, *args), dtypes, strict=True)]
     return _stage_rule(fun, closed.in_avals)
 
 
@@ -373,7 +394,7 @@ def _branch_targets(out_avals: Sequence[Sequence[ShapedArray]], what: str) -> li
 def _unify_branch_outputs(jaxprs: list[ClosedJaxpr], what: str) -> list[ClosedJaxpr]:
     """Make every branch return the same types (see ``_branch_targets``)."""
     targets = _branch_targets([br.out_avals for br in jaxprs], what)
-    return [br if all(a.dtype == d for a, d in zip(br.out_avals, targets))
+    return [br if all(a.dtype == d for a, d in zip(br.out_avals, targets, strict=True))
             else _cast_outputs(br, targets) for br in jaxprs]
 
 
@@ -408,7 +429,8 @@ def _check_branches_concrete(chosen: int, out: Any, branches: Sequence[Callable[
         if get_aval(x).dtype == dtype:
             return x
         return convert_element_type(x, dtype) if isinstance(x, Tracer) else np.asarray(x, dtype)
-    return pytree.tree_unflatten(out_tree, [cast(x, d) for x, d in zip(out_leaves, targets)])
+    return pytree.tree_unflatten(out_tree, [cast(x, d) for x, d in zip(out_leaves, targets,
+                                                                       strict=True)])
 
 
 def _stage_switch(index: Any, branches: Sequence[Callable[..., Any]], operands: Sequence[Any],
@@ -427,7 +449,7 @@ def _stage_switch(index: Any, branches: Sequence[Callable[..., Any]], operands: 
     hoisted = [h for _, hs, _ in traced for h in hs]
     counts = [len(hs) for _, hs, _ in traced]
     padded, start = [], 0
-    for closed, n in zip(jaxprs, counts):
+    for closed, n in zip(jaxprs, counts, strict=True):
         n_in = len(closed.in_avals)
         before = [get_aval(h) for h in hoisted[:start]]
         after = [get_aval(h) for h in hoisted[start + n:]]
@@ -603,10 +625,11 @@ def _while_jvp(primals: Sequence[Any], tangents: Sequence[Any], cond_jaxpr: Clos
     order = [*range(nb), *range(nb + nc, nb + nc + n_bnz), *range(nb, nb + nc),
              *range(nb + nc + n_bnz, nb + nc + n_bnz + n_cf)]
     jvp_body = _with_invars(jvp_body, order)
-    dot_avals = [a for a, f in zip(body_jaxpr.out_avals, carry_float) if f]
+    dot_avals = [a for a, f in zip(body_jaxpr.out_avals, carry_float, strict=True) if f]
     n_cond_in = len(cond_jaxpr.in_avals)
     jvp_cond = _with_invars(cond_jaxpr, [*range(n_cond_in + len(dot_avals))], dot_avals)
-    carry_dots = [ad.instantiate_zeros(t, x) for t, x, f in zip(init_dots, init, carry_float)
+    carry_dots = [ad.instantiate_zeros(t, x) for t, x, f in zip(init_dots, init, carry_float,
+                                                                strict=True)
                   if f]
     outs = while_p.bind(*cond_consts, *body_consts, *(t for t in bconst_dots if t is not None),
                         *init, *carry_dots, cond_jaxpr=jvp_cond, body_jaxpr=jvp_body,
@@ -630,7 +653,7 @@ def _while_batch(args: Sequence[Any], dims: Sequence[Any], cond_jaxpr: ClosedJax
                  body_jaxpr: ClosedJaxpr, cond_nconsts: int, body_nconsts: int
                  ) -> tuple[list[Any], list[Any]]:
     size = batching.batch_size(args, dims)
-    args = [x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims)]
+    args = [x if d is None else moveaxis(x, d, 0) for x, d in zip(args, dims, strict=True)]
     cconsts, bconsts, init = _split(args, cond_nconsts, body_nconsts)
     cc_b, bc_b, init_b = _split([d is not None for d in dims], cond_nconsts, body_nconsts)
     nc = len(init)
@@ -641,7 +664,7 @@ def _while_batch(args: Sequence[Any], dims: Sequence[Any], cond_jaxpr: ClosedJax
     body_b = _batch_jaxpr(body_jaxpr, [*bc_b, *carry_b], size, carry_b)[0]
     cond_b = _batch_jaxpr(cond_jaxpr, [*cc_b, *carry_b], size, [False])[0]
     init = [bdim_at_front(x, None, size) if cb and not ib else x
-            for x, cb, ib in zip(init, carry_b, init_b)]
+            for x, cb, ib in zip(init, carry_b, init_b, strict=True)]
     out_dims = [0 if b else None for b in carry_b]
     if not pred_b:
         outs = while_p.bind(*cconsts, *bconsts, *init, cond_jaxpr=cond_b, body_jaxpr=body_b,
@@ -656,7 +679,7 @@ def _while_batch(args: Sequence[Any], dims: Sequence[Any], cond_jaxpr: ClosedJax
         cc, bc, carry = _split(a, ncc, len(bconsts))
         pred = _eval_closed(cond_b, *cc, *carry)[0]
         new = _eval_closed(body_b, *bc, *carry)
-        return [_select_batched(pred, n, c) for n, c in zip(new, carry)]
+        return [_select_batched(pred, n, c) for n, c in zip(new, carry, strict=True)]
 
     body_avals = [*cond_b.in_avals[:ncc], *body_b.in_avals]
     outs = while_p.bind(*cconsts, *cconsts, *bconsts, *init,
@@ -687,7 +710,8 @@ def _check_carry(what: str, in_avals: Sequence[ShapedArray], out_avals: Sequence
     if not all(_py_map(_same_type, in_avals, out_avals)):
         paths = pytree.tree_key_paths(pytree.tree_unflatten(tree, range(tree.num_leaves)))
         diffs = [f"carry{p or ''}: input {a.str_short()} but output {b.str_short()}"
-                 for p, a, b in zip(paths, in_avals, out_avals) if not _same_type(a, b)]
+                 for p, a, b in zip(paths, in_avals, out_avals,
+                                    strict=True) if not _same_type(a, b)]
         raise FuncgradTypeError(at_user_line(
             f"{what} output and input must have identical types (shapes and dtypes): "
             + "; ".join(diffs)))
@@ -718,7 +742,7 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
     avals = [get_aval(x) for x in leaves]
     init = [_as_operand(x) for x in leaves]
     for _ in range(2):
-        body, body_consts, body_tree = _trace_user_fun(body_fun, in_tree, avals)
+        body, body_consts, body_tree = _cached_user_fun(body_fun, body_fun, in_tree, avals)
         if body_tree != tree:
             raise FuncgradTypeError(at_user_line(
                 f"while_loop: body_fun must return the carry's pytree structure {tree}, "
@@ -727,9 +751,9 @@ def while_loop(cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any],
         if promoted is None:
             break
         avals = promoted
-        init = [convert_element_type(x, a.dtype) for x, a in zip(init, avals)]
+        init = [convert_element_type(x, a.dtype) for x, a in zip(init, avals, strict=True)]
     _check_carry("while_loop: body_fun", avals, body.out_avals, tree)
-    cond, cond_consts, _ = _trace_user_fun(cond_fun, in_tree, avals)
+    cond, cond_consts, _ = _cached_user_fun(cond_fun, cond_fun, in_tree, avals)
     outs = cond.out_avals
     if len(outs) != 1 or outs[0].shape != () or outs[0].dtype != np.bool_:
         raise FuncgradTypeError(at_user_line(
@@ -752,7 +776,7 @@ def _keep_float_dtypes(out: Any, like: Any) -> Any:
     if len(out_leaves) != len(like_leaves):
         return out  # the structure error is reported by scan
     cast = []
-    for o, x in zip(out_leaves, like_leaves):
+    for o, x in zip(out_leaves, like_leaves, strict=True):
         a, b = get_aval(o), get_aval(x)
         if a.dtype != b.dtype and _inexact(a) and _inexact(b) and not b.weak_type:
             o = convert_element_type(o, b.dtype)
@@ -831,7 +855,7 @@ def _scan_impl(*args: Any, jaxpr: ClosedJaxpr, length: int, reverse: bool, num_c
         for i in (range(length - 1, -1, -1) if reverse else range(length)):
             out = _eval_closed(jaxpr, *consts, *carry, *(x[i] for x in xs))
             carry = out[:num_carry]
-            for y, v in zip(ys, out[num_carry:]):
+            for y, v in zip(ys, out[num_carry:], strict=True):
                 y[i] = v
     return [*carry, *ys]
 
@@ -868,7 +892,7 @@ def _scan_codegen(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: li
     body = fn.call_function(params["jaxpr"], "scan_body")
     carry_out, ys = outs[:num_carry], outs[num_carry:]
     y_avals = params["jaxpr"].out_avals[num_carry:]
-    for y, a in zip(ys, y_avals):
+    for y, a in zip(ys, y_avals, strict=True):
         fn.emit(f"{y} = np.empty({(length, *a.shape)!r}, {fn.param(a.dtype, 'dtype')})")
     if carry_out:
         fn.emit(f"{_tuple_of(carry_out)} = {', '.join(carry)}{',' if len(carry) == 1 else ''}")
@@ -880,7 +904,7 @@ def _scan_codegen(fn: codegen.FunctionWriter, eqn: Any, ins: list[str], outs: li
     targets = [*carry_out, *y_now]
     call = f"{body}({', '.join([*consts, *carry_out, *(f'{x}[{i}]' for x in xs)])})"
     fn.emit(f"{_tuple_of(targets) if targets else '_'} = {call}")
-    for y, v in zip(ys, y_now):
+    for y, v in zip(ys, y_now, strict=True):
         fn.emit(f"{y}[{i}] = {v}")
     fn.indent -= 1
 
@@ -910,7 +934,8 @@ def _scan_jvp(primals: Sequence[Any], tangents: Sequence[Any], jaxpr: ClosedJaxp
     q = nc + ny
     out_order = [*range(nc), *range(q, q + n_cf), *range(nc, q), *range(q + n_cf, q + n_cf + n_yf)]
     jvp = _with_outvars(_with_invars(jvp, in_order), out_order)
-    carry_dots = [ad.instantiate_zeros(t, x) for t, x, f in zip(init_dots, init, carry_f) if f]
+    carry_dots = [ad.instantiate_zeros(t, x) for t, x, f in zip(init_dots, init, carry_f,
+                                                                strict=True) if f]
     outs = scan_p.bind(*consts, *(t for t in c_dots if t is not None), *init, *carry_dots,
                        *xs, *(t for t in x_dots if t is not None), jaxpr=jvp, length=length,
                        reverse=reverse, num_consts=nk + n_cnz, num_carry=nc + n_cf)
@@ -926,12 +951,12 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
     nk, nc = params["num_consts"], params["num_carry"]
     consts, init, xs = _split(primals, nk, nc)
     k_need, _, x_need = _split([need and _inexact(get_aval(p)) for p, need in
-                                zip(primals, needs)], nk, nc)
+                                zip(primals, needs, strict=True)], nk, nc)
     carry_f = [_inexact(get_aval(x)) for x in init]
     ct_carry, ct_ys = list(cts[:nc]), list(cts[nc:])
     y_nz = [c is not None for c in ct_ys]
     if not any(k_need) and not any(x_need) and not any(
-            need for need, f in zip(needs[nk:nk + nc], carry_f) if f):
+            need for need, f in zip(needs[nk:nk + nc], carry_f, strict=True) if f):
         return [None] * len(primals)
 
     # 1. The residuals: the carry entering every step, from a forward scan.
@@ -945,11 +970,11 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
 
     # 2. A reverse scan of the body's VJP at each stored carry. Its carry: the running sum of
     # the consts' cotangents, then the carry's cotangent; its xs: stored carries, xs, ct_ys.
-    k_avals = [a for a, need in zip(jaxpr.in_avals[:nk], k_need) if need]
+    k_avals = [a for a, need in zip(jaxpr.in_avals[:nk], k_need, strict=True) if need]
     c_avals = jaxpr.in_avals[nk:nk + nc]
     x_avals = jaxpr.in_avals[nk + nc:]
-    cf_avals = [a for a, f in zip(c_avals, carry_f) if f]
-    cty_avals = [a for a, nz in zip(jaxpr.out_avals[nc:], y_nz) if nz]
+    cf_avals = [a for a, f in zip(c_avals, carry_f, strict=True) if f]
+    cty_avals = [a for a, nz in zip(jaxpr.out_avals[nc:], y_nz, strict=True) if nz]
     n_acc, n_cf = len(k_avals), len(cf_avals)
     in_needs = [*k_need, *carry_f, *x_need]
 
@@ -961,14 +986,16 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
         grads = _vjp_call(lambda *a: _eval_closed(jaxpr, *a), [*k, *carry, *x], in_needs,
                           out_cts)
         g_k, g_c, g_x = _split(grads, nk, nc)
-        new_acc = [ad.add_tangents(a, g) for a, g in zip(acc, (g for g in g_k if g is not None))]
+        new_acc = [ad.add_tangents(a, g) for a, g in zip(acc, (g for g in g_k if g is not None),
+                                                         strict=True)]
         return [*new_acc, *(g for g in g_c if g is not None), *(g for g in g_x if g is not None)]
 
     bwd = _cached_rule(jaxpr, ("bwd", nk, nc, tuple(k_need), tuple(x_need), tuple(y_nz)),
                        lambda: _stage_rule(bwd_body, [*jaxpr.in_avals[:nk], *k_avals, *cf_avals,
                                                       *c_avals, *x_avals, *cty_avals]))
     acc0 = [np.zeros(a.shape, a.dtype) for a in k_avals]
-    ct_c0 = [ad.instantiate_zeros(c, x) for c, x, f in zip(ct_carry, init, carry_f) if f]
+    ct_c0 = [ad.instantiate_zeros(c, x) for c, x, f in zip(ct_carry, init, carry_f,
+                                                           strict=True) if f]
     res = scan_p.bind(*consts, *acc0, *ct_c0, *stacked, *xs,
                       *(c for c in ct_ys if c is not None), jaxpr=bwd, length=length,
                       reverse=not reverse, num_consts=nk, num_carry=n_acc + n_cf)
@@ -976,7 +1003,7 @@ def _scan_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
     k_it, c_it, x_it = iter(ct_k), iter(ct_init), iter(ct_xs)
     out_k = [next(k_it) if need else None for need in k_need]
     out_c = [next(c_it) if f else None for f in carry_f]
-    out_c = [c if need else None for c, need in zip(out_c, needs[nk:nk + nc])]
+    out_c = [c if need else None for c, need in zip(out_c, needs[nk:nk + nc], strict=True)]
     out_x = [next(x_it) if need else None for need in x_need]
     return [*out_k, *out_c, *out_x]
 
@@ -986,16 +1013,16 @@ def _scan_batch(args: Sequence[Any], dims: Sequence[Any], jaxpr: ClosedJaxpr, le
     size = batching.batch_size(args, dims)
     consts, init, xs = _split(args, num_consts, num_carry)
     k_dims, c_dims, x_dims = _split(dims, num_consts, num_carry)
-    consts = [x if d is None else moveaxis(x, d, 0) for x, d in zip(consts, k_dims)]
-    init = [x if d is None else moveaxis(x, d, 0) for x, d in zip(init, c_dims)]
+    consts = [x if d is None else moveaxis(x, d, 0) for x, d in zip(consts, k_dims, strict=True)]
+    init = [x if d is None else moveaxis(x, d, 0) for x, d in zip(init, c_dims, strict=True)]
     # the batch axis of xs goes second, so each step's slice has it first
-    xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, x_dims)]
+    xs = [x if d is None else moveaxis(x, d, 1) for x, d in zip(xs, x_dims, strict=True)]
     k_b, init_b, x_b = ([d is not None for d in ds] for ds in (k_dims, c_dims, x_dims))
     ny = len(jaxpr.out_avals) - num_carry
     carry_b = _batched_carry(jaxpr, k_b, init_b, x_b, size)
     body, out_b = _batch_jaxpr(jaxpr, [*k_b, *carry_b, *x_b], size, [*carry_b, *[False] * ny])
     init = [bdim_at_front(x, None, size) if cb and not ib else x
-            for x, cb, ib in zip(init, carry_b, init_b)]
+            for x, cb, ib in zip(init, carry_b, init_b, strict=True)]
     outs = scan_p.bind(*consts, *init, *xs, jaxpr=body, length=length, reverse=reverse,
                        num_consts=num_consts, num_carry=num_carry)
     return outs, [*(0 if b else None for b in carry_b),
@@ -1070,7 +1097,8 @@ def scan(f: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any, length: i
         if promoted is None:
             break
         carry_avals = promoted
-        carry_ops = [convert_element_type(x, a.dtype) for x, a in zip(carry_ops, carry_avals)]
+        carry_ops = [convert_element_type(x, a.dtype) for x, a in zip(carry_ops, carry_avals,
+                                                                      strict=True)]
     _check_carry("scan: the carry", carry_avals, closed.out_avals[:nc], init_tree)
     outs = scan_p.bind(*consts, *carry_ops, *_py_map(_as_operand, xs_leaves), jaxpr=closed,
                        length=n, reverse=bool(reverse), num_consts=len(consts), num_carry=nc)
@@ -1127,7 +1155,7 @@ def _batched_map(f: Callable[[Any], Any], xs: Any, batch_size: int) -> Any:
     if num_batches:
         main = [reshape(slice_in_dim(x, 0, num_batches * batch_size),
                         (num_batches, batch_size, *a.shape[1:]))
-                for x, a in zip(leaves, avals)]
+                for x, a in zip(leaves, avals, strict=True)]
         ys = scan(lambda carry, x: (carry, vf(x)), None, pytree.tree_unflatten(tree, main))[1]
         parts.append(pytree.tree_map(
             lambda y: reshape(y, (num_batches * batch_size, *get_aval(y).shape[2:])), ys))
@@ -1177,7 +1205,7 @@ def _check_like(value: Any, like: Any, what: str) -> None:
     if v_tree != l_tree:
         raise FuncgradTypeError(at_user_line(
             f"{what} has structure {v_tree}, expected {l_tree}"))
-    for v, w in zip(v_leaves, l_leaves):
+    for v, w in zip(v_leaves, l_leaves, strict=True):
         if get_aval(v).shape != get_aval(w).shape:
             raise FuncgradValueError(at_user_line(
                 f"{what} has a leaf of shape {get_aval(v).shape}, expected "

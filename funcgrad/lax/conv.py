@@ -70,7 +70,7 @@ def conv_output_shape(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
     """The output spatial shape (XLA's rule; an empty window count is 0, never negative)."""
     out = []
     for n, k, s, (lo, hi), ld, rd in zip(lhs_shape, rhs_shape, window_strides, padding,
-                                         lhs_dilation, rhs_dilation):
+                                         lhs_dilation, rhs_dilation, strict=True):
         padded = _dilate_dim(n, ld) + lo + hi
         out.append(max(0, (padded - _dilate_dim(k, rd)) // s + 1))
     return tuple(out)
@@ -100,7 +100,7 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
         raise ValueError(f"padding must be 'SAME', 'SAME_LOWER', 'VALID' or a sequence of "
                          f"(low, high) pairs, got {padding!r}")
     pads = []
-    for n, k, s in zip(in_shape, window_shape, window_strides):
+    for n, k, s in zip(in_shape, window_shape, window_strides, strict=True):
         out = -(-n // s)
         total = max((out - 1) * s + k - n, 0)
         small, big = total // 2, total - total // 2
@@ -153,14 +153,14 @@ def _conv_abstract_eval(lhs: ShapedArray, rhs: ShapedArray, *, window_strides: t
 
 def _dilate_and_pad(x: np.ndarray, lhs_dilation: tuple[int, ...], padding: Pads) -> np.ndarray:
     config = ((0, 0, 0), (0, 0, 0), *((lo, hi, d - 1) for (lo, hi), d in
-                                      zip(padding, lhs_dilation)))
+                                      zip(padding, lhs_dilation, strict=True)))
     if all(c == (0, 0, 0) for c in config):
         return x
     if any(d != 1 for d in lhs_dilation) or any(lo < 0 or hi < 0 for lo, hi in padding):
         return pad_p.impl(x, padding_config=config, padding_value=0)
     # Zero padding into a reused buffer: the borders zeroed, the interior copied once.
     out = workspace.empty((*x.shape[:2], *(n + lo + hi for n, (lo, hi) in
-                                          zip(x.shape[2:], padding))), x.dtype)
+                                          zip(x.shape[2:], padding, strict=True))), x.dtype)
     inner: list[slice] = [slice(None), slice(None)]
     for a, (lo, hi) in enumerate(padding):
         size = out.shape[2 + a]
@@ -276,7 +276,7 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
     prods = np.matmul(w_m, x_m).reshape(groups, *ks, og, n, *in_sp)
     offsets, length = [], []
     for size, kk, (lo, _), ld, rd, m in zip(in_sp, ks, padding, lhs_dilation, rhs_dilation,
-                                            out_sp):
+                                            out_sp, strict=True):
         off = max(0, (kk - 1) * rd - lo)
         offsets.append(off)
         length.append(off + max(m, lo + (size - 1) * ld + 1))
@@ -284,10 +284,11 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
     for tap in itertools.product(*(range(kk) for kk in ks)):
         dst = tuple(slice(off + lo - t * rd, off + lo - t * rd + (size - 1) * ld + 1, ld)
                     for off, (lo, _), t, rd, ld, size in zip(offsets, padding, tap, rhs_dilation,
-                                                             lhs_dilation, in_sp))
+                                                             lhs_dilation, in_sp, strict=True))
         where: tuple[Any, ...] = (Ellipsis, *dst)
         buf[where] += prods[(slice(None),) + tap]
-    crop: tuple[Any, ...] = (Ellipsis, *(slice(off, off + m) for off, m in zip(offsets, out_sp)))
+    crop: tuple[Any, ...] = (Ellipsis, *(slice(off, off + m) for off, m in zip(offsets, out_sp,
+                                                                               strict=True)))
     out = buf[crop].transpose(2, 0, 1, *range(3, 3 + len(out_sp)))
     return workspace.contiguous(out).reshape(n, o, *out_sp)
 
@@ -367,11 +368,11 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
 def _string_dimension_numbers(specs: tuple[str, str, str], ndim: int) -> ConvDimensionNumbers:
     lhs_spec, rhs_spec, out_spec = specs
     pairs = (("N", "C"), ("O", "I"), ("N", "C"))
-    for spec, (a, b) in zip(specs, pairs):
+    for spec, (a, b) in zip(specs, pairs, strict=True):
         if len(spec) != ndim or spec.count(a) != 1 or spec.count(b) != 1 or len(set(spec)) != ndim:
             raise ValueError(f"dimension_numbers {specs}: {spec!r} must name each of {ndim} "
                              f"axes once, with exactly one {a!r} and one {b!r}")
-    spatial = [set(s) - set(p) for s, p in zip(specs, pairs)]
+    spatial = [set(s) - set(p) for s, p in zip(specs, pairs, strict=True)]
     if not spatial[0] == spatial[1] == spatial[2]:
         raise ValueError(f"dimension_numbers {specs}: the spatial axes must agree")
 
@@ -381,7 +382,7 @@ def _string_dimension_numbers(specs: tuple[str, str, str], ndim: int) -> ConvDim
             sp.sort(key=lambda i: rhs_spec.index(spec[i]))
         return (spec.index(pair[0]), spec.index(pair[1]), *sp)
 
-    return ConvDimensionNumbers(*(perm(s, p) for s, p in zip(specs, pairs)))
+    return ConvDimensionNumbers(*(perm(s, p) for s, p in zip(specs, pairs, strict=True)))
 
 
 def _ints(v: Sequence[int] | None, n: int, name: str) -> tuple[int, ...]:
@@ -444,7 +445,7 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
             raise ValueError("conv_general_dilated: string padding is not defined for "
                              "lhs_dilation > 1 (as in JAX); give (low, high) pairs or use "
                              "conv_transpose")
-        window = [_dilate_dim(k, d) for k, d in zip(w_shape[2:], rhs_dil)]
+        window = [_dilate_dim(k, d) for k, d in zip(w_shape[2:], rhs_dil, strict=True)]
         pads = padtype_to_pads(x_shape[2:], window, strides, padding)
     else:
         pads = tuple((int(lo), int(hi)) for lo, hi in padding)
@@ -526,7 +527,7 @@ def conv_transpose(lhs: Any, rhs: Any, strides: Sequence[int], padding: str | Se
     strides = _ints(strides, nsp, "strides")
     if isinstance(padding, str):
         pads: Any = [_conv_transpose_padding(_dilate_dim(k, d), s, padding.upper())
-                     for k, d, s in zip(k_sp, rhs_dil, strides)]
+                     for k, d, s in zip(k_sp, rhs_dil, strides, strict=True)]
     else:
         pads = padding
     if transpose_kernel:
@@ -547,7 +548,7 @@ def _vjp_lhs_padding(in_sp: Sequence[int], k_sp: Sequence[int], strides: Sequenc
     # (negative: crop, for input rows no window reached).
     pads = []
     for n, k, s, m, (lo, _), ld, rd in zip(in_sp, k_sp, strides, out_sp, padding, lhs_dilation,
-                                           rhs_dilation):
+                                           rhs_dilation, strict=True):
         kd = _dilate_dim(k, rd)
         before = kd - lo - 1
         after = _dilate_dim(n, ld) + kd - 1 - _dilate_dim(m, s) - before
@@ -562,7 +563,7 @@ def _vjp_rhs_padding(in_sp: Sequence[int], k_sp: Sequence[int], strides: Sequenc
     # (negative: crop the rows/columns a non-dividing stride never read).
     pads = []
     for n, k, s, m, (lo, _), ld, rd in zip(in_sp, k_sp, strides, out_sp, padding, lhs_dilation,
-                                           rhs_dilation):
+                                           rhs_dilation, strict=True):
         after = (_dilate_dim(m, s) - _dilate_dim(n, ld)) + (_dilate_dim(k, rd) - lo - 1)
         pads.append((lo, after))
     return tuple(pads)

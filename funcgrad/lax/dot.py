@@ -103,7 +103,7 @@ def _dot_general_abstract_eval(x: ShapedArray, y: ShapedArray,
     check_axes("dot_general", "lhs contracting and batch dimensions", (*xc, *xb), x.shape)
     check_axes("dot_general", "rhs contracting and batch dimensions", (*yc, *yb), y.shape)
     for xs, ys, what in ((xc, yc, "contracting"), (xb, yb, "batch")):
-        if len(xs) != len(ys) or any(x.shape[i] != y.shape[j] for i, j in zip(xs, ys)):
+        if len(xs) != len(ys) or any(x.shape[i] != y.shape[j] for i, j in zip(xs, ys, strict=True)):
             raise ShapeError(f"dot_general: {what} dimensions {xs} of lhs shape {x.shape} do "
                              f"not match {ys} of rhs shape {y.shape}")
     if x.dtype != y.dtype:

@@ -754,7 +754,7 @@ def _select_abstract_eval(pred: ShapedArray, on_true: ShapedArray, on_false: Sha
 
 
 select_p.def_abstract_eval(_select_abstract_eval)
-codegen.def_impl_call(select_p)
+codegen.def_select(select_p)
 batching.defbroadcasting(select_p)
 
 

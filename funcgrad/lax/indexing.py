@@ -124,7 +124,7 @@ def _zeros_of(x: Any) -> np.ndarray:
 def _scatter_jvp(prim: Primitive) -> ad.JVPRule:
     # Linear in (x, updates) jointly: the tangents are scattered at the same indices.
     def jvp(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-        dots = (ad.instantiate_zeros(t, p) for t, p in zip(tangents[:2], primals[:2]))
+        dots = (ad.instantiate_zeros(t, p) for t, p in zip(tangents[:2], primals[:2], strict=True))
         return prim.bind(*primals), prim.bind(*dots, *primals[2:])
     return jvp
 
@@ -171,7 +171,7 @@ ad.defvjp(scatter_p, lambda ct, ans, x, u, *idx: scatter(ct, _zeros_of(u), *idx)
 
 def _batched_indices(indices: Sequence[Any], dims: Sequence[Any], size: int) -> list[Any]:
     """Index arrays with a leading batch axis, all of shape (size, *B)."""
-    idx = [batching.bdim_at_front(i, d, size) for i, d in zip(indices, dims)]
+    idx = [batching.bdim_at_front(i, d, size) for i, d in zip(indices, dims, strict=True)]
     b_shape = (size, *next((get_aval(i).shape[1:] for i in idx), ()))
     ramp = np.arange(size).reshape((size,) + (1,) * (len(b_shape) - 1))
     return [np.broadcast_to(ramp, b_shape), *idx]
@@ -306,7 +306,7 @@ def _broadcast_indices(indices: Sequence[Any], sizes: Sequence[int]) -> list[Any
             f"shape mismatch: indexing arrays could not be broadcast together with shapes "
             f"{' '.join(map(str, shapes))}")) from None
     out = []
-    for i, n in zip(indices, sizes):
+    for i, n in zip(indices, sizes, strict=True):
         if isinstance(i, np.ndarray):
             # (an empty broadcast reads nothing, so NumPy checks the bounds of integers only)
             if i.size and (math.prod(shape) or i.ndim == 0) and (i.max() >= n or i.min() < -n):

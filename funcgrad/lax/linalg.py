@@ -154,7 +154,7 @@ def _solve_vjp(ct: Any, x: Any, primals: Sequence[Any], needs: Sequence[bool],
 
 def _solve_batch(args: Sequence[Any], dims: Sequence[Any]) -> tuple[Any, int]:
     size = batching.batch_size(args, dims)
-    a, b = (bdim_at_front(x, d, size) for x, d in zip(args, dims))
+    a, b = (bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True))
     return solve(a, b), 0
 
 
@@ -362,7 +362,7 @@ def _transpose_of_tangent_map(tangent: Any, a: Any, cts: Sequence[Any],
                               outs: Sequence[Any]) -> list[Any]:
     # The tangent map dA -> d(outs) is linear, so reverse mode over it at dA = 0 is its
     # transpose; the decomposition outputs it closes over stay differentiable (higher order).
-    cts = [ad.instantiate_zeros(c, o) for c, o in zip(cts, outs)]
+    cts = [ad.instantiate_zeros(c, o) for c, o in zip(cts, outs, strict=True)]
     _, pullback = ad.vjp_flat(lambda t: list(tangent(t)), [zeros_like_aval(get_aval(a))])
     return pullback(cts)
 

@@ -131,22 +131,22 @@ def _sort_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any], needs: Seque
               ) -> list[Any]:
     # ct_x = ct_y[p^-1] along dimension.
     if not any(need and ct is not None and _differentiable(x)
-               for need, ct, x in zip(needs, cts, primals)):
+               for need, ct, x in zip(needs, cts, primals, strict=True)):
         return [None] * len(primals)
     perm = residuals
     if perm is None:
         _, perm = _sort_with_permutation(primals, dimension, is_stable, num_keys)
     if not get_aval(perm).shape:
-        return [ct if need else None for ct, need in zip(cts, needs)]
+        return [ct if need else None for ct, need in zip(cts, needs, strict=True)]
     inv = _inverse_permutation(perm, dimension)
     return [_permute(ct, inv, dimension) if need and ct is not None and _differentiable(x)
-            else None for ct, need, x in zip(cts, needs, primals)]
+            else None for ct, need, x in zip(cts, needs, primals, strict=True)]
 
 
 def _sort_batch(args: Sequence[Any], dims: Sequence[Any], *, dimension: int, is_stable: bool,
                 num_keys: int) -> tuple[list[Any], list[int]]:
     size = batching.batch_size(args, dims)
-    moved = [batching.bdim_at_front(x, d, size) for x, d in zip(args, dims)]
+    moved = [batching.bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)]
     outs = sort_p.bind(*moved, dimension=dimension + 1, is_stable=is_stable, num_keys=num_keys)
     return outs, [0] * len(outs)
 
@@ -203,8 +203,8 @@ def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: in
     elif any(a.dtype.kind == "c" for a in avals[:num_keys]):
         # Complex keys order by real part, then imaginary part (NumPy's order): each becomes
         # two real keys, sorted along with (and dropped from) the operands.
-        keys = [part for x, a in zip(operands[:num_keys], avals) for part in (
-            (real(x), imag(x)) if a.dtype.kind == "c" else (x,))]
+        keys = [part for x, a in zip(operands[:num_keys], avals[:num_keys], strict=True)
+                for part in ((real(x), imag(x)) if a.dtype.kind == "c" else (x,))]
         outs = sort_p.bind(*keys, *operands, dimension=dim, is_stable=bool(is_stable),
                            num_keys=len(keys))[len(keys):]
     else:

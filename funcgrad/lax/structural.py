@@ -58,7 +58,7 @@ def _simplify_broadcast(eqn: Any) -> Any:
 
 
 passes.simplify_rules[broadcast_in_dim_p] = _simplify_broadcast
-codegen.def_impl_call(broadcast_in_dim_p)
+codegen.def_broadcast(broadcast_in_dim_p)
 
 
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
@@ -216,7 +216,7 @@ def _pad_impl(x: np.ndarray, padding_config: tuple[tuple[int, int, int], ...],
               padding_value: Any) -> np.ndarray:
     # Positive low/high padding and interior padding first, then crop any negative padding.
     shape, inner, crop = [], [], []
-    for n, (lo, hi, interior) in zip(x.shape, padding_config):
+    for n, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
         lo_p, hi_p = lo if lo > 0 else 0, hi if hi > 0 else 0
         core = n + (n - 1) * interior if n else 0
         shape.append(lo_p + core + hi_p)
@@ -233,7 +233,7 @@ def _pad_abstract_eval(x: ShapedArray, padding_config: tuple[tuple[int, int, int
         raise ShapeError(f"pad: padding_config has {len(padding_config)} entries for an array "
                          f"of shape {x.shape}")
     shape = []
-    for n, (lo, hi, interior) in zip(x.shape, padding_config):
+    for n, (lo, hi, interior) in zip(x.shape, padding_config, strict=True):
         size = lo + hi + n + max(n - 1, 0) * interior
         if interior < 0 or size < 0:
             raise ShapeError(f"pad: padding {padding_config} is invalid for shape {x.shape}")
@@ -294,7 +294,8 @@ slice_p = Primitive("slice")
 
 def _slice_impl(x: np.ndarray, start_indices: tuple[int, ...], limit_indices: tuple[int, ...],
                 strides: tuple[int, ...]) -> np.ndarray:
-    return x[tuple(_py_slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides))]
+    return x[tuple(_py_slice(s, e, st) for s, e, st in zip(start_indices, limit_indices, strides,
+                                                           strict=True))]
 
 
 def _slice_abstract_eval(x: ShapedArray, start_indices: tuple[int, ...],
@@ -302,10 +303,11 @@ def _slice_abstract_eval(x: ShapedArray, start_indices: tuple[int, ...],
                          ) -> ShapedArray:
     if not (len(start_indices) == len(limit_indices) == len(strides) == x.ndim) or any(
             not 0 <= s <= e <= n or st < 1
-            for s, e, st, n in zip(start_indices, limit_indices, strides, x.shape)):
+            for s, e, st, n in zip(start_indices, limit_indices, strides, x.shape, strict=True)):
         raise ShapeError(f"slice: start {start_indices}, limit {limit_indices} and strides "
                          f"{strides} do not fit shape {x.shape}")
-    shape = tuple(-(-(e - s) // st) for s, e, st in zip(start_indices, limit_indices, strides))
+    shape = tuple(-(-(e - s) // st) for s, e, st in zip(start_indices, limit_indices, strides,
+                                                        strict=True))
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
@@ -341,7 +343,7 @@ def _slice_transpose(ct: Any, x: Any, start_indices: tuple[int, ...],
     x_shape = get_aval(x).shape
     ct_shape = get_aval(ct).shape
     config = []
-    for s, st, n, m in zip(start_indices, strides, x_shape, ct_shape):
+    for s, st, n, m in zip(start_indices, strides, x_shape, ct_shape, strict=True):
         real_limit = s + (0 if m == 0 else 1 + (m - 1) * st)
         config.append((s, n - real_limit, st - 1))
     return [pad(ct, 0, config)]
@@ -400,7 +402,8 @@ def _concatenate_abstract_eval(*xs: ShapedArray, dimension: int) -> ShapedArray:
     first = xs[0]
     check_axes("concatenate", "dimension", (dimension,), first.shape)
     for x in xs[1:]:
-        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
+        if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape,
+                                                                             strict=True))
                                        if i != dimension) or x.dtype != first.dtype:
             raise ShapeError(f"concatenate: along axis {dimension}, all shapes must agree "
                              f"elsewhere and dtypes must match; got "
@@ -432,19 +435,19 @@ def _concatenate_transpose(ct: Any, *xs: Any, dimension: int) -> list[Any]:
 def _concatenate_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
                      **params: Any) -> list[Any]:
     pieces = _concatenate_transpose(ct, *primals, **params)
-    return [p if need else None for p, need in zip(pieces, needs)]
+    return [p if need else None for p, need in zip(pieces, needs, strict=True)]
 
 
 def _concatenate_jvp(primals: Any, tangents: Any, dimension: int) -> tuple[Any, Any]:
     ans = concatenate_p.bind(*primals, dimension=dimension)
-    ts = [ad.instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+    ts = [ad.instantiate_zeros(t, p) for t, p in zip(tangents, primals, strict=True)]
     return ans, concatenate(ts, dimension)
 
 
 def _concatenate_batch(args: Sequence[Any], dims: Sequence[Any], dimension: int
                        ) -> tuple[Any, int]:
     size = batching.batch_size(args, dims)
-    xs = [batching.bdim_at_front(x, d, size) for x, d in zip(args, dims)]
+    xs = [batching.bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)]
     return concatenate(xs, dimension + 1), 0
 
 

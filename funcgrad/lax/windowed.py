@@ -46,7 +46,8 @@ Pads = tuple[tuple[int, int], ...]
 def _window_out_shape(shape: Sequence[int], window_dimensions: Sequence[int],
                       window_strides: Sequence[int], padding: Pads) -> tuple[int, ...]:
     return tuple(max(0, (n + lo + hi - k) // s + 1)
-                 for n, k, s, (lo, hi) in zip(shape, window_dimensions, window_strides, padding))
+                 for n, k, s, (lo, hi) in zip(shape, window_dimensions, window_strides, padding,
+                                              strict=True))
 
 
 def _check_window(x: ShapedArray, window_dimensions: tuple[int, ...],
@@ -86,7 +87,7 @@ def _taps(xp: np.ndarray, window_dimensions: Sequence[int], window_strides: Sequ
     offsets = itertools.product(*(range(k) for k in window_dimensions))
     for j, offset in enumerate(offsets):
         yield j, tuple(slice(o, o + (m - 1) * s + 1, s)
-                       for o, m, s in zip(offset, out_shape, window_strides))
+                       for o, m, s in zip(offset, out_shape, window_strides, strict=True))
 
 
 def _min_value(dtype: np.dtype) -> Any:
@@ -203,7 +204,7 @@ def _upsample_pads(in_shape: Sequence[int], window_dimensions: Sequence[int],
     # outputs that read it: k - 1 - lo below, and what restores the input's size above.
     config = []
     for n, k, s, m, (lo, _) in zip(in_shape, window_dimensions, window_strides, out_shape,
-                                   padding):
+                                   padding, strict=True):
         before = k - lo - 1
         dilated = 0 if m == 0 else (m - 1) * s + 1
         config.append((before, n + k - 1 - dilated - before, s - 1))
@@ -228,7 +229,7 @@ def _reduce_window_sum_transpose(ct: Any, x: Any, *, window_dimensions: tuple[in
             shape[ax] *= k
             up = reshape(up, shape)
         return [pad(up, 0, [(-lo, n + lo - m * k, 0) for n, m, k, (lo, _) in
-                            zip(in_shape, out_shape, window_dimensions, padding)])]
+                            zip(in_shape, out_shape, window_dimensions, padding, strict=True)])]
     config = _upsample_pads(in_shape, window_dimensions, window_strides, get_aval(ct).shape,
                             padding)
     padded = pad(ct, 0, config)
@@ -241,8 +242,8 @@ def _window_batch(prim: Primitive) -> Callable[..., tuple[Any, int]]:
     """Batch axis to the front, with a window of 1 over it."""
     def rule(args: Sequence[Any], dims: Sequence[Any], *, window_dimensions: tuple[int, ...],
              window_strides: tuple[int, ...], padding: Pads) -> tuple[Any, int]:
-        size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
-        xs = [batching.bdim_at_front(a, d, size) for a, d in zip(args, dims)]
+        size = next(get_aval(a).shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+        xs = [batching.bdim_at_front(a, d, size) for a, d in zip(args, dims, strict=True)]
         return prim.bind(*xs, window_dimensions=(1, *window_dimensions),
                          window_strides=(1, *window_strides), padding=((0, 0), *padding)), 0
     return rule
@@ -303,14 +304,15 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxim
     masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape,
                              maxima[0] if maxima else None)
     uint = _UINT_OF_SIZE.get(source.dtype.itemsize)
-    disjoint = all(s >= k for k, s in zip(window_dimensions, window_strides))
+    disjoint = all(s >= k for k, s in zip(window_dimensions, window_strides, strict=True))
     if masks is not None and disjoint and uint is not None and source.dtype.kind in "fiu":
         # Each position is written by at most one window: write 0 + (source where taken,
         # else 0) straight into the tap's view (the same bits as zeros += select), with the
         # select as a bit mask (branchless; unlike source * mask, an inf or NaN source not
         # taken gives 0).
         covered = all(s == k and m * k == n for n, k, s, m in zip(xp.shape, window_dimensions,
-                                                                  window_strides, out_shape))
+                                                                  window_strides, out_shape,
+                                                                      strict=True))
         buf = (workspace.empty if covered else workspace.zeros)(xp.shape, source.dtype)
         bits = source.view(uint)
         ones = workspace.empty(out_shape, uint)
@@ -639,22 +641,23 @@ def _reduce_window_taps(operand: Any, init: np.ndarray, computation: Callable[..
     from funcgrad.lax.structural import broadcast_in_dim, pad
     from funcgrad.lax.structural import slice as lax_slice
     shape = tuple(get_aval(operand).shape)
-    dilated_window = tuple((k - 1) * r + 1 for k, r in zip(window, window_dilation))
+    dilated_window = tuple((k - 1) * r + 1 for k, r in zip(window, window_dilation, strict=True))
     # JAX resolves 'SAME' from the undilated operand and the dilated window; so does this
     pads = (padtype_to_pads(shape, dilated_window, strides, padding) if isinstance(padding, str)
             else tuple((int(lo), int(hi)) for lo, hi in padding))
-    config = [(lo, hi, b - 1) for (lo, hi), b in zip(pads, base_dilation)]
+    config = [(lo, hi, b - 1) for (lo, hi), b in zip(pads, base_dilation, strict=True)]
     x = pad(operand, init, config)
     holes = any(lo or hi for lo, hi in pads) or any(b > 1 for b in base_dilation)
     real = pad(np.ones(shape, bool), np.asarray(False), config) if holes else None
     padded = tuple(get_aval(x).shape)
-    out = tuple(max((n - w) // s + 1, 0) for n, w, s in zip(padded, dilated_window, strides))
+    out = tuple(max((n - w) // s + 1, 0) for n, w, s in zip(padded, dilated_window, strides,
+                                                            strict=True))
     acc = broadcast_in_dim(init, out, ())
     if 0 in out:
         return acc
     for tap in itertools.product(*(range(k) for k in window)):
-        start = [t * r for t, r in zip(tap, window_dilation)]
-        limit = [a + (o - 1) * s + 1 for a, o, s in zip(start, out, strides)]
+        start = [t * r for t, r in zip(tap, window_dilation, strict=True)]
+        limit = [a + (o - 1) * s + 1 for a, o, s in zip(start, out, strides, strict=True)]
         step = computation(acc, lax_slice(x, start, limit, strides))
         acc = step if real is None else select(lax_slice(real, start, limit, strides), step, acc)
     return acc

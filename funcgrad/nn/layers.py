@@ -150,7 +150,7 @@ def conv_transpose(x: Array, w: Array, b: Array | None = None, *, stride: IntOrS
     dil = _per_axis(dilation, nsp, "dilation")
     out_pad = _per_axis(output_padding, nsp, "output_padding")
     pads = _pairs(padding, nsp)  # type: ignore[arg-type]
-    for op, s, d in zip(out_pad, strides, dil):
+    for op, s, d in zip(out_pad, strides, dil, strict=True):
         if not 0 <= op < max(s, d):
             raise ValueError(f"conv_transpose: output_padding {out_pad} must be smaller than "
                              f"the stride {strides} or the dilation {dil}")
@@ -165,7 +165,7 @@ def conv_transpose(x: Array, w: Array, b: Array | None = None, *, stride: IntOrS
     kernel = fnp.reshape(fnp.transpose(kernel, (0, 2, 1, *sp)), (g * og, c_in // g, *ks))
     kernel = lax.rev(kernel, tuple(range(2, 2 + nsp)))
     conv_pads = [(d * (k - 1) - lo, d * (k - 1) - hi + op)
-                 for k, d, (lo, hi), op in zip(ks, dil, pads, out_pad)]
+                 for k, d, (lo, hi), op in zip(ks, dil, pads, out_pad, strict=True)]
     y = lax.conv_general_dilated(x, kernel, (1,) * nsp, conv_pads, lhs_dilation=strides,
                                  rhs_dilation=dil, feature_group_count=g)
     return _add_bias(y, b, nsp)
@@ -180,7 +180,7 @@ def _pool_params(x: Array, window: IntOrSeq, stride: IntOrSeq | None, padding: P
     strides = win if stride is None else _per_axis(stride, nsp, "stride")
     in_sp = fnp.shape(x)[2:]
     pads = _spatial_pads(padding, in_sp, win, strides)
-    for a, (n, w, (lo, hi)) in enumerate(zip(in_sp, win, pads)):
+    for a, (n, w, (lo, hi)) in enumerate(zip(in_sp, win, pads, strict=True)):
         if w > n + lo + hi:  # no window fits: the result would silently be empty
             from funcgrad.core.errors import FuncgradValueError, at_user_line
             raise FuncgradValueError(at_user_line(

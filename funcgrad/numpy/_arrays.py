@@ -206,7 +206,7 @@ def kron(a: ArrayLike, b: ArrayLike) -> Any:
     # x as (x0, 1, x1, 1, ...) times y as (1, y0, 1, y1, ...), then merge each pair.
     xs = reshape(x, tuple(v for n in x.shape for v in (n, 1)))
     ys = reshape(y, tuple(v for n in y.shape for v in (1, n)))
-    return reshape(multiply(xs, ys), tuple(m * n for m, n in zip(x.shape, y.shape)))
+    return reshape(multiply(xs, ys), tuple(m * n for m, n in zip(x.shape, y.shape, strict=True)))
 
 
 def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
@@ -476,7 +476,7 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
     dflt = default if type(default) in weak else asarray(default)
     dt = result_type(*choices, dflt)
     out = _cast(asarray(dflt), dt)
-    for c, v in zip(reversed(conds), reversed(choices)):
+    for c, v in zip(reversed(conds), reversed(choices), strict=True):
         out = where(c, _cast(asarray(v), dt), out)
     return out
 
@@ -512,7 +512,7 @@ def piecewise(x: ArrayLike, condlist: Any, funclist: Sequence[Any], *args: Any,
         raise ValueError(f"piecewise: with {n} condition(s), either {n} or {n + 1} functions "
                          f"are needed, got {len(funclist)}")
     out: Any = np.zeros(xa.shape, xa.dtype)
-    for c, f in zip(conds, funclist):
+    for c, f in zip(conds, funclist, strict=True):
         val = f(xa, *args, **kw) if callable(f) else f
         out = where(c, _cast(asarray(val), xa.dtype), out)
     return out
@@ -558,7 +558,7 @@ class _AxisConcatenator:
         # r_[float32 array, 0.5] stays float32.
         scalar_types = (int, float, complex, builtins.bool, np.generic)
         dt = result_type(*(it if isinstance(it, scalar_types) else a
-                           for it, a in zip(items, arrays)))
+                           for it, a in zip(items, arrays, strict=True)))
         return concatenate([_cast(a, dt) for a in arrays], axis)
 
     @staticmethod

@@ -24,11 +24,11 @@ def _parse(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
             f"einsum: {len(terms)} operand subscripts for {len(ndims)} operands"))
     used = set(subscripts) & set(string.ascii_letters)
     spare = [c for c in string.ascii_letters if c not in used]
-    max_ell = max((nd - len(t.replace("...", "")) for t, nd in zip(terms, ndims)
+    max_ell = max((nd - len(t.replace("...", "")) for t, nd in zip(terms, ndims, strict=True)
                    if "..." in t), default=0)
     ell = "".join(spare[:max_ell])
     expanded = []
-    for t, nd in zip(terms, ndims):
+    for t, nd in zip(terms, ndims, strict=True):
         if "..." in t:
             n = nd - len(t.replace("...", ""))
             t = t.replace("...", ell[max_ell - n:] if n else "")
@@ -139,7 +139,7 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> Any:
     arrays = [fnp.astype(a, dt) for a in arrays]
     terms, out = _parse(subscripts, [a.ndim for a in arrays])
     ops = []
-    for a, t in zip(arrays, terms):
+    for a, t in zip(arrays, terms, strict=True):
         ops.append(_diagonalize(a, t))
     if len(ops) > 1 and optimize:
         stand_ins = [np.broadcast_to(np.zeros((), dt), a.shape) for a, _ in ops]

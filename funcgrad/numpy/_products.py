@@ -127,7 +127,7 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Any:
             f"tensordot: axes {axes} do not fit shapes {x.shape} and {y.shape}"))
     xa = tuple(i % x.ndim for i in xa)
     ya = tuple(i % y.ndim for i in ya)
-    for i, j in zip(xa, ya):
+    for i, j in zip(xa, ya, strict=True):
         if x.shape[i] != y.shape[j]:
             raise ShapeError(at_user_line(
                 f"tensordot: shape mismatch for sum: {x.shape} axes {xa} vs {y.shape} axes "

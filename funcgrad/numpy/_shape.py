@@ -79,7 +79,7 @@ def moveaxis(a: ArrayLike, source: Any, destination: Any) -> Any:
             f"moveaxis: source {source} and destination {destination} must be sequences of "
             f"distinct axes of the same length"))
     order = [i for i in range(x.ndim) if i not in src]
-    for d, s in sorted(zip(dst, src)):
+    for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
     return lax.transpose(x, tuple(order))
 
@@ -149,7 +149,7 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0) -> Any:
     axis = _norm_axis(axis, ndim, "concatenate")
     for a in arrs[1:]:
         if a.ndim != ndim or builtins.any(
-                x != y for i, (x, y) in enumerate(zip(a.shape, arrs[0].shape))
+                x != y for i, (x, y) in enumerate(zip(a.shape, arrs[0].shape, strict=True))
                 if i != axis % ndim):
             raise ShapeError(at_user_line(
                 f"concatenate: all input array dimensions except for the concatenation axis "
@@ -205,7 +205,7 @@ def split_at(x: Any, bounds: Sequence[int], ax: int) -> list[Any]:
     """The pieces of ``x`` between consecutive ``bounds`` along axis ``ax`` (empty where a
     bound is below the previous one)."""
     return [lax.slice_in_dim(x, lo, builtins.max(lo, hi), axis=ax)
-            for lo, hi in zip(bounds[:-1], bounds[1:])]
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _pairs(value: Any, ndim: int, name: str, dtype: Any = np.int64) -> np.ndarray:
@@ -256,7 +256,7 @@ def pad(array: ArrayLike, pad_width: Any, mode: str = "constant", **kwargs: Any)
         raise ValueError(f"pad: unsupported keyword(s) {sorted(unknown)} for mode {mode!r}")
     if mode in ("constant", "empty"):
         return _pad_constant(x, widths, kwargs.get("constant_values", 0))
-    if builtins.any(n == 0 for n, (lo, hi) in zip(x.shape, widths) if lo or hi):
+    if builtins.any(n == 0 for n, (lo, hi) in zip(x.shape, widths, strict=True) if lo or hi):
         raise ValueError(at_user_line(
             f"pad: can't extend an empty axis with mode {mode!r} (shape {x.shape})"))
     for ax, (lo, hi) in enumerate(widths.tolist()):
@@ -404,9 +404,9 @@ def tile(a: ArrayLike, reps: Any) -> Any:
     x = reshape(x, (1,) * (nd - x.ndim) + x.shape)
     reps = (1,) * (nd - len(reps)) + reps
     # Broadcast to (r0, n0, r1, n1, ...) then merge pairs.
-    inter = tuple(v for r, n in zip(reps, x.shape) for v in (r, n))
+    inter = tuple(v for r, n in zip(reps, x.shape, strict=True) for v in (r, n))
     b = lax.broadcast_in_dim(x, inter, tuple(range(1, 2 * nd, 2)))
-    return reshape(b, tuple(r * n for r, n in zip(reps, x.shape)))
+    return reshape(b, tuple(r * n for r, n in zip(reps, x.shape, strict=True)))
 
 
 def repeat(a: ArrayLike, repeats: Any, axis: int | None = None) -> Any:

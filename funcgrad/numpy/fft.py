@@ -115,7 +115,7 @@ def _resized(x: Any, s: Sequence[int] | None, axes: Sequence[int] | None, name: 
         raise ShapeError(at_user_line(f"{name}: expected at least one dimension, got a scalar"))
     ax, s = _axes_and_lengths(x, s, axes, name)
     if s is not None:
-        for axis, n in zip(ax, s):
+        for axis, n in zip(ax, s, strict=True):
             x = _resize(x, axis, n)
     return x, tuple(ax), tuple(x.shape[a] for a in ax)
 
@@ -145,7 +145,7 @@ def _c2r(a: Any, s: Sequence[int] | None, axes: Sequence[int] | None, norm: str 
             raise ValueError(at_user_line(
                 f"{name}: invalid number of data points {s[-1]} (the last axis has length "
                 f"{x.shape[ax[-1]]}); pass n or s"))
-    for axis, n in zip(ax[:-1], s[:-1]):
+    for axis, n in zip(ax[:-1], s[:-1], strict=True):
         x = _resize(x, axis, n)
     x = _resize(x, ax[-1], s[-1] // 2 + 1)
     return _scale(_apply(x, ax, FftType.IRFFT, tuple(s)), norm, math.prod(s), True, name)

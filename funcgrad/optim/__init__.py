@@ -91,7 +91,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
 
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
         new = []
-        for t, s in zip(transforms, state):
+        for t, s in zip(transforms, state, strict=True):
             updates, s = t.update(updates, s, params)
             new.append(s)
         return updates, tuple(new)
@@ -514,7 +514,7 @@ def join_schedules(schedules: list[Schedule], boundaries: list[int]) -> Schedule
     """
     def schedule(count: Any) -> Any:
         out = schedules[0](count)
-        for boundary, sch in zip(boundaries, schedules[1:]):
+        for boundary, sch in zip(boundaries, schedules[1:], strict=True):
             out = fnp.where(fnp.asarray(count) < boundary, out, sch(fnp.asarray(count) - boundary))
         return out
     return schedule
@@ -616,17 +616,18 @@ def masked(inner: GradientTransformation, mask: Any) -> GradientTransformation:
 
     def init(params: Any) -> Any:
         f = flags(params)
-        sel = [x for x, k in zip(tree_leaves(params), f) if k]
+        sel = [x for x, k in zip(tree_leaves(params), f, strict=True) if k]
         return MaskedState(inner.init(sel))
 
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
         f = flags(updates if params is None else params)
         leaves, treedef = tree_flatten(updates)
-        sel = [x for x, k in zip(leaves, f) if k]
-        psel = None if params is None else [x for x, k in zip(tree_leaves(params), f) if k]
+        sel = [x for x, k in zip(leaves, f, strict=True) if k]
+        psel = None if params is None else [x for x, k in zip(tree_leaves(params), f,
+                                                              strict=True) if k]
         new, inner_state = inner.update(sel, state.inner_state, psel)
         it = iter(new)
-        out = [next(it) if k else x for x, k in zip(leaves, f)]
+        out = [next(it) if k else x for x, k in zip(leaves, f, strict=True)]
         return tree_unflatten(treedef, out), MaskedState(inner_state)
     return GradientTransformation(init, update)
 
@@ -664,7 +665,7 @@ def multi_transform(transforms: dict[Any, GradientTransformation],
         lab = labels(params)
         leaves = tree_leaves(params)
         return MultiTransformState({
-            name: t.init([x for x, k in zip(leaves, lab) if k == name])
+            name: t.init([x for x, k in zip(leaves, lab, strict=True) if k == name])
             for name, t in transforms.items()})
 
     def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
@@ -678,7 +679,7 @@ def multi_transform(transforms: dict[Any, GradientTransformation],
             psel = None if pleaves is None else [pleaves[i] for i in idx]
             new, new_states[name] = t.update([leaves[i] for i in idx],
                                              state.inner_states[name], psel)
-            for i, x in zip(idx, new):
+            for i, x in zip(idx, new, strict=True):
                 out[i] = x
         return tree_unflatten(treedef, out), MultiTransformState(new_states)
     return GradientTransformation(init, update)

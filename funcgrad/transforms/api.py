@@ -62,9 +62,11 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
             raise FuncgradValueError(at_user_line(
                 f"vjp_fn: the cotangent's structure {ct_tree} does not match the output's "
                 f"{out_tree}"))
-        ct_leaves = [_check_cotangent(c, o, "vjp_fn") for c, o in zip(ct_leaves, out_primals)]
+        ct_leaves = [_check_cotangent(c, o, "vjp_fn") for c, o in zip(ct_leaves, out_primals,
+                                                                      strict=True)]
         in_cts = trace.backward(out_slots, ct_leaves, in_slots)
-        in_cts = [_owned(instantiate_zeros(c, x), ct_leaves) for c, x in zip(in_cts, leaves)]
+        in_cts = [_owned(instantiate_zeros(c, x), ct_leaves) for c, x in zip(in_cts, leaves,
+                                                                             strict=True)]
         return tuple(pytree.tree_unflatten(in_tree, in_cts))
 
     primal_out = pytree.tree_unflatten(out_tree, out_primals)
@@ -125,7 +127,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         leaves, in_tree, names = api_util.flatten_args(args, "grad", nums)
         api_util.check_differentiable(leaves, names, "grad")
         if holomorphic:
-            for x, n in zip(leaves, names):
+            for x, n in zip(leaves, names, strict=True):
                 if get_aval(x).dtype.kind != "c":
                     raise FuncgradTypeError(at_user_line(
                         f"grad(..., holomorphic=True) requires complex inputs, but {n} has "
@@ -156,7 +158,7 @@ def value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         # The cotangent is made here, so vjp_fn's structure and shape checks are not needed.
         in_cts = rec.trace.backward(rec.out_slots, [np.ones((), aval.dtype)], rec.in_slots)
         grads = pytree.tree_unflatten(in_tree, [_owned(instantiate_zeros(c, x), ())
-                                                for c, x in zip(in_cts, leaves)])
+                                                for c, x in zip(in_cts, leaves, strict=True)])
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, rec.aux), g) if has_aux else (value, g)
 
@@ -204,9 +206,9 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         raise FuncgradValueError(at_user_line(
             f"jvp: primals {p_tree} and tangents {t_tree} must have the same structure"))
     t_leaves = [api_util.as_array_leaf(t, f"jvp: tangent of {n}") for t, n in
-                zip(t_leaves, names)]
+                zip(t_leaves, names, strict=True)]
     api_util.check_differentiable(p_leaves, names, "jvp")
-    for p, t, n in zip(p_leaves, t_leaves, names):
+    for p, t, n in zip(p_leaves, t_leaves, names, strict=True):
         if get_aval(p).shape != get_aval(t).shape:
             raise FuncgradValueError(at_user_line(
                 f"jvp: the tangent of {n} has shape {get_aval(t).shape} but the primal has "
@@ -278,7 +280,7 @@ def _std_basis(leaves: Sequence[Any]) -> tuple[list[Any], int]:
     dtype = np.result_type(*[get_aval(x).dtype for x in leaves]) if leaves else np.float64
     eye = np.eye(total, dtype=dtype)
     basis, start = [], 0
-    for x, size in zip(leaves, sizes):
+    for x, size in zip(leaves, sizes, strict=True):
         aval = get_aval(x)
         basis.append(eye[:, start:start + size].reshape((total, *aval.shape)).astype(aval.dtype))
         start += size
@@ -359,7 +361,8 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
             size = int(np.prod(oshape, dtype=np.int64))
             jac_per_out.append([
                 lax.reshape(lax.slice_in_dim(r, start, start + size, axis=0),
-                            (*oshape, *get_aval(x).shape)) for r, x in zip(rows, leaves)])
+                            (*oshape, *get_aval(x).shape)) for r, x in zip(rows, leaves,
+                                                                           strict=True)])
             start += size
         jac = _nest(jac_per_out, out_tree, in_tree, argnums)
         return (jac, res[2]) if has_aux else jac
@@ -381,7 +384,7 @@ def _assemble_jac(jac_cols: Sequence[Any], holder: dict[str, Any], leaves: Seque
                   in_tree: Any, argnums: int | Sequence[int], has_aux: bool, fwd: bool) -> Any:
     from funcgrad import lax
     per_out = []
-    for col, o in zip(jac_cols, holder["outs"]):
+    for col, o in zip(jac_cols, holder["outs"], strict=True):
         oshape = get_aval(o).shape
         row, start = [], 0
         for x in leaves:

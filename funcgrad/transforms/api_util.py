@@ -86,7 +86,7 @@ def check_differentiable(leaves: Sequence[Any], names: Sequence[str], fname: str
 
 def replace_args(args: Sequence[Any], argnums: Sequence[int], new: Sequence[Any]) -> list[Any]:
     full = list(args)
-    for i, v in zip(argnums, new):
+    for i, v in zip(argnums, new, strict=True):
         full[i] = v
     return full
 

@@ -58,7 +58,7 @@ def moveaxis(x: Any, src: int, dst: int) -> Any:
 
 def batch_size(args: Sequence[Any], dims: Sequence[int | None]) -> int:
     """The length of the batch axis (that of the first batched argument)."""
-    return next(get_aval(x).shape[d] for x, d in zip(args, dims) if d is not None)
+    return next(get_aval(x).shape[d] for x, d in zip(args, dims, strict=True) if d is not None)
 
 
 def bdim_at_front(x: Any, bdim: int | None, size: int) -> Any:
@@ -83,7 +83,7 @@ def defbroadcasting(prim: Primitive) -> None:
         if all(d == first for d in dims):
             return prim.bind(*args, **params), first
         size = batch_size(args, dims)
-        return prim.bind(*(bdim_at_front(x, d, size) for x, d in zip(args, dims)),
+        return prim.bind(*(bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)),
                          **params), 0
     batch_rules[prim] = rule
 
@@ -166,7 +166,8 @@ class BatchTrace(Trace):
             finally:
                 _rule_axis.name = outer_name
         if prim.multiple_results:
-            return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
+            return [o if d is None else BatchTracer(self, o, d) for o, d in zip(out, out_dim,
+                                                                                strict=True)]
         return out if out_dim is None else BatchTracer(self, out, out_dim)
 
     def _process_collective(self, prim: Primitive, args: Sequence[Any],
@@ -207,7 +208,7 @@ class BatchTrace(Trace):
             # Arguments that were not batched get the sum of their per-example cotangents.
             from funcgrad.lax import reduce_sum
             return [c if d is not None or c is None else reduce_sum(c, 0)
-                    for c, d in zip(in_cts, dims)]
+                    for c, d in zip(in_cts, dims, strict=True)]
 
         with set_current_trace(self.parent):
             outs = self.parent.process_custom_vjp(fun_b, fwd_b, bwd_b, vals, out_tree, jvp_ok)
@@ -265,7 +266,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
         trace = BatchTrace(current_trace(), size, axis_name)
         try:
             ins = []
-            for x, ax in zip(leaves, axes):
+            for x, ax in zip(leaves, axes, strict=True):
                 if ax is None:
                     ins.append(x)
                     continue
@@ -276,7 +277,7 @@ def vmap(fun: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
             out_leaves, out_tree = pytree.tree_flatten(out)
             o_spec = _axis_spec(out_axes)
             o_axes = pytree.broadcast_prefix(o_spec, out, "vmap out_axes")
-            outs = [_unbatch(trace, o, ax, size) for o, ax in zip(out_leaves, o_axes)]
+            outs = [_unbatch(trace, o, ax, size) for o, ax in zip(out_leaves, o_axes, strict=True)]
         finally:
             trace.is_alive = False
         return pytree.tree_unflatten(out_tree, outs)
@@ -308,7 +309,7 @@ def pmap(fun: Callable[..., Any], axis_name: Any = None, *, in_axes: Any = 0,
 
         def inner(*dyn_args: Any) -> Any:
             full = list(args)
-            for i, a in zip(dyn, dyn_args):
+            for i, a in zip(dyn, dyn_args, strict=True):
                 full[i] = a
             return fun(*full)
         axes = in_axes if not isinstance(in_axes, (tuple, list)) else tuple(
@@ -321,7 +322,7 @@ def pmap(fun: Callable[..., Any], axis_name: Any = None, *, in_axes: Any = 0,
 def _mapped_axis_size(leaves: Sequence[Any], axes: Sequence[Any], paths: Sequence[str],
                       axis_size: int | None) -> int:
     sizes = {}
-    for x, ax, path in zip(leaves, axes, paths):
+    for x, ax, path in zip(leaves, axes, paths, strict=True):
         if ax is None:
             continue
         if not isinstance(ax, int):
@@ -373,12 +374,12 @@ def batch_eval(closed: ClosedJaxpr, args: Sequence[Any], batched: Sequence[bool]
     back with the batch axis first, unbatched ones broadcast where ``force`` says so."""
     # the sub-program is batched for the axis whose rule is running, under that axis's name
     trace = BatchTrace(current_trace(), size, _rule_axis.name)
-    ins = [BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched)]
+    ins = [BatchTracer(trace, a, 0) if b else a for a, b in zip(args, batched, strict=True)]
     try:
         with set_current_trace(trace):
             outs = eval_closed(closed, *ins)
         res, flags = [], []
-        for o, f in zip(outs, force):
+        for o, f in zip(outs, force, strict=True):
             if isinstance(o, BatchTracer) and o._trace is trace:
                 res.append(moveaxis(o.val, o.bdim, 0))
                 flags.append(True)
@@ -395,7 +396,7 @@ def batch_jaxpr(closed: ClosedJaxpr, batched: Sequence[bool], size: int,
                  force: Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
     """The batched jaxpr (batched inputs and outputs on axis 0) and which outputs are batched."""
     in_avals = [a.update(shape=(size, *a.shape)) if b else a
-                for a, b in zip(closed.in_avals, batched)]
+                for a, b in zip(closed.in_avals, batched, strict=True)]
     flags: list[list[bool]] = []
 
     def fun(*args: Any) -> list[Any]:

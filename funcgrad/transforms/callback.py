@@ -65,7 +65,7 @@ def _pure_callback_impl(*args: Any, callback: _PureCallback,
             f"pure_callback: {callback!r} returned a result of structure {tree}, but "
             f"result_shape_dtypes has structure {callback.out_tree}")
     results = []
-    for i, (r, aval) in enumerate(zip(leaves, result_avals)):
+    for i, (r, aval) in enumerate(zip(leaves, result_avals, strict=True)):
         r = np.asarray(r)
         if r.shape != aval.shape:
             raise FuncgradValueError(
@@ -109,7 +109,7 @@ def _pure_callback_batch(args: Sequence[Any], dims: Sequence[Any], *,
         # One call per example, in order; the results stacked along a new leading axis.
         per_example = [pure_callback_p.bind(
             *(x if d is None else lax.squeeze(lax.slice_in_dim(x, i, i + 1, axis=d), (d,))
-              for x, d in zip(args, dims)),
+              for x, d in zip(args, dims, strict=True)),
             callback=callback, result_avals=result_avals, vmap_method=vmap_method)
             for i in range(size)]
         outs = [lax.concatenate([lax.expand_dims(r[k], (0,)) for r in per_example], 0)
@@ -118,7 +118,7 @@ def _pure_callback_batch(args: Sequence[Any], dims: Sequence[Any], *,
         return outs, [0] * len(outs)
     if vmap_method in ("expand_dims", "broadcast_all"):
         new_args = []
-        for x, d in zip(args, dims):
+        for x, d in zip(args, dims, strict=True):
             if d is not None:
                 new_args.append(batching.moveaxis(x, d, 0))
             elif vmap_method == "expand_dims":

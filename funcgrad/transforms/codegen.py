@@ -17,7 +17,7 @@ commented with the user's line it came from, and the source is registered with `
 so tracebacks and pdb show it.
 
 >>> import numpy as np
->>> from funcgrad.core.staging import make_jaxpr
+>>> from funcgrad import make_jaxpr
 >>> import funcgrad.numpy as fnp
 >>> closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
 >>> print(generate(closed, "f").source, end="")  # doctest: +ELLIPSIS
@@ -48,7 +48,10 @@ codegen_rules: dict[Primitive, CodegenRule] = {}
 
 # Primitives whose output never shares memory with an input and which write every element:
 # only their outputs may be overwritten by a later ``out=`` (a view's buffer is someone else's).
+# These are the elementwise primitives (ufuncs and select), which blocked evaluation fuses.
 _fresh_output: set[Primitive] = set()
+# The ufuncs among them: NumPy broadcasting lets their operands be lower-rank views.
+_ufuncs: set[Primitive] = set()
 
 
 # Reductions blocked evaluation can accumulate block by block: primitive -> its ufunc.
@@ -56,17 +59,33 @@ block_reductions: dict[Primitive, np.ufunc] = {}
 
 # Blocked evaluation: an elementwise region over at least BLOCK_MIN_SIZE elements runs as a
 # loop over blocks of BLOCK_SIZE elements, which stay in L2 between the region's ufuncs.
-BLOCK_SIZE = 16384
+# Measured on the 19-ufunc value_and_grad of sum(tanh(x*a+b)**2 + exp(-x)*sin(x)) (float32,
+# 2 MB L2): straight-line code with planned buffers is as fast or faster up to ~512K
+# elements, blocks win from ~1M (4 MB per array) on; 32K- and 64K-element blocks tie
+# (16K: ~6% slower, the per-block Python calls).
+BLOCK_SIZE = 32768
 # Below this many elements a fresh array costs less than passing out= (argument parsing).
 SMALL_SIZE = 1024
-BLOCK_MIN_SIZE = 4 * BLOCK_SIZE
+BLOCK_MIN_SIZE = 1 << 19
+# Memory: the generated code drops its reference to an intermediate of at least this many
+# bytes after its last reader (smaller ones wait for the return; a line per equation would
+# cost more than they weigh).
+RELEASE_MIN_BYTES = 1 << 16
 # Buffer planning: an elementwise intermediate of at least this many bytes that never reaches
 # an output is written into a buffer of the compiled function's workspace, allocated once per
 # signature, instead of a fresh array (a fresh large array costs its page faults every call).
 PLAN_MIN_BYTES = 1 << 18
 # Kernels whose result never aliases (or keeps) an operand, by name (codegen imports no lax):
-# with the ufuncs and reductions, the readers a planned buffer may have.
-NON_ALIASING_KERNELS = frozenset({"dot_general"})
+# with the ufuncs and reductions, the readers a planned buffer may have. Their result is a
+# buffer nobody else holds (fresh, or a pooled one handed out whole), so a later ufunc may
+# write into it once it is dead (``p - lr * g`` into the gradient's buffer).
+NON_ALIASING_KERNELS = frozenset({"dot_general", "reduce_window_max", "reduce_window_sum",
+                                  "select_and_scatter_add", "select_and_gather_add",
+                                  "conv_patches_transpose"})
+# Blocking pays only when a region's temporaries would leave the cache: at least this many
+# ufuncs (shorter runs, like an SGD update, are written straight into dead inputs' buffers:
+# no block loop, no allocation) over at least BLOCK_MIN_SIZE elements.
+BLOCK_MIN_UFUNCS = 3
 
 
 class Workspace:
@@ -101,6 +120,20 @@ def def_ufunc(prim: Primitive, ufunc: np.ufunc) -> None:
     """``prim`` is the elementwise ``ufunc``: emitted as ``ufunc(*ins)``, reusing dead buffers."""
     codegen_rules[prim] = _ufunc_rule(ufunc)
     _fresh_output.add(prim)
+    _ufuncs.add(prim)
+
+
+def def_select(prim: Primitive) -> None:
+    """``prim(pred, on_true, on_false)`` is ``np.where``: emitted on the bits, as ufuncs that
+    write into a dead buffer or a block (see ``_select_rule``)."""
+    codegen_rules[prim] = _select_rule
+    _fresh_output.add(prim)
+
+
+def def_broadcast(prim: Primitive) -> None:
+    """``prim`` is ``broadcast_in_dim``: read only by ufuncs, it is a reshaped view that
+    NumPy broadcasting expands inside the ufunc; otherwise the impl is called."""
+    codegen_rules[prim] = _broadcast_rule
 
 
 def def_impl_call(prim: Primitive) -> None:
@@ -131,6 +164,85 @@ def _ufunc_rule(ufunc: np.ufunc) -> CodegenRule:
         else:
             fn.assign(eqn, outs, f"{call})")
     return rule
+
+
+_UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def numpy_calls(eqn: Eqn) -> int:
+    """NumPy calls the code for ``eqn`` makes (for ``cost()``): a select on the bits of two
+    non-zero operands is three ufuncs; everything else one call."""
+    if codegen_rules.get(eqn.primitive) is _select_rule and eqn.outvars[0].aval.size >= \
+            SMALL_SIZE and eqn.outvars[0].aval.dtype.itemsize in _UINT_OF_SIZE:
+        b = eqn.invars[2]
+        zero = isinstance(b, Literal) and not np.array(_first(b.val)).view(
+            _UINT_OF_SIZE[b.aval.dtype.itemsize]).item()
+        return 1 if zero else 3
+    return 1
+
+
+def _select_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+    """``select`` exactly (every bit: NaN payloads, -0.0), branch-free on the unsigned
+    integers of the values' size: ``b ^ ((a ^ b) * pred)``, and ``a * pred`` when ``b`` is
+    +0.0 (relu and its VJP). A bool times an integer is 0 or the integer, so each is one
+    pass per ufunc that writes into the block or a dead operand's buffer; np.where branches
+    per element (mispredicting on a relu's mask) and cannot write into a buffer. Small
+    arrays, and dtypes with no unsigned integer of their size, use np.where."""
+    pred, on_true, on_false = eqn.invars
+    out = eqn.outvars[0].aval
+    uint = _UINT_OF_SIZE.get(out.dtype.itemsize)
+    buf = fn.out_buffers.get(eqn.outvars[0])
+    if uint is None or (buf is None and out.size < SMALL_SIZE):
+        expr = f"{fn.global_(np.where, 'np_where')}({', '.join(ins)})"
+        if buf is not None:
+            fn.emit(f"{fn.global_(np.copyto, 'np_copyto')}({buf}, {expr})")
+            fn.emit(f"{outs[0]} = {buf}")
+        else:
+            fn.assign(eqn, outs, expr)
+        return
+    u = fn.param(np.dtype(uint), "dtype")
+
+    def bits(atom: Any, name: str) -> tuple[str, bool]:
+        """The operand's bits as source, and whether they are all zero."""
+        if isinstance(atom, Literal):
+            value = np.array(_first(atom.val)).view(uint)
+            return fn.global_(value, f"u{8 * value.itemsize}_bits"), not value.item()
+        return f"{name}.view({u})", False
+
+    a, _ = bits(on_true, ins[1])
+    b, b_zero = bits(on_false, ins[2])
+    if buf is None:
+        # a dead operand's buffer: on_true's (each formula reads it once, first)
+        buf = fn.reusable_buffer(eqn, only=on_true)
+    mul, xor = fn.ufunc(np.multiply), fn.ufunc(np.bitwise_xor)
+    if b_zero:
+        if buf is not None:
+            fn.emit(f"{mul}({a}, {ins[0]}, out={buf}.view({u}))")
+            fn.emit(f"{outs[0]} = {buf}")
+        else:
+            fn.emit(f"{outs[0]} = {mul}({a}, {ins[0]}).view({fn.param(out.dtype, 'dtype')})")
+        return
+    if buf is not None:
+        t = f"{buf}.view({u})"
+        fn.emit(f"{xor}({a}, {b}, out={t})")
+        fn.emit(f"{mul}({t}, {ins[0]}, out={t})")
+        fn.emit(f"{xor}({t}, {b}, out={t})")
+        fn.emit(f"{outs[0]} = {buf}")
+        return
+    t = fn.fresh_name()
+    fn.emit(f"{t} = {mul}({xor}({a}, {b}), {ins[0]})")
+    fn.emit(f"{xor}({t}, {b}, out={t})")
+    fn.emit(f"{outs[0]} = {t}.view({fn.param(out.dtype, 'dtype')})")
+
+
+def _broadcast_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+    view = fn.implicit_broadcasts.get(eqn.outvars[0])
+    if view is None:
+        _impl_call_rule(fn, eqn, ins, outs)
+    elif view == tuple(eqn.invars[0].aval.shape):
+        fn.emit(f"{outs[0]} = {ins[0]}")
+    else:
+        fn.emit(f"{outs[0]} = {ins[0]}.reshape({view!r})")
 
 
 def _impl_call_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
@@ -202,7 +314,8 @@ class Module:
             consts = closed.consts if isinstance(closed, ClosedJaxpr) else []
         writer = FunctionWriter(self, name, jaxpr, consts, namer or _Namer())
         # A donated input's buffer is the function's to overwrite once it is dead.
-        writer._fresh.update(v for v, d in zip(jaxpr.invars, donated) if d)
+        if donated:  # () means nothing is donated
+            writer._fresh.update(v for v, d in zip(jaxpr.invars, donated, strict=True) if d)
         slot = len(self.functions)
         self.functions.append([])  # the top function is first in the source
         self.function_sources.append([])
@@ -272,6 +385,8 @@ class FunctionWriter:
         self.out_buffers: dict[Var, str] = {}  # outputs written into given buffers (blocks)
         self.buffer_vars: dict[Var, Var] = {}  # ... named by these (block function params)
         self._private = _private_vars(self.jaxpr) if optimize else set()
+        # broadcast_in_dim results read only by ufuncs: var -> the operand's view shape
+        self.implicit_broadcasts = implicit_broadcasts(self.jaxpr) if optimize else {}
         self._planned: set[Var] = set()  # variables living in a workspace buffer
         self._workspace: list[tuple[str, tuple[int, ...], np.dtype]] = []
 
@@ -318,14 +433,15 @@ class FunctionWriter:
         else:
             self.emit(f"{outs[0]} = {expr}")
 
-    def reusable_buffer(self, eqn: Eqn) -> str | None:
-        """An input of ``eqn`` that the output may overwrite: allocated here by a fresh-output
-        primitive, of the output's shape and dtype, never aliased, and dead after ``eqn``."""
+    def reusable_buffer(self, eqn: Eqn, only: Any = None) -> str | None:
+        """An input of ``eqn`` (or just ``only``) that the output may overwrite: allocated here
+        by a fresh-output primitive or kernel, of the output's shape and dtype, never aliased,
+        and dead after ``eqn``; else a planned workspace buffer for a private result."""
         out = eqn.outvars[0].aval
         if out.size < SMALL_SIZE:
             return None
         private = eqn.outvars[0] in self._private
-        for atom in eqn.invars:
+        for atom in (eqn.invars if only is None else [only]):
             if (isinstance(atom, Var) and atom in self._fresh and atom not in self._views_taken
                     and self._last_uses.get(atom) == self._eqn_index
                     and atom.aval.shape == out.shape and atom.aval.dtype == out.dtype
@@ -348,11 +464,11 @@ class FunctionWriter:
         for eqn in jaxpr.eqns:
             for v in eqn.outvars:
                 namer(v)
-        for var, value in zip(jaxpr.constvars, self.consts):
+        for var, value in zip(jaxpr.constvars, self.consts, strict=True):
             self.module.namespace[namer(var)] = value  # unique names: module-wide namer
         header = f"def {self.name}({', '.join(namer(v) for v in jaxpr.invars)}):"
         last_source: Any = object()
-        regions = dict(block_regions(jaxpr)) if self.blocking else {}
+        regions = dict(block_regions(jaxpr, self.implicit_broadcasts)) if self.blocking else {}
         for var, buf in self.buffer_vars.items():
             self.out_buffers[var] = namer(buf)
         skip_to = 0
@@ -362,6 +478,7 @@ class FunctionWriter:
             if i in regions:
                 self.source_info = None
                 self._emit_blocked(i, regions[i])
+                self._release(i, regions[i])
                 skip_to, last_source = regions[i], object()
                 continue
             self._eqn_index = i
@@ -376,16 +493,38 @@ class FunctionWriter:
             ins = [self._atom(a) for a in eqn.invars]
             outs = [namer(v) for v in eqn.outvars]
             rule(self, eqn, ins, outs)
-            if eqn.primitive in _fresh_output:
+            if eqn.primitive in _fresh_output or _non_aliasing(eqn.primitive):
                 self._fresh.update(eqn.outvars)
             else:
                 self._views_taken.update(a for a in eqn.invars if isinstance(a, Var))
+            self._release(i, i + 1)
         outs = [self._atom(a) for a in jaxpr.outvars]
         self.source_info = None
         self.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
         if self._workspace:
             return self._with_workspace(header)
         return [header, *self.lines], [None, *self.sources]
+
+    def _release(self, lo: int, hi: int) -> None:
+        """Drop the local names of large arrays whose last reader is in eqns[lo:hi] (and of
+        results nobody reads), so their memory goes back as the program runs instead of at
+        its return: the peak is then what is live, as in eager mode. Constants are globals
+        (a local of that name would shadow them) and inputs belong to the caller."""
+        if not self.blocking:  # block functions see slices: nothing large to drop
+            return
+        jaxpr, last = self.jaxpr, self._last_uses
+        keep = {*jaxpr.constvars, *jaxpr.invars}
+        dead: list[Var] = []
+        for eqn in jaxpr.eqns[lo:hi]:
+            for a in eqn.invars:
+                if (isinstance(a, Var) and a not in keep and a not in dead
+                        and lo <= last.get(a, -1) < hi):
+                    dead.append(a)
+            if hi - lo == 1:  # a region's unread temporaries live inside its block function
+                dead.extend(v for v in eqn.outvars if v not in last and v not in dead)
+        names = [self.namer(v) for v in dead if _nbytes(v) >= RELEASE_MIN_BYTES]
+        if names:
+            self.emit(" = ".join(names) + " = None")
 
     def _with_workspace(self, header: str) -> tuple[list[str], list[SourceInfo | None]]:
         """The body inside ``try``: borrow the workspace's buffers for the call, give them
@@ -484,7 +623,8 @@ class FunctionWriter:
         for v, f in flat.items():
             self.emit(f"{f} = {names[v]}.reshape(-1)")
         bufs = [self.fresh_name() for _ in buffers]
-        for b, v in zip(bufs, buffers):  # block temporaries: planned, they never escape
+        for b, v in zip(bufs, buffers,
+                        strict=True):  # block temporaries: planned, they never escape
             self._workspace.append((b, (BLOCK_SIZE,), v.aval.dtype))
         for e in reduced:
             out = e.outvars[0]
@@ -498,7 +638,7 @@ class FunctionWriter:
             args += [f"{b}{buf_slice}" for b in bufs]
             targets = ", ".join(acc) + ("," if len(acc) == 1 else "")
             self.emit(f"{targets + ' = ' if acc else ''}{name}({', '.join(args)})")
-            for e, a in zip(reduced, acc):
+            for e, a in zip(reduced, acc, strict=True):
                 ufunc = block_reductions[e.primitive]
                 r = self.namer(e.outvars[0])
                 self.emit(f"{self.ufunc(ufunc)}({r}, {a}, out={r})")
@@ -511,7 +651,13 @@ class FunctionWriter:
         if tail:
             call(f"{n_full * BLOCK_SIZE}:", f"[:{tail}]")
         self._views_taken.update(ins)
+        if flat:  # the flat views would keep their arrays alive
+            self.emit(" = ".join(flat.values()) + " = None")
 
+
+
+def _nbytes(v: Var) -> int:
+    return int(np.prod(v.aval.shape)) * np.dtype(v.aval.dtype).itemsize
 
 
 def _scalar_literal(atom: Any) -> Any:
@@ -521,9 +667,12 @@ def _scalar_literal(atom: Any) -> Any:
     return atom
 
 
-def block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
-    """Maximal runs of elementwise equations over one large shape (operands of that shape,
-    0-d, or broadcast literals), with the full reductions of their values."""
+def block_regions(jaxpr: Jaxpr, views: Any = None) -> list[tuple[int, int]]:
+    """Maximal runs of at least BLOCK_MIN_UFUNCS elementwise equations over one large shape
+    (operands of that shape, 0-d, or broadcast literals; not the broadcasting ``views``,
+    by default ``implicit_broadcasts(jaxpr)``), with the full reductions of their values."""
+    if views is None:
+        views = implicit_broadcasts(jaxpr)
     regions: list[tuple[int, int]] = []
     start: int | None = None
     shape: tuple[int, ...] | None = None
@@ -531,8 +680,13 @@ def block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
     n_ufuncs = 0
 
     def close(end: int) -> None:
-        if start is not None and n_ufuncs >= 2:
+        if start is not None and n_ufuncs >= BLOCK_MIN_UFUNCS:
             regions.append((start, end))
+
+    def operands_ok(eqn: Eqn, shape: tuple[int, ...]) -> bool:
+        return all(a.aval.shape in (shape, ()) and a not in views and (
+            not isinstance(a, Literal) or a.val.ndim == 0 or not any(a.val.strides))
+            for a in eqn.invars)
 
     for i, eqn in enumerate(jaxpr.eqns):
         if len(eqn.outvars) != 1:
@@ -544,9 +698,7 @@ def block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
         fusible = False
         if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and out.shape == ok_shape \
                 and int(np.prod(out.shape)) >= BLOCK_MIN_SIZE:
-            fusible = all(a.aval.shape in (out.shape, ()) and (
-                not isinstance(a, Literal) or a.val.ndim == 0 or not any(a.val.strides))
-                for a in eqn.invars)
+            fusible = operands_ok(eqn, out.shape)
         elif eqn.primitive in block_reductions and shape is not None:
             x = eqn.invars[0]
             fusible = (isinstance(x, Var) and x in inside and x.aval.shape == shape
@@ -560,11 +712,52 @@ def block_regions(jaxpr: Jaxpr) -> list[tuple[int, int]]:
             close(i)
             start, shape, n_ufuncs = None, None, 0
             if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and \
-                    int(np.prod(out.shape)) >= BLOCK_MIN_SIZE and all(
-                        a.aval.shape in (out.shape, ()) for a in eqn.invars):
+                    int(np.prod(out.shape)) >= BLOCK_MIN_SIZE and operands_ok(eqn, out.shape):
                 start, shape, inside, n_ufuncs = i, out.shape, set(eqn.outvars), 1
     close(len(jaxpr.eqns))
     return regions
+
+
+def _non_aliasing(prim: Primitive) -> bool:
+    return prim in block_reductions or prim.name in NON_ALIASING_KERNELS
+
+
+def implicit_broadcasts(jaxpr: Jaxpr) -> dict[Var, tuple[int, ...]]:
+    """``broadcast_in_dim`` results that stay lower-rank views (``b.reshape(1, 512)``), with
+    the view's shape: every reader is a ufunc that NumPy broadcasting expands them in, and
+    another operand of it (not such a view) has the full shape, so the result's shape is
+    right. Never an output. The views keep the broadcast out of memory (and blocked regions
+    never read them: flattening a broadcast would copy it)."""
+    views: dict[Var, tuple[int, ...]] = {}
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name != "broadcast_in_dim" or not isinstance(eqn.invars[0], Var):
+            continue
+        x, dims = eqn.invars[0].aval, tuple(eqn.params["broadcast_dimensions"])
+        shape = tuple(eqn.params["shape"])
+        if list(dims) != sorted(set(dims)):
+            continue  # a transposing broadcast is no reshape
+        expanded = [1] * len(shape)
+        for src, dst in enumerate(dims):
+            expanded[dst] = x.shape[src]
+        while expanded and expanded[0] == 1 and len(expanded) > x.ndim:
+            expanded.pop(0)  # NumPy broadcasting prepends the leading axes
+        views[eqn.outvars[0]] = tuple(expanded)
+    if not views:
+        return views
+    for a in jaxpr.outvars:
+        if isinstance(a, Var):
+            views.pop(a, None)
+    for eqn in jaxpr.eqns:
+        read = [a for a in eqn.invars if isinstance(a, Var) and a in views]
+        if not read:
+            continue
+        full = eqn.outvars[0].aval.shape if len(eqn.outvars) == 1 else None
+        if not (eqn.primitive in _ufuncs and len(eqn.outvars) == 1 and any(
+                isinstance(a, Var) and a not in views and a.aval.shape == full
+                for a in eqn.invars)):
+            for a in read:
+                views.pop(a, None)
+    return views
 
 
 def _private_vars(jaxpr: Jaxpr) -> set[Var]:

@@ -112,7 +112,7 @@ class custom_jvp:  # noqa: N801 (JAX's name)
                     f"{len(primals)} argument(s) of {self.fun.__name__}"))
             ans = self(*primals)
             t_out: Any = None
-            for rule, t in zip(jvps, tangents):
+            for rule, t in zip(jvps, tangents, strict=True):
                 if rule is None:
                     continue
                 term = rule(t, ans, *primals)
@@ -157,7 +157,7 @@ def _checked_cotangents(in_cts: Sequence[Any], primals: Sequence[Any], bwd_name:
     the primal leaf's shape and dtype. A wrong shape would otherwise broadcast into a
     silently wrong gradient."""
     flat: list[Any] = []
-    for i, (ct, primal) in enumerate(zip(in_cts, primals)):
+    for i, (ct, primal) in enumerate(zip(in_cts, primals, strict=True)):
         p_leaves, p_tree = pytree.tree_flatten(primal)
         if ct is None:
             flat.extend([None] * len(p_leaves))
@@ -168,7 +168,7 @@ def _checked_cotangents(in_cts: Sequence[Any], primals: Sequence[Any], bwd_name:
             raise FuncgradTypeError(at_user_line(
                 f"custom_vjp bwd {bwd_name} returned a cotangent for argument {i} with "
                 f"structure {c_tree}, but the primal argument has structure {p_tree}"))
-        for c, p in zip(c_leaves, p_leaves):
+        for c, p in zip(c_leaves, p_leaves, strict=True):
             if c is not None:
                 c_aval, p_aval = get_aval(c), get_aval(p)
                 if c_aval.shape != p_aval.shape:
@@ -286,7 +286,7 @@ def _call_abstract_eval(*avals: Any, call_jaxpr: ClosedJaxpr, **_: Any) -> list[
 def _custom_call_jvp(primals: Sequence[Any], tangents: Sequence[Any], **params: Any
                      ) -> tuple[Any, Any]:
     prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
-    ts = [ad.instantiate_zeros(t, p) for t, p in zip(tangents, primals)]
+    ts = [ad.instantiate_zeros(t, p) for t, p in zip(tangents, primals, strict=True)]
     return ad.jvp_flat(lambda *xs: prim.bind(*xs, **params), primals, ts)
 
 
@@ -294,8 +294,8 @@ def _custom_call_vjp(cts: Sequence[Any], ans: Any, primals: Sequence[Any],
                      needs: Sequence[bool], **params: Any) -> list[Any]:
     prim = custom_vjp_call_p if "bwd" in params else custom_jvp_call_p
     _, pullback = ad.vjp_flat(lambda *xs: prim.bind(*xs, **params), primals)
-    in_cts = pullback([ad.instantiate_zeros(c, a) for c, a in zip(cts, ans)])
-    return [c if need else None for c, need in zip(in_cts, needs)]
+    in_cts = pullback([ad.instantiate_zeros(c, a) for c, a in zip(cts, ans, strict=True)])
+    return [c if need else None for c, need in zip(in_cts, needs, strict=True)]
 
 
 def _custom_call_batch(args: Sequence[Any], dims: Sequence[Any], **params: Any
@@ -440,8 +440,8 @@ def _policy_rules(fun: Callable[..., Any], policy: Policy
 
     def run(closed: ClosedJaxpr, leaves: Sequence[Any], saved: frozenset[int],
             known: dict[int, Any] | None) -> tuple[list[Any], dict[int, Any]]:
-        env: dict[Any, Any] = dict(zip(closed.jaxpr.constvars, closed.consts))
-        env.update(zip(closed.jaxpr.invars, leaves))
+        env: dict[Any, Any] = dict(zip(closed.jaxpr.constvars, closed.consts, strict=True))
+        env.update(zip(closed.jaxpr.invars, leaves, strict=True))
         read = lambda a: a.val if isinstance(a, Literal) else env[a]  # noqa: E731
         keep: dict[int, Any] = {}
         for i, eqn in enumerate(closed.eqns):
@@ -454,7 +454,8 @@ def _policy_rules(fun: Callable[..., Any], policy: Policy
                 out = eqn.primitive.bind(*ins, **eqn.params)
                 if i in saved:
                     keep[i] = out
-            env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out]))
+            env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out],
+                           strict=True))
         return [read(a) for a in closed.jaxpr.outvars], keep
 
     def fwd(*args: Any) -> tuple[Any, Any]:

@@ -13,13 +13,14 @@ import numpy as np
 from funcgrad.core import pytree
 from funcgrad.core.avals import ShapedArray, get_aval, short_dtype_name
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
-from funcgrad.core.staging import eval_closed, stage_closure_converted, trace_to_jaxpr
+from funcgrad.core.ir import ClosedJaxpr
+from funcgrad.core.staging import eval_closed, stage_closure_converted, trace_pytree, trace_to_jaxpr
 from funcgrad.core.tracing import Tracer
 from funcgrad.transforms import api
 from funcgrad.transforms.custom import custom_vjp
 
 __all__ = ["ShapeDtypeStruct", "block_until_ready", "closure_convert", "custom_gradient",
-           "device_put", "eval_shape", "linear_transpose"]
+           "device_put", "eval_shape", "linear_transpose", "make_jaxpr"]
 
 
 # == ShapeDtypeStruct and eval_shape ==========================================================
@@ -124,6 +125,35 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return pytree.tree_unflatten(out_trees[0], outs)
 
 
+def make_jaxpr(fun: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+               return_shape: bool = False) -> Callable[..., Any]:
+    """The traced IR of ``fun`` at the given arguments' shapes and dtypes, as
+    ``jax.make_jaxpr``: a :class:`ClosedJaxpr` (print it, or walk ``.eqns``).
+
+    Pytrees in and out are flattened: the jaxpr's ``invars`` are the leaves of the non-static
+    arguments, its ``outvars`` the leaves of the result. With ``return_shape=True`` the call
+    returns ``(closed_jaxpr, out_shape)``, ``out_shape`` the result's pytree of
+    ``ShapeDtypeStruct`` (the jaxpr itself holds no pytree structure).
+
+    >>> closed, shape = make_jaxpr(lambda x: {"y": x * x}, return_shape=True)(np.ones(2))
+    >>> print(closed)
+    { lambda ; a:f64[2]. let
+        b:f64[2] = mul a a
+      in (b,) }
+    >>> shape
+    {'y': ShapeDtypeStruct(shape=(2,), dtype=float64)}
+    """
+    def make(*args: Any) -> ClosedJaxpr | tuple[ClosedJaxpr, Any]:
+        closed, out_tree = trace_pytree(fun, args, static_argnums)
+        if not return_shape:
+            return closed
+        outs = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+                for a in closed.out_avals]
+        return closed, pytree.tree_unflatten(out_tree, outs)
+
+    return make
+
+
 # == devices: one, synchronous ================================================================
 
 def device_put(x: Any, device: Any = None, *, src: Any = None, donate: bool = False,
@@ -193,7 +223,7 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: Sequen
             raise FuncgradValueError(at_user_line(
                 f"linear_transpose: the cotangent's structure {ct_tree} does not match the "
                 f"output's {out_tree}"))
-        for i, (c, o) in enumerate(zip(ct_leaves, out_avals)):
+        for i, (c, o) in enumerate(zip(ct_leaves, out_avals, strict=True)):
             shape = c.aval.shape if isinstance(c, Tracer) else np.shape(c)
             if tuple(shape) != o.shape:
                 raise FuncgradValueError(at_user_line(

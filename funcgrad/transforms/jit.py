@@ -97,14 +97,14 @@ def _pinpoint_non_finite(closed: ClosedJaxpr, args: Sequence[Any]) -> None:
     ``backward of log at model.py:12``, the forward line it differentiates."""
     from funcgrad.core.ir import Literal
     jaxpr = closed.jaxpr
-    env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
-    env.update(zip(jaxpr.invars, args))
+    env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts, strict=True))
+    env.update(zip(jaxpr.invars, args, strict=True))
     with set_current_trace(EVAL_TRACE_FAST), np.errstate(all="ignore"):
         for eqn in jaxpr.eqns:
             ins = [a.val if isinstance(a, Literal) else env[a] for a in eqn.invars]
             out = eqn.primitive.bind(*ins, **eqn.params)
             outs = out if eqn.primitive.multiple_results else [out]
-            env.update(zip(eqn.outvars, outs))
+            env.update(zip(eqn.outvars, outs, strict=True))
             for o in outs:
                 o = np.asarray(o)
                 if o.dtype.kind in "fc" and ((config.debug_nans and np.isnan(o).any()) or (
@@ -159,19 +159,20 @@ def _jit_vjp(cts: Sequence[Any], ans: Sequence[Any], primals: Sequence[Any],
              needs: Sequence[bool], **params: Any) -> list[Any]:
     jaxpr, name = params["jaxpr"], params["name"]
     _, bwd, _ = ad.linearize_jaxpr(jaxpr)
-    cts_in = [instantiate_zeros(c, a) for c, a, o in zip(cts, ans, jaxpr.out_avals)
+    cts_in = [instantiate_zeros(c, a) for c, a, o in zip(cts, ans, jaxpr.out_avals, strict=True)
               if _inexact(o)]
     residuals = params["residuals"]
     grads = iter(jit_p.bind(*residuals, *cts_in, jaxpr=bwd, name=f"vjp_{name}",
                             donated_invars=_no_donation(len(residuals) + len(cts_in))))
     in_cts = [next(grads) if _inexact(a) else None for a in jaxpr.in_avals]
-    return [c if need else None for c, need in zip(in_cts, needs)]
+    return [c if need else None for c, need in zip(in_cts, needs, strict=True)]
 
 
 def _jit_batch(args: Sequence[Any], dims: Sequence[int | None], *, jaxpr: ClosedJaxpr,
                name: str, donated_invars: tuple[bool, ...]) -> tuple[list[Any], list[Any]]:
-    size = next(get_aval(a).shape[d] for a, d in zip(args, dims) if d is not None)
-    moved = [a if d is None else batching.moveaxis(a, d, 0) for a, d in zip(args, dims)]
+    size = next(get_aval(a).shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
+    moved = [a if d is None else batching.moveaxis(a, d, 0) for a, d in zip(args, dims,
+                                                                            strict=True)]
     batched = [d is not None for d in dims]
     closed, out_batched = batching.batch_jaxpr(jaxpr, batched, size,
                                                [False] * len(jaxpr.out_avals))
@@ -524,7 +525,7 @@ def _unflattener(tree: Any) -> Callable[[Sequence[Any]], Any]:
         if ntype is list:
             return "[" + ", ".join(kids) + "]"  # type: ignore[arg-type]
         if ntype is dict and all(type(k) is str for k in td.aux):
-            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(td.aux, kids)) + "}"
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(td.aux, kids, strict=True)) + "}"
         if ntype is type(None):
             return "None"
         return None
@@ -545,7 +546,7 @@ def _as_leaf(x: Any, name: str) -> Any:
 
 def _safe_to_donate(leaves: list[Any], donated: list[bool]) -> bool:
     """A donated buffer is written only if no other argument can see it."""
-    for i, (x, d) in enumerate(zip(leaves, donated)):
+    for i, (x, d) in enumerate(zip(leaves, donated, strict=True)):
         if d:
             if not (isinstance(x, np.ndarray) and x.flags.writeable and x.flags.owndata):
                 return False
@@ -560,15 +561,15 @@ def _difference(key: Any, previous: list[Any]) -> str:
     in_tree, sig, statics, static_kw, flags = key
     best = None
     for old in reversed(previous):  # the most recent of the closest
-        score = (old[0] != in_tree, sum(a != b for a, b in zip(old[1], sig)),
-                 sum(a != b for a, b in zip(old[2:], key[2:])))
+        score = (old[0] != in_tree, sum(a != b for a, b in zip(old[1], sig, strict=True)),
+                 sum(a != b for a, b in zip(old[2:], key[2:], strict=True)))
         if best is None or score < best[0]:
             best = (score, old)
     assert best is not None
     o_tree, o_sig, o_statics, o_static_kw, o_flags = best[1]
     if o_tree != in_tree:
         return f"the argument structure changed from {o_tree} to {in_tree}"
-    for i, (a, b) in enumerate(zip(o_sig, sig)):
+    for i, (a, b) in enumerate(zip(o_sig, sig, strict=True)):
         if a != b:
             return f"argument leaf {i} changed from {_sig_str(a)} to {_sig_str(b)}"
     if o_statics != statics or o_static_kw != static_kw:
@@ -594,6 +595,11 @@ class Lowered:
     @property
     def jaxpr(self) -> ClosedJaxpr:
         return self._entry.closed
+
+    @property
+    def out_tree(self) -> Any:
+        """The pytree structure of the result (``jax.stages.Lowered.out_tree``)."""
+        return self._entry.out_tree
 
     def as_text(self, source_info: bool = False) -> str:
         """The IR that is compiled, as ``make_jaxpr`` prints it."""
@@ -650,13 +656,18 @@ class Cost:
         if not optimized:
             return cls([_eqn_cost(e) for e in closed.eqns])
         jaxpr = passes.optimize(closed.jaxpr)
-        regions = dict(codegen.block_regions(jaxpr))
+        views = codegen.implicit_broadcasts(jaxpr)
+        regions = dict(codegen.block_regions(jaxpr, views))
         rows: list[EqnCost] = []
         i = 0
         while i < len(jaxpr.eqns):
             end = regions.get(i)
             if end is None:
-                rows.append(_eqn_cost(jaxpr.eqns[i]))
+                eqn = jaxpr.eqns[i]
+                if eqn.outvars and eqn.outvars[0] in views:  # a reshaped view: no traffic
+                    rows.append(EqnCost(eqn.primitive.name, 0, 0, 0, 1))
+                else:
+                    rows.append(_eqn_cost(eqn))
                 i += 1
                 continue
             rows.append(_region_cost(jaxpr, i, end))
@@ -728,7 +739,8 @@ def _region_cost(jaxpr: Any, start: int, end: int) -> EqnCost:
     names = tuple(e.primitive.name for e in eqns)
     return EqnCost(f"fused[{len(eqns)}]", sum(r.flops for r in rows),
                    sum(_nbytes(a.aval) for a in ins.values()),
-                   sum(_nbytes(v.aval) for v in outs), blocks * (len(eqns) + 1), names, blocks)
+                   sum(_nbytes(v.aval) for v in outs),
+                   blocks * (sum(r.numpy_calls for r in rows) + 1), names, blocks)
 
 
 def _nbytes(aval: ShapedArray) -> int:
@@ -744,7 +756,7 @@ def _eqn_cost(eqn: Any) -> EqnCost:
     for v in eqn.params.values():
         if isinstance(v, tuple):
             subs.extend(x for x in v if isinstance(x, ClosedJaxpr))
-    calls = 1 + sum(Cost.of(s).numpy_calls for s in subs)
+    calls = codegen.numpy_calls(eqn) + sum(Cost.of(s).numpy_calls for s in subs)
     if subs:
         flops = sum(Cost.of(s).flops for s in subs)
     return EqnCost(eqn.primitive.name, int(flops), sum(_nbytes(a) for a in ins),

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from funcgrad.core import pytree
 from funcgrad.core.errors import SourceInfo, pass_of
 from funcgrad.core.ir import ClosedJaxpr, Jaxpr, Var
-from funcgrad.core.staging import make_jaxpr
+from funcgrad.core.staging import trace_pytree
 
 __all__ = ["LineMemory", "MemoryReport", "Residual", "memory_report"]
 
@@ -150,7 +150,7 @@ def memory_report(fun: Callable[..., Any], measure: bool = True
             jaxpr = passes.optimize(closed.jaxpr)
             closed = ClosedJaxpr(jaxpr, closed.consts)
         else:
-            closed = make_jaxpr(fun)(*args)
+            closed, _ = trace_pytree(fun, args)
         consts_bytes = sum(int(getattr(c, "nbytes", 0)) for c in closed.consts)
         measured = None
         if measure:    # the real call: eager reverse mode's tape, or the compiled program

@@ -13,7 +13,7 @@
   value is evaluated at compile time, in the result dtype, and becomes a literal.
 
 >>> import numpy as np, funcgrad.numpy as fnp
->>> from funcgrad.core.staging import make_jaxpr
+>>> from funcgrad import make_jaxpr
 >>> closed = make_jaxpr(lambda x: fnp.sin(x) * 1.0 + fnp.sin(x))(np.ones(3))
 >>> print(optimize(closed.jaxpr))
 { lambda ; a:f64[3]. let
@@ -54,7 +54,7 @@ def _substitute(atom: Atom, alias: dict[Var, Atom]) -> Atom:
 
 
 def _rebuild(eqn: Eqn, invars: list[Atom]) -> Eqn:
-    if all(a is b for a, b in zip(invars, eqn.invars)):
+    if all(a is b for a, b in zip(invars, eqn.invars, strict=True)):
         return eqn
     return Eqn(eqn.primitive, invars, eqn.outvars, eqn.params, eqn.source_info)
 
@@ -119,7 +119,7 @@ def cse(jaxpr: Jaxpr) -> Jaxpr:
         key = (eqn.primitive, tuple(ins), params)
         first = seen.get(key)
         if first is not None:
-            alias.update(zip(eqn.outvars, first.outvars))
+            alias.update(zip(eqn.outvars, first.outvars, strict=True))
             continue
         seen[key] = eqn
         eqns.append(eqn)
@@ -154,20 +154,20 @@ def inline(jaxpr: Jaxpr) -> Jaxpr:
         param = inlinable.get(eqn.primitive)
         callee = eqn.params.get(param) if param is not None else None
         const_atoms = ([_as_literal(c, v.aval)
-                        for c, v in zip(callee.consts, callee.jaxpr.constvars)]
+                        for c, v in zip(callee.consts, callee.jaxpr.constvars, strict=True)]
                        if callee is not None else [])
         if callee is None or any(c is None for c in const_atoms):
             eqns.append(eqn)
             continue
         inner = inline(callee.jaxpr)
-        env: dict[Var, Atom] = dict(zip(inner.constvars, const_atoms))  # type: ignore[arg-type]
-        env.update(zip(inner.invars, eqn.invars))
+        env: dict[Var, Atom] = dict(zip(inner.constvars, const_atoms, strict=True))  # type: ignore[arg-type]
+        env.update(zip(inner.invars, eqn.invars, strict=True))
         for e in inner.eqns:
             outs = [Var(v.aval) for v in e.outvars]
-            env.update(zip(e.outvars, outs))
+            env.update(zip(e.outvars, outs, strict=True))
             eqns.append(Eqn(e.primitive, [_substitute(a, env) for a in e.invars], outs,
                             e.params, e.source_info))
-        alias.update(zip(eqn.outvars, (_substitute(a, env) for a in inner.outvars)))
+        alias.update(zip(eqn.outvars, (_substitute(a, env) for a in inner.outvars), strict=True))
     return _finish(jaxpr, eqns, alias)
 
 

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from funcgrad.core import pytree
 from funcgrad.core.errors import SourceInfo, pass_of
 from funcgrad.core.ir import ClosedJaxpr, Literal
-from funcgrad.core.staging import eval_closed, make_jaxpr
+from funcgrad.core.staging import eval_closed, trace_pytree
 from funcgrad.core.tracing import EVAL_TRACE, set_current_trace
 
 __all__ = ["Profile", "ProfileRow", "profile"]
@@ -160,9 +160,9 @@ def _staged(fun: Callable[..., Any], args: Sequence[Any]) -> tuple[ClosedJaxpr, 
         lowered = fun.lower(*args)
         closed = lowered.jaxpr
         optimized = passes.optimize(closed.jaxpr)
-        return ClosedJaxpr(optimized, closed.consts), closed.out_tree, fun
-    closed = make_jaxpr(fun)(*args)
-    return closed, closed.out_tree, None
+        return ClosedJaxpr(optimized, closed.consts), lowered.out_tree, fun
+    closed, out_tree = trace_pytree(fun, args)
+    return closed, out_tree, None
 
 
 def profile(fun: Callable[..., Any]) -> Callable[..., Profile]:
@@ -174,8 +174,8 @@ def profile(fun: Callable[..., Any]) -> Callable[..., Profile]:
         closed, out_tree, jitted = _staged(fun, args)
         leaves = pytree.tree_leaves(args)
         jaxpr = closed.jaxpr
-        env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts))
-        env.update(zip(jaxpr.invars, leaves))
+        env: dict[Any, Any] = dict(zip(jaxpr.constvars, closed.consts, strict=True))
+        env.update(zip(jaxpr.invars, leaves, strict=True))
         seconds: list[float] = []
         clock = time.perf_counter
         with set_current_trace(EVAL_TRACE):
@@ -188,13 +188,14 @@ def profile(fun: Callable[..., Any]) -> Callable[..., Profile]:
                 t0 = clock()
                 out = eqn.primitive.bind(*ins, **eqn.params)
                 seconds.append(clock() - t0)
-                env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out]))
+                env.update(zip(eqn.outvars, out if eqn.primitive.multiple_results else [out],
+                               strict=True))
             wall = clock() - start
             start = clock()
             eval_closed(closed, *leaves)
             plain = min(plain, clock() - start)
         rows = []
-        for i, (eqn, dt) in enumerate(zip(jaxpr.eqns, seconds)):
+        for i, (eqn, dt) in enumerate(zip(jaxpr.eqns, seconds, strict=True)):
             cost = _eqn_cost(eqn)
             rows.append(ProfileRow(i, eqn.primitive.name, _line(eqn.source_info),
                                    pass_of(eqn.source_info), dt, cost.flops,
