@@ -424,3 +424,30 @@ def test_dense_lax_path_is_bitwise_the_fnp_composite(dtype, x_shape, with_bias):
     v = x.reshape(-1)[:4]
     assert layers._dense_lax(v, w, b) is None
     assert np.array_equal(nn.dense(v, w, b), ref(v, w, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_conv_bias_is_bitwise_the_reshaped_broadcasting_add(dtype, nsp):
+    # nn.conv adds a (C,) bias of y's dtype by one broadcast_in_dim: the same bits as
+    # y + reshape(b, (1, C, 1...)) in eager, grad and jit.
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((2, 3, *(6,) * nsp)).astype(dtype)
+    w = rng.standard_normal((4, 3, *(3,) * nsp)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+
+    def ref(x, w, b):
+        return nn.conv(x, w, padding=1) + fnp.reshape(b, (1, -1) + (1,) * nsp)
+
+    def mine(x, w, b):
+        return nn.conv(x, w, b, padding=1)
+
+    def loss(f):
+        return lambda x, w, b: fnp.sum(fnp.sin(f(x, w, b)))
+
+    for got, want in [(mine(x, w, b), ref(x, w, b)),
+                      (fg.jit(mine)(x, w, b), ref(x, w, b)),
+                      *zip(fg.grad(loss(mine), (0, 1, 2))(x, w, b),
+                           fg.grad(loss(ref), (0, 1, 2))(x, w, b), strict=True)]:
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8),
+                                                           want.view(np.uint8))

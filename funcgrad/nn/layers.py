@@ -82,7 +82,16 @@ def _channel_shape(nsp: int) -> tuple[int, ...]:
 
 
 def _add_bias(y: Array, b: Array | None, nsp: int) -> Array:
-    return y if b is None else y + fnp.reshape(b, _channel_shape(nsp))
+    if b is None:
+        return y
+    if isinstance(b, (np.ndarray, Tracer)):
+        ya, ba = get_aval(y), get_aval(b)
+        if ba.dtype == ya.dtype and not (ba.weak_type or ya.weak_type) and \
+                ba.shape == (ya.shape[1],):
+            # the channel bias broadcast straight to y's shape (the same sums, bitwise,
+            # forward and backward, as the fnp reshape + broadcasting add)
+            return lax.add(y, lax.broadcast_in_dim(b, ya.shape, (1,)))
+    return y + fnp.reshape(b, _channel_shape(nsp))
 
 
 # == convolution ==============================================================================
