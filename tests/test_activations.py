@@ -146,3 +146,38 @@ def test_relu_is_jax_relu_bitwise_with_its_derivatives(dtype):
         lambda u: jnp.sum(jax.nn.relu(u) * jax.nn.relu(v)))(v).sum())
     z = np.array([-1.0, 0.0, 0.5, 3.0], dtype)
     np.testing.assert_array_equal(outer(z), np.asarray(jouter(jnp.asarray(z))))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, axis", [((6, 10), 1), ((6, 10), 0), ((2, 3, 4), (0, 2)),
+                                          ((5,), None), ((3, 1), 1)])
+def test_log_softmax_lax_path_is_bitwise_the_fnp_composite(dtype, shape, axis):
+    # log_softmax without where binds the fnp composite's primitives directly: the same
+    # bits in eager, grad, jit and vmap (rows of -inf included).
+    from funcgrad.nn.activations import _axes_tuple, _masked_max
+
+    def ref(x):
+        axes = _axes_tuple(x.ndim, axis)
+        shifted = x - _masked_max(x, axes, None)
+        return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axes, keepdims=True))
+
+    x = (RNG.standard_normal(shape) * 3).astype(dtype)
+    x.reshape(-1)[0] = 1e4
+    if len(shape) == 2 and axis == 1:
+        x[-1] = -np.inf
+
+    def bits(a):
+        a = np.asarray(a)
+        assert a.dtype == dtype
+        return a.view(np.uint8)
+
+    t = RNG.standard_normal(shape).astype(dtype)
+    pairs = [(nn.log_softmax(x, axis), ref(x)),
+             (fg.jit(lambda v: nn.log_softmax(v, axis))(x), ref(x))]
+    finite = np.where(np.isfinite(x), x, 0).astype(dtype)
+    pairs.append((fg.grad(lambda v: fnp.sum(nn.log_softmax(v, axis) * t))(finite),
+                  fg.grad(lambda v: fnp.sum(ref(v) * t))(finite)))
+    pairs.append((fg.vmap(lambda v: nn.log_softmax(v, axis))(np.stack([x, x[::-1]])),
+                  fg.vmap(ref)(np.stack([x, x[::-1]]))))
+    for got, want in pairs:
+        assert np.array_equal(bits(got), bits(want))

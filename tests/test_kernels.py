@@ -444,6 +444,9 @@ def _col2im_configs():
         yield (nsp, (s,) * nsp, (r,) * nsp, (k,) * nsp, (pad,) * nsp, (7 if nsp < 3 else 5,) * nsp)
     yield 2, (2, 1), (1, 3), (3, 2), ((1, 0), (0, 2)), (8, 9)
     yield 2, (2, 2), (1, 1), (3, 3), ((1, 1), (1, 1)), (32, 32)   # conv_layer[s2]'s dX
+    yield 2, (1, 1), (1, 1), (5, 5), ((0, 0), (0, 0)), (14, 14)   # LeNet's second conv
+    yield 2, (1, 1), (1, 1), (5, 5), ((2, 2), (2, 2)), (28, 28)   # and its first
+    yield 3, (1, 1, 1), (2, 1, 3), (2, 3, 2), ((1, 0), (0, 0), (2, 1)), (6, 7, 8)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -468,3 +471,19 @@ def test_col2im_by_phase_is_bitwise_the_plain_col2im(dtype):
         assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), (strides, rd, ks, pads)
         checked += 1
     assert checked > 300
+
+
+@pytest.mark.parametrize("shape", [(128, 784, 512), (512, 300, 600)], ids=["small", "pooled"])
+def test_dot_matmul_path_below_and_above_the_pool_size(shape):
+    # Outputs under workspace.MIN_BYTES skip the pool (plain np.matmul), larger ones are
+    # written into a pooled buffer: both are the same BLAS call, bitwise np.matmul's.
+    m, k, n = shape
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    ct = rng.standard_normal((m, n)).astype(np.float32)
+    for a, b, dn, want in ((x, w, (((1,), (0,)), ((), ())), x @ w),
+                           (ct, w, (((1,), (1,)), ((), ())), ct @ w.T),
+                           (x, ct, (((0,), (0,)), ((), ())), x.T @ ct)):
+        got = D._dot_general_impl(a, b, dn)
+        assert got.dtype == want.dtype and np.array_equal(got, want)

@@ -384,3 +384,70 @@ def test_small_cnn_loss_grads_and_per_example_grads(rng: np.random.Generator) ->
                   in_axes=(None, 0, 0))(params, x, y)
     for k in params:
         np.testing.assert_allclose(per[k].mean(0), g[k], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_dense_lax_path_is_bitwise_the_fnp_composite(dtype, x_shape, with_bias):
+    # nn.dense binds the primitives of fnp.matmul(x, w) + b directly when no promotion is
+    # needed: the same bits in eager, grad, jit and vmap; mixed dtypes take the fnp path.
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal((4, 3)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype) if with_bias else None
+
+    def ref(x, w, b):
+        y = fnp.matmul(x, w)
+        return y if b is None else y + b
+
+    def loss(f):
+        return lambda x, w, b: fnp.sum(fnp.sin(f(x, w, b)))
+
+    def bits(a):
+        return np.asarray(a).view(np.uint8)
+
+    from funcgrad.nn import layers
+    assert layers._dense_lax(x, w, b) is not None
+    argnums = (0, 1, 2) if with_bias else (0, 1)
+    for got, want in [
+            (nn.dense(x, w, b), ref(x, w, b)),
+            (fg.jit(nn.dense)(x, w, b), ref(x, w, b)),
+            (fg.grad(loss(nn.dense), argnums)(x, w, b), fg.grad(loss(ref), argnums)(x, w, b)),
+            (fg.vmap(nn.dense, (0, None, None))(np.stack([x, 2 * x]), w, b),
+             fg.vmap(ref, (0, None, None))(np.stack([x, 2 * x]), w, b))]:
+        for g, r in zip(fg.tree_util.tree_leaves(got), fg.tree_util.tree_leaves(want),
+                        strict=True):
+            assert np.asarray(g).dtype == np.asarray(r).dtype and np.array_equal(bits(g), bits(r))
+    # mixed dtypes and vector inputs keep the promoting composite
+    assert layers._dense_lax(x.astype(np.float64), w.astype(np.float32), None) is None
+    v = x.reshape(-1)[:4]
+    assert layers._dense_lax(v, w, b) is None
+    assert np.array_equal(nn.dense(v, w, b), ref(v, w, b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+def test_conv_bias_is_bitwise_the_reshaped_broadcasting_add(dtype, nsp):
+    # nn.conv adds a (C,) bias of y's dtype by one broadcast_in_dim: the same bits as
+    # y + reshape(b, (1, C, 1...)) in eager, grad and jit.
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((2, 3, *(6,) * nsp)).astype(dtype)
+    w = rng.standard_normal((4, 3, *(3,) * nsp)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+
+    def ref(x, w, b):
+        return nn.conv(x, w, padding=1) + fnp.reshape(b, (1, -1) + (1,) * nsp)
+
+    def mine(x, w, b):
+        return nn.conv(x, w, b, padding=1)
+
+    def loss(f):
+        return lambda x, w, b: fnp.sum(fnp.sin(f(x, w, b)))
+
+    for got, want in [(mine(x, w, b), ref(x, w, b)),
+                      (fg.jit(mine)(x, w, b), ref(x, w, b)),
+                      *zip(fg.grad(loss(mine), (0, 1, 2))(x, w, b),
+                           fg.grad(loss(ref), (0, 1, 2))(x, w, b), strict=True)]:
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8),
+                                                           want.view(np.uint8))

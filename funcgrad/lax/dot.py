@@ -7,6 +7,7 @@ one ``np.matmul`` on (batch, free, contract) views.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,9 +73,22 @@ def _dot_general_matmul(x: np.ndarray, y: np.ndarray, dimension_numbers: Dimensi
     a = x if xc[0] == x.ndim - 1 else x.swapaxes(-1, -2)   # (..., m, k) or (k,)
     b = y if yc[0] == nb else y.swapaxes(-1, -2)            # (..., k, n) or (k,)
     if a.ndim >= 2 and b.ndim >= 2:
-        shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
-        return np.matmul(a, b, out=workspace.empty(shape, np.result_type(a, b)))
+        batch = a.shape[:-2]
+        if batch != b.shape[:-2]:
+            batch = np.broadcast_shapes(batch, b.shape[:-2])
+        shape = (*batch, a.shape[-2], b.shape[-1])
+        if a.shape[-2] * b.shape[-1] * x.dtype.itemsize * _batch_size(shape) \
+                < workspace.MIN_BYTES:
+            return np.matmul(a, b)    # not pooled anyway: skip the pool's bookkeeping
+        return np.matmul(a, b, out=workspace.empty(shape, x.dtype))
     return np.matmul(a, b)
+
+
+def _batch_size(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape[:-2]:
+        n *= d
+    return n
 
 
 def _dot_general_impl(x: np.ndarray, y: np.ndarray, dimension_numbers: DimensionNumbers
@@ -143,8 +157,10 @@ def dot_general(x: Any, y: Any, dimension_numbers: Any, precision: Any = None,
     ...             preferred_element_type=np.float32).dtype
     dtype('float32')
     """
-    check_precision(precision, "dot_general")
-    x, y = with_preferred_type(x, y, preferred_element_type)
+    if precision is not None:
+        check_precision(precision, "dot_general")
+    if preferred_element_type is not None:
+        x, y = with_preferred_type(x, y, preferred_element_type)
     (xc, yc), (xb, yb) = dimension_numbers
     dn = ((tuple(int(i) for i in xc), tuple(int(i) for i in yc)),
           (tuple(int(i) for i in xb), tuple(int(i) for i in yb)))
@@ -174,12 +190,12 @@ def _ranges_like(*xs: Sequence[int]) -> list[list[int]]:
     return out
 
 
-def _transpose_lhs(ct: Any, x_ndim: int, y: Any, dimension_numbers: DimensionNumbers,
-                   swap_ans: bool = False) -> Any:
-    # dX = ct . Y contracted over Y's free axes, then axes put back in X's order.
+@functools.lru_cache(maxsize=1024)
+def _lhs_transpose_dims(x_ndim: int, y_ndim: int, dimension_numbers: DimensionNumbers,
+                        swap_ans: bool) -> tuple[DimensionNumbers, tuple[int, ...]]:
     (xc, yc), (xb, yb) = dimension_numbers
     x_kept = _free(x_ndim, xc, xb)
-    y_kept = _free(get_aval(y).ndim, yc, yb)
+    y_kept = _free(y_ndim, yc, yb)
     if swap_ans:
         ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
     else:
@@ -187,28 +203,49 @@ def _transpose_lhs(ct: Any, x_ndim: int, y: Any, dimension_numbers: DimensionNum
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
     xc_sorted_by_y = [xc[i] for i in np.argsort(yc)]
     out_axes = np.argsort([*xb, *x_kept, *xc_sorted_by_y])
-    return transpose(dot_general(ct, y, dims), tuple(int(a) for a in out_axes))
+    return dims, tuple(int(a) for a in out_axes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rhs_transpose_dims(x_ndim: int, y_ndim: int, dimension_numbers: DimensionNumbers
+                        ) -> tuple[DimensionNumbers, tuple[int, ...]]:
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_kept = _free(x_ndim, xc, xb)
+    y_kept = _free(y_ndim, yc, yb)
+    ans_batch, ans_x, _ = _ranges_like(xb, x_kept, y_kept)
+    dims = ((tuple(x_kept), tuple(ans_x)), (tuple(xb), tuple(ans_batch)))
+    yc_sorted_by_x = [yc[i] for i in np.argsort(xc)]
+    out_axes = np.argsort([*yb, *yc_sorted_by_x, *y_kept])
+    return dims, tuple(int(a) for a in out_axes)
+
+
+def _transpose_lhs(ct: Any, x_ndim: int, y: Any, dimension_numbers: DimensionNumbers,
+                   swap_ans: bool = False) -> Any:
+    # dX = ct . Y contracted over Y's free axes, then axes put back in X's order.
+    dims, out_axes = _lhs_transpose_dims(x_ndim, get_aval(y).ndim, dimension_numbers,
+                                         swap_ans)
+    return transpose(_bind_dot(ct, y, dims), out_axes)
 
 
 def _transpose_rhs(ct: Any, x: Any, y_ndim: int, dimension_numbers: DimensionNumbers) -> Any:
     # dY = X . ct contracted over X's free axes. With X as the lhs the result comes out as
     # (batch, X's contracting axes, Y's free axes), which is already Y's order in the common
     # cases (a dense layer's dW = x^T ct): no transposed view of a transposed product.
-    (xc, yc), (xb, yb) = dimension_numbers
-    x_kept = _free(get_aval(x).ndim, xc, xb)
-    y_kept = _free(y_ndim, yc, yb)
-    ans_batch, ans_x, _ = _ranges_like(xb, x_kept, y_kept)
-    dims = ((tuple(x_kept), tuple(ans_x)), (tuple(xb), tuple(ans_batch)))
-    yc_sorted_by_x = [yc[i] for i in np.argsort(xc)]
-    out_axes = np.argsort([*yb, *yc_sorted_by_x, *y_kept])
-    return transpose(dot_general(x, ct, dims), tuple(int(a) for a in out_axes))
+    dims, out_axes = _rhs_transpose_dims(get_aval(x).ndim, y_ndim, dimension_numbers)
+    return transpose(_bind_dot(x, ct, dims), out_axes)
+
+
+def _bind_dot(x: Any, y: Any, dimension_numbers: DimensionNumbers) -> Any:
+    """``dot_general`` for the rules, whose dimension numbers are already canonical tuples
+    of ints and whose operands already share a dtype."""
+    return dot_general_p.bind(x, y, dimension_numbers=dimension_numbers)
 
 
 # Bilinear: d(x.y) = dx.y + x.dy; the VJPs are the two transposes (a dense layer's
 # dx = dz W^T and dW = x^T dz are the 2-d case).
 ad.defjvp(dot_general_p,
-          lambda t, ans, x, y, dimension_numbers: dot_general(t, y, dimension_numbers),
-          lambda t, ans, x, y, dimension_numbers: dot_general(x, t, dimension_numbers))
+          lambda t, ans, x, y, dimension_numbers: _bind_dot(t, y, dimension_numbers),
+          lambda t, ans, x, y, dimension_numbers: _bind_dot(x, t, dimension_numbers))
 ad.defvjp(dot_general_p,
           lambda ct, ans, x, y, dimension_numbers:
           _transpose_lhs(ct, get_aval(x).ndim, y, dimension_numbers),

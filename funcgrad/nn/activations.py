@@ -354,14 +354,29 @@ def log_softmax(x: Array, axis: int | Sequence[int] | None = -1,
     """
     x = _float(x)
     axes = _axes_tuple(x.ndim, axis)
-    if where is not None:
-        where = fnp.broadcast_to(fnp.asarray(where, bool), x.shape)
+    if where is None:
+        return _log_softmax_lax(x, axes)
+    where = fnp.broadcast_to(fnp.asarray(where, bool), x.shape)
     shifted = x - _masked_max(x, axes, where)
     e = fnp.exp(shifted)
     if where is not None:
         e = fnp.where(where, e, 0)
     out = shifted - fnp.log(fnp.sum(e, axis=axes, keepdims=True))
     return out if where is None else fnp.where(where, out, -np.inf)
+
+
+def _log_softmax_lax(x: Array, axes: tuple[int, ...]) -> Array:
+    """``log_softmax`` without ``where``, binding the primitives of the fnp composite below
+    directly (reduce_max, reshape, is_finite, select, stop_gradient, broadcast_in_dim, sub,
+    exp, reduce_sum, reshape, log, broadcast_in_dim, sub): bitwise the same, without fnp's
+    per-call promotion and broadcasting work."""
+    kept = tuple(1 if a in axes else d for a, d in enumerate(x.shape))
+    dims = tuple(range(x.ndim))
+    m = lax.reshape(lax.reduce_max(x, axes), kept)
+    m = stop_gradient(lax.select(lax.is_finite(m), m, lax.full_like(m, 0)))
+    shifted = lax.sub(x, lax.broadcast_in_dim(m, x.shape, dims))
+    total = lax.reshape(lax.reduce_sum(lax.exp(shifted), axes), kept)
+    return lax.sub(shifted, lax.broadcast_in_dim(lax.log(total), x.shape, dims))
 
 
 def one_hot(x: Array, num_classes: int, dtype: Any = np.float64, axis: int = -1) -> Array:
