@@ -119,6 +119,66 @@ def def_ufunc(prim: Primitive, ufunc: np.ufunc) -> None:
     _ufuncs.add(prim)
 
 
+def def_ufunc_by_dtype(prim: Primitive, choose: Callable[[np.dtype], np.ufunc]) -> None:
+    """``prim`` is the elementwise ufunc ``choose(dtype of its first operand)`` (``div``:
+    np.divide, or np.floor_divide on integers)."""
+    def rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+        _ufunc_rule(choose(eqn.invars[0].aval.dtype))(fn, eqn, ins, outs)
+    codegen_rules[prim] = rule
+    _fresh_output.add(prim)
+    _ufuncs.add(prim)
+
+
+def def_reshape(prim: Primitive) -> None:
+    """``prim`` is ``reshape``: of a broadcast (a zero-stride view, which NumPy's reshape
+    copies element by element when the repeated axis is inner), it copies the operand once
+    per repeated index instead (``broadcast_reshape``); otherwise the impl is called."""
+    codegen_rules[prim] = _reshape_rule
+
+
+# broadcast_reshape copies per repeated index when there are at most BROADCAST_COPIES of them
+# and fewer than BROADCAST_INNER elements vary inside the last repeated axis (NumPy's copy
+# of (n, 16, 2->32) runs 2-element inner loops: 2.8 ms against 0.54 ms; of (n, 2, 32) it is
+# faster than two strided copies: 0.6 ms against 1.0 ms).
+BROADCAST_COPIES = 16
+BROADCAST_INNER = 16
+
+
+def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarray:
+    """``view.reshape(new_sizes)`` (a copy) for a broadcast ``view``: a fresh array of
+    ``view``'s shape gets the operand once per index of the repeated (zero-stride) axes,
+    each a strided copy with the operand's inner loop, when the repeated axes are inner
+    (NumPy's own copy then runs inner loops as short as the repeat).
+
+    >>> v = np.broadcast_to(np.arange(3.0)[:, None], (3, 2))
+    >>> broadcast_reshape(v, (6,))
+    array([0., 0., 1., 1., 2., 2.])
+    """
+    repeated = [ax for ax in range(view.ndim) if view.strides[ax] == 0 and view.shape[ax] > 1]
+    copies = int(np.prod([view.shape[ax] for ax in repeated], dtype=np.int64))
+    inner = int(np.prod(view.shape[repeated[-1] + 1:], dtype=np.int64)) if repeated else 0
+    if not repeated or copies > BROADCAST_COPIES or inner >= BROADCAST_INNER or view.size == 0:
+        return view.reshape(new_sizes)   # NumPy's copy: its inner loop is long enough
+    out = np.empty(view.shape, view.dtype)
+    src = view[tuple(0 if ax in repeated else slice(None) for ax in range(view.ndim))]
+    for index in itertools.product(*(range(view.shape[ax]) for ax in repeated)):
+        where: list[Any] = [slice(None)] * view.ndim
+        for ax, i in zip(repeated, index):
+            where[ax] = i
+        out[tuple(where)] = src
+    return out.reshape(new_sizes)
+
+
+def _reshape_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
+    x = eqn.invars[0]
+    if isinstance(x, Var) and x in fn.broadcast_results and x.aval.size > SMALL_SIZE:
+        helper = fn.global_(broadcast_reshape, "broadcast_reshape")
+        fn.assign(eqn, outs, f"{helper}({ins[0]}, {tuple(eqn.params['new_sizes'])!r})")
+        fn._fresh.update(eqn.outvars)   # a fresh array, nobody else's
+        return
+    _impl_call_rule(fn, eqn, ins, outs)
+
+
 def def_select(prim: Primitive) -> None:
     """``prim(pred, on_true, on_false)`` is ``np.where``: emitted on the bits, as ufuncs that
     write into a dead buffer or a block (see ``_select_rule``)."""
@@ -382,6 +442,10 @@ class FunctionWriter:
         self._private = _private_vars(self.jaxpr) if optimize else set()
         # broadcast_in_dim results read only by ufuncs: var -> the operand's view shape
         self.implicit_broadcasts = implicit_broadcasts(self.jaxpr) if optimize else {}
+        # materialised broadcast_in_dim results (zero-stride views at run time)
+        self.broadcast_results = {e.outvars[0] for e in self.jaxpr.eqns
+                                  if e.primitive.name == "broadcast_in_dim"
+                                  and e.outvars[0] not in self.implicit_broadcasts}
         self._planned: set[Var] = set()  # variables living in a workspace buffer
         self._workspace: list[tuple[str, tuple[int, ...], np.dtype]] = []
 
@@ -710,7 +774,8 @@ def implicit_broadcasts(jaxpr: Jaxpr) -> dict[Var, tuple[int, ...]]:
     if not views:
         return views
     for a in jaxpr.outvars:
-        views.pop(a, None)  # type: ignore[call-overload]
+        if isinstance(a, Var):
+            views.pop(a, None)
     for eqn in jaxpr.eqns:
         read = [a for a in eqn.invars if isinstance(a, Var) and a in views]
         if not read:
