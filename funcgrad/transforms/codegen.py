@@ -75,7 +75,8 @@ PLAN_MIN_BYTES = 1 << 18
 # with the ufuncs and reductions, the readers a planned buffer may have. Their result is a
 # buffer nobody else holds (fresh, or a pooled one handed out whole), so a later ufunc may
 # write into it once it is dead (``p - lr * g`` into the gradient's buffer).
-NON_ALIASING_KERNELS = frozenset({"dot_general", "reduce_window_max", "reduce_window_sum",
+NON_ALIASING_KERNELS = frozenset({"dot_general", "conv_general_dilated",
+                                  "reduce_window_max", "reduce_window_sum",
                                   "select_and_scatter_add", "select_and_gather_add",
                                   "conv_patches_transpose"})
 # Blocking pays only when a region's temporaries would leave the cache: at least this many
