@@ -265,3 +265,24 @@ def test_broadcast_reshape_equals_numpy(shape: Any, dims: Any, target: Any) -> N
     got = codegen.broadcast_reshape(b, new)
     _same_bits(got, b.reshape(new))
     assert not np.shares_memory(got, v)
+
+
+def test_threaded_block_loop_gives_the_single_thread_bits(monkeypatch: Any) -> None:
+    x = np.random.default_rng(10).standard_normal(codegen.BLOCK_SIZE * 9 + 123).astype(
+        np.float32)
+    x = np.concatenate([x, np.full(codegen.BLOCK_MIN_SIZE, np.float32(0.25))])
+    f = fg.value_and_grad(lambda x: fnp.sum(fnp.tanh(x * 0.5 + 0.1) ** 2
+                                            + fnp.exp(-x) * fnp.sin(x)))
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 1)
+    single = fg.jit(f)(x)
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 3)
+    threaded = fg.jit(f)
+    src = threaded.lower(x).source()
+    assert "run by 3 threads" in src and "def fused_loop" in src
+    for _ in range(3):
+        got = threaded(x)
+        _same_bits(got[0], single[0])
+        _same_bits(got[1], single[1])
+    with np.errstate(over="raise"):   # the caller's errstate reaches the pool threads
+        with pytest.raises(FloatingPointError):
+            fg.jit(lambda x: fnp.sum(fnp.exp(x * 100.0) * 2.0 + 1.0))(x)

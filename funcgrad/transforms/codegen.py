@@ -30,9 +30,13 @@ def f_0(a):
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import itertools
 import linecache
+import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -659,9 +663,16 @@ class FunctionWriter:
         flat = {v: self.fresh_name() for v in [*ins, *outs] if v.aval.shape == shape}
         for v, f in flat.items():
             self.emit(f"{f} = {names[v]}.reshape(-1)")
+        threads = BLOCK_THREADS if n_full >= BLOCK_THREADS * BLOCKS_PER_THREAD else 1
         bufs = [self.fresh_name() for _ in buffers]
         for b, v in zip(bufs, buffers):  # block temporaries: planned, they never escape
-            self._workspace.append((b, (BLOCK_SIZE,), v.aval.dtype))
+            self._workspace.append((b, (threads, BLOCK_SIZE) if threads > 1 else (BLOCK_SIZE,),
+                                    v.aval.dtype))
+        if threads > 1:
+            self._emit_threaded_loop(name, ins, outs, flat, names, bufs, reduced, n_full, tail,
+                                     threads)
+            self._views_taken.update(ins)
+            return
         for e in reduced:
             out = e.outvars[0]
             self.emit(f"{self.namer(out)} = np.zeros((), {self.param(out.aval.dtype, 'dtype')})")
@@ -688,6 +699,89 @@ class FunctionWriter:
             call(f"{n_full * BLOCK_SIZE}:", f"[:{tail}]")
         self._views_taken.update(ins)
 
+    def _emit_threaded_loop(self, block_fn: str, ins: list[Var], outs: list[Var],
+                            flat: dict[Var, str], names: dict[Var, str], bufs: list[str],
+                            reduced: list[Eqn], n_full: int, tail: int, threads: int) -> None:
+        """The full blocks split between ``threads`` threads (NumPy's ufuncs release the
+        GIL): thread ``t`` runs blocks t, t + threads, ... in a generated loop function with
+        its own row of the block temporaries; each block's partial reductions are kept and
+        accumulated in block order afterwards, so the result is the single-thread one, bit
+        for bit."""
+        loop = self.module.unique("fused_loop")
+        self.module.namespace[loop] = None
+        first, i, lo = self.fresh_name(), self.fresh_name(), self.fresh_name()
+        parts = [self.fresh_name() for _ in reduced]
+        accs = [self.fresh_name() for _ in reduced]
+        arrays = [flat.get(v, names[v]) for v in ins] + [flat[v] for v in outs]
+        params = [first, *arrays, *bufs, *parts]
+        block = f"{lo}:{lo} + {BLOCK_SIZE}"
+        args = [f"{flat[v]}[{block}]" if v in flat else names[v] for v in ins]
+        args += [f"{flat[v]}[{block}]" for v in outs] + bufs
+        targets = ", ".join(accs) + ("," if len(accs) == 1 else "")
+        body = [f"def {loop}({', '.join(params)}):",
+                f"    for {i} in range({first}, {n_full}, {threads}):",
+                f"        {lo} = {i} * {BLOCK_SIZE}",
+                f"        {targets + ' = ' if accs else ''}{block_fn}({', '.join(args)})",
+                *(f"        {p}[{i}] = {a}" for p, a in zip(parts, accs)),
+                "    return None"]
+        self.module.functions.append(body)
+        self.module.function_sources.append([None] * len(body))
+        for e, p in zip(reduced, parts):
+            dt = self.param(e.outvars[0].aval.dtype, "dtype")
+            self.emit(f"{self.namer(e.outvars[0])} = np.zeros((), {dt})")
+            self.emit(f"{p} = np.empty(({n_full},), {dt})")
+        submit = self.global_(submit_block_loop, "submit_block_loop")
+        rest = [*arrays]
+        futures = self.fresh_name()
+        self.emit(f"# {n_full} full blocks run by {threads} threads, block i by thread "
+                  f"i % {threads}")
+        def thread_args(t: int) -> str:
+            return ", ".join([*rest, *(f"{b}[{t}]" for b in bufs), *parts])
+        calls = [f"{submit}({loop}, {t}, {thread_args(t)})" for t in range(1, threads)]
+        self.emit(f"{futures} = [{', '.join(calls)}]")
+        self.emit(f"{loop}(0, {thread_args(0)})")
+        fut = self.fresh_name()
+        self.emit(f"for {fut} in {futures}:")
+        self.emit(f"    {fut}.result()")
+        for e, p in zip(reduced, parts):
+            ufunc = block_reductions[e.primitive]
+            r = self.namer(e.outvars[0])
+            part = self.fresh_name()
+            self.emit(f"for {part} in {p}:  # in block order: the sequential result")
+            self.emit(f"    {self.ufunc(ufunc)}({r}, {part}, out={r})")
+        if tail:
+            start = n_full * BLOCK_SIZE
+            args = [f"{flat[v]}[{start}:]" if v in flat else names[v] for v in ins]
+            args += [f"{flat[v]}[{start}:]" for v in outs]
+            args += [f"{b}[0][:{tail}]" for b in bufs]
+            self.emit(f"{targets + ' = ' if accs else ''}{block_fn}({', '.join(args)})")
+            for e, a in zip(reduced, accs):
+                ufunc = block_reductions[e.primitive]
+                r = self.namer(e.outvars[0])
+                self.emit(f"{self.ufunc(ufunc)}({r}, {a}, out={r})")
+
+
+
+# Threads for the block loop of a large region: NumPy's ufuncs release the GIL, so the blocks
+# of one region can run on BLOCK_THREADS cores (the main thread and BLOCK_THREADS - 1 pool
+# threads), when there are at least BLOCKS_PER_THREAD full blocks per thread. Opt-in
+# (FUNCGRAD_JIT_THREADS=2, read at import): not yet measured faster on a quiet 2-core box.
+BLOCK_THREADS = max(1, min(os.cpu_count() or 1, int(os.environ.get("FUNCGRAD_JIT_THREADS", 1))))
+BLOCKS_PER_THREAD = 4
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def submit_block_loop(fn: Callable[..., None], *args: Any) -> concurrent.futures.Future[None]:
+    """Run ``fn(*args)`` on the block-loop thread pool, in the caller's context (NumPy's
+    errstate is a context variable)."""
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = concurrent.futures.ThreadPoolExecutor(
+                    max(1, BLOCK_THREADS - 1), thread_name_prefix="funcgrad-blocks")
+    return _executor.submit(contextvars.copy_context().run, fn, *args)
 
 
 def _scalar_literal(atom: Any) -> Any:
