@@ -219,3 +219,74 @@ def test_blocking_only_for_long_regions(n_ops: int) -> None:
     src = fg.jit(f).lower(x).source()
     assert ("fused over" in src) == (n_ops >= codegen.BLOCK_MIN_UFUNCS)
     _same_bits(fg.jit(f)(x), f(x))
+
+
+# == division by a power of two; reshapes of broadcasts ========================================
+
+@pytest.mark.parametrize("c", [4.0, 0.5, 2.0 ** -126, 2.0 ** 100, 3.0, 2.0 ** -140, -8.0])
+def test_division_by_a_power_of_two_is_an_exact_multiply(c: float) -> None:
+    x = _specials(3000, np.float32)
+    x[6::29] = 3e-39   # subnormal
+    x[7::31] = 3e38    # near overflow
+    f = lambda x: x / c  # noqa: E731
+    src = fg.jit(f).lower(x).source()
+    with np.errstate(all="ignore"):
+        r = np.float32(1) / np.float32(c)
+    exact = np.isfinite(r) and r * np.float32(c) == 1 and abs(np.frexp(c)[0]) == 0.5
+    assert ("np_multiply" in src) == bool(exact) and ("np_divide" in src) == (not exact)
+    with np.errstate(all="ignore"):
+        _same_bits(fg.jit(f)(x), f(x))
+    xi = np.arange(-20, 20)
+    _same_bits(fg.jit(lambda x: x // 4)(xi), xi // 4)
+
+
+def test_avg_pool_vjp_upsample_copies_per_repeat() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 3, 16, 16)).astype(np.float32)
+    dy = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+
+    def fwd_bwd(x: Any, dy: Any) -> Any:
+        y, vjp = fg.vjp(lambda x: fg.nn.avg_pool(x, 2), x)
+        return y, vjp(dy)[0]
+    src = fg.jit(fwd_bwd).lower(x, dy).source()
+    assert "broadcast_reshape(" in src and "div_impl" not in src
+    for a, b in zip(fg.jit(fwd_bwd)(x, dy), fwd_bwd(x, dy), strict=True):
+        _same_bits(a, b)
+
+
+@pytest.mark.parametrize("shape,dims,target", [
+    ((5, 7), (0, 1), (5, 7, 3)),          # repeat innermost: per-index copies
+    ((5, 7), (0, 2), (5, 2, 7)),          # repeat in the middle, long inner run: NumPy's copy
+    ((5,), (0,), (5, 40)),                # too many copies: NumPy's copy
+    ((5, 1), (0, 1), (5, 4)),             # a size-1 axis broadcast
+])
+def test_broadcast_reshape_equals_numpy(shape: Any, dims: Any, target: Any) -> None:
+    rng = np.random.default_rng(9)
+    v = rng.standard_normal(shape)
+    b = np.broadcast_to(v.reshape([target[d] if d in dims and shape[dims.index(d)] != 1
+                                   else 1 for d in range(len(target))]), target)
+    new = (int(np.prod(target)),)
+    got = codegen.broadcast_reshape(b, new)
+    _same_bits(got, b.reshape(new))
+    assert not np.shares_memory(got, v)
+
+
+def test_threaded_block_loop_gives_the_single_thread_bits(monkeypatch: Any) -> None:
+    x = np.random.default_rng(10).standard_normal(codegen.BLOCK_SIZE * 9 + 123).astype(
+        np.float32)
+    x = np.concatenate([x, np.full(codegen.BLOCK_MIN_SIZE, np.float32(0.25))])
+    f = fg.value_and_grad(lambda x: fnp.sum(fnp.tanh(x * 0.5 + 0.1) ** 2
+                                            + fnp.exp(-x) * fnp.sin(x)))
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 1)
+    single = fg.jit(f)(x)
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 3)
+    threaded = fg.jit(f)
+    src = threaded.lower(x).source()
+    assert "run by 3 threads" in src and "def fused_loop" in src
+    for _ in range(3):
+        got = threaded(x)
+        _same_bits(got[0], single[0])
+        _same_bits(got[1], single[1])
+    with np.errstate(over="raise"):   # the caller's errstate reaches the pool threads
+        with pytest.raises(FloatingPointError):
+            fg.jit(lambda x: fnp.sum(fnp.exp(x * 100.0) * 2.0 + 1.0))(x)

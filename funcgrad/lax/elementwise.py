@@ -17,6 +17,7 @@ import numpy as np
 
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError, supported_dtype
+from funcgrad.core.ir import Literal
 from funcgrad.core.primitive import Primitive
 from funcgrad.transforms import ad, batching, codegen, passes
 
@@ -157,6 +158,27 @@ def _simplify_mul(eqn: Any) -> Any:
 passes.simplify_rules[mul_p] = _simplify_mul
 div_p = _binop("div", lambda x, y: np.divide(x, y) if x.dtype.kind in "fc"
                else np.floor_divide(x, y), kinds="iufc")
+codegen.def_ufunc_by_dtype(div_p, lambda dt: np.divide if dt.kind in "fc" else np.floor_divide)
+
+
+def _simplify_div(eqn: Any) -> Any:
+    # x / 2**k is x * 2**-k exactly (one rounding of the same real number; inf, NaN, -0.0
+    # alike) when 2**-k is a finite value of the dtype: a multiply, fusible and cheaper.
+    x, y = eqn.invars
+    v = passes.literal_value(y)
+    dt = eqn.outvars[0].aval.dtype
+    if v is None or dt.kind != "f" or not isinstance(v, float) or v == 0 or \
+            abs(np.frexp(v)[0]) != 0.5:
+        return None
+    with np.errstate(all="ignore"):
+        r = dt.type(1) / dt.type(v)
+    if not np.isfinite(r) or r * dt.type(v) != 1:
+        return None
+    lit = Literal(np.broadcast_to(np.asarray(r, dt), y.aval.shape), y.aval)
+    return type(eqn)(mul_p, [x, lit], eqn.outvars, {}, eqn.source_info)
+
+
+passes.simplify_rules[div_p] = _simplify_div
 # Kinds whose NumPy loops keep the dtype (bool ** bool, bool / bool are int8 in NumPy).
 pow_p = _binop("pow", np.power, kinds="iufc")
 max_p = _binop("max", np.maximum)

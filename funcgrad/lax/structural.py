@@ -115,7 +115,7 @@ def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> Shaped
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
 passes.simplify_rules[reshape_p] = lambda eqn: (
     eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)
-codegen.def_impl_call(reshape_p)
+codegen.def_reshape(reshape_p)
 
 
 def reshape(x: Any, new_sizes: Sequence[int]) -> Any:
