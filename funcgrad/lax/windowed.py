@@ -314,14 +314,13 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxim
                                                                   window_strides, out_shape,
                                                                       strict=True))
         buf = (workspace.empty if covered else workspace.zeros)(xp.shape, source.dtype)
-        bits = source.view(uint)
-        ones = workspace.empty(out_shape, uint)
-        sint = np.dtype(f"i{source.dtype.itemsize}")
-        zero0 = source.dtype.type(0)
+        # 0 + source once (what zeros += source gives where taken: -0.0 becomes +0.0), then
+        # per tap its bits times the 0/1 mask: the taken bits, or those of +0.0.
+        shifted = workspace.empty(out_shape, source.dtype)
+        np.add(source.dtype.type(0), source, out=shifted)
+        bits = shifted.view(uint)
         for sl, m in masks:
-            np.negative(m.view(np.int8), out=ones.view(sint), casting="unsafe")  # all ones
-            np.bitwise_and(bits, ones, out=ones)
-            np.add(zero0, ones.view(source.dtype), out=buf[sl])
+            np.multiply(bits, m, out=buf[sl].view(uint))
         return _unpad(buf, padding)
     buf = np.zeros(xp.shape, source.dtype)
     zero = np.broadcast_to(np.zeros((), source.dtype), source.shape)
