@@ -556,3 +556,21 @@ def test_out_of_range_axes_do_not_wrap() -> None:
                  lambda: fnp.tensordot(x, x, ((0,), (2,)))):
         with pytest.raises(ValueError):
             call()
+
+
+def test_select_impl_is_np_where_bit_for_bit_on_large_arrays() -> None:
+    # select's impl works on the bit patterns above 4096 elements: it must be np.where's
+    # result exactly, NaN payloads, signed zeros and infinities included.
+    from funcgrad.lax.elementwise import select_impl
+    rng = np.random.default_rng(3)
+    specials = [np.nan, -0.0, np.inf, -np.inf, 0.0, -np.nan]
+    for dt in (np.float16, np.float32, np.float64, np.int32, np.int64, np.uint8, np.complex64):
+        a = (rng.standard_normal(5000) * 10).astype(dt)
+        b = (rng.standard_normal(5000) * 10).astype(dt)
+        if np.dtype(dt).kind == "f":
+            a[:6], b[:6] = specials, specials[::-1]
+        p = rng.random(5000) < 0.5
+        for f in (b, np.broadcast_to(np.zeros((), dt), a.shape),
+                  np.broadcast_to(np.array(-0.0 if np.dtype(dt).kind == "f" else 3, dt), a.shape)):
+            got, want = select_impl(p, a, f), np.where(p, a, f)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), dt

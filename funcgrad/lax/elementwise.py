@@ -751,13 +751,16 @@ def select_impl(pred: np.ndarray, on_true: np.ndarray, on_false: np.ndarray) -> 
     if uint is None or on_true.size < 4096:
         return np.where(pred, on_true, on_false)
     # np.where branches per element and mispredicts on a random mask (a relu's, say); the
-    # same bits by masking are branchless and about 8x faster on large arrays, and exact
-    # for every value, NaN and inf included.
-    mask = pred.view(np.uint8).astype(uint)
-    np.negative(mask, out=mask)                        # all ones where pred holds
-    out = np.bitwise_and(on_true.view(uint), mask)
-    np.bitwise_and(on_false.view(uint), np.invert(mask, out=mask), out=mask)
-    out |= mask
+    # same bits by arithmetic on the bit patterns are branchless and several times faster on
+    # large arrays, and exact for every value, NaN and inf included:
+    # false ^ ((true ^ false) * pred), or true * pred when the false branch is all +0.0 bits
+    # (a relu's backward).
+    t, f = on_true.view(uint), on_false.view(uint)
+    if not any(f.strides) and not f.reshape(-1)[0]:
+        return np.multiply(t, pred).view(on_true.dtype)
+    out = np.bitwise_xor(t, f)
+    np.multiply(out, pred, out=out)
+    np.bitwise_xor(out, f, out=out)
     return out.view(on_true.dtype)
 
 
