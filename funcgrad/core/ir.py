@@ -49,7 +49,7 @@ class Literal:
     (3,)
     """
 
-    __slots__ = ("scalar", "aval")
+    __slots__ = ("scalar", "aval", "_view")
 
     def __init__(self, val: Any, aval: ShapedArray):
         # Given an array (a scalar broadcast by a zero-stride view), only its first element is
@@ -60,12 +60,17 @@ class Literal:
         else:  # an empty array's literal has no element to keep: its scalar is a zero
             self.scalar = np.array(arr.reshape(-1)[0]) if arr.size else np.zeros((), arr.dtype)
         self.aval = aval
+        self._view: np.ndarray | None = None
 
     @property
     def val(self) -> np.ndarray:
-        """The value as an array of the aval's shape (a zero-stride view of the scalar)."""
-        shape = self.aval.shape
-        return np.broadcast_to(self.scalar, shape) if shape else self.scalar
+        """The value as an array of the aval's shape: the scalar, or a zero-stride view of it
+        (made once: interpreters read it per evaluation, a scan body's once per iteration)."""
+        view = self._view
+        if view is None:
+            shape = self.aval.shape
+            view = self._view = np.broadcast_to(self.scalar, shape) if shape else self.scalar
+        return view
 
     @property
     def key(self) -> tuple[Any, ...]:
