@@ -213,7 +213,7 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: Sequen
                 f"linear_transpose: primal leaf {i} has dtype {a.dtype}; only floating and "
                 f"complex inputs can be transposed"))
     zeros = pytree.tree_unflatten(in_tree, [np.zeros(a.shape, a.dtype) for a in avals])
-    out, _ = api.vjp(fun, *zeros)
+    out, pullback = api.vjp(fun, *zeros)  # linear: one pullback serves every cotangent
     out_leaves, out_tree = pytree.tree_flatten(out)
     out_avals = [get_aval(o) for o in out_leaves]
 
@@ -229,7 +229,6 @@ def linear_transpose(fun: Callable[..., Any], *primals: Any, reduce_axes: Sequen
                 raise FuncgradValueError(at_user_line(
                     f"linear_transpose: cotangent leaf {i} has shape {tuple(shape)}, the "
                     f"output {o.shape}"))
-        _, pullback = api.vjp(fun, *zeros)
         return pullback(ct)
 
     return transposed
