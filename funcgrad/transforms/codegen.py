@@ -444,6 +444,7 @@ class FunctionWriter:
         self.source_info: SourceInfo | None = None
         self.indent = 1
         self._last_uses = _last_uses(self.jaxpr)
+        self._not_released = {*self.jaxpr.constvars, *self.jaxpr.invars}  # globals, caller's
         self._fresh: set[Var] = set()  # variables whose buffer this function allocated
         self._views_taken: set[Var] = set()  # read by an equation that might alias them
         self._eqn_index = 0
@@ -581,8 +582,7 @@ class FunctionWriter:
         (a local of that name would shadow them) and inputs belong to the caller."""
         if not self.blocking:  # block functions see slices: nothing large to drop
             return
-        jaxpr, last = self.jaxpr, self._last_uses
-        keep = {*jaxpr.constvars, *jaxpr.invars}
+        jaxpr, last, keep = self.jaxpr, self._last_uses, self._not_released
         dead: list[Var] = []
         for eqn in jaxpr.eqns[lo:hi]:
             for a in eqn.invars:
