@@ -28,6 +28,7 @@ scatter-adds the products with one strided ``+=`` per kernel offset (col2im).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -217,8 +218,8 @@ def _conv_im2col(x: np.ndarray, w: np.ndarray, window_strides: tuple[int, ...],
     o, i = w.shape[:2]
     ks = w.shape[2:]
     nsp = len(ks)
-    p = int(np.prod(out_sp, dtype=np.int64))
-    k = int(np.prod(ks, dtype=np.int64))
+    p = math.prod(out_sp)
+    k = math.prod(ks)
     og = o // groups
     w_m = w.reshape(groups, og, i * k)
     if _columns_inner_out(ks, window_strides, rhs_dilation, out_sp) and _per_image(
@@ -267,8 +268,8 @@ def _conv_scatter(x: np.ndarray, w: np.ndarray, padding: Pads, lhs_dilation: tup
     o, i = w.shape[:2]
     in_sp, ks = x.shape[2:], w.shape[2:]
     og = o // groups
-    k = int(np.prod(ks, dtype=np.int64))
-    p = int(np.prod(in_sp, dtype=np.int64))
+    k = math.prod(ks)
+    p = math.prod(in_sp)
     w_m = w.reshape(groups, og, i, k).transpose(0, 3, 1, 2).reshape(groups, k * og, i)
     # One GEMM per group, (K*Og, I) @ (I, N*P): NumPy does not hand a matmul broadcast over
     # the batch to BLAS, so the (small) input is laid out as (G, I, N*P) first.
@@ -301,8 +302,8 @@ def _conv_impl(lhs: np.ndarray, rhs: np.ndarray, *, window_strides: tuple[int, .
     out_shape = (lhs.shape[0], rhs.shape[0], *out_sp)
     if 0 in out_shape or lhs.size == 0 or rhs.size == 0:
         return np.zeros(out_shape, dtype=np.result_type(lhs, rhs))
-    in_positions = int(np.prod(lhs.shape[2:], dtype=np.int64))
-    out_positions = int(np.prod(out_sp, dtype=np.int64))
+    in_positions = math.prod(lhs.shape[2:])
+    out_positions = math.prod(out_sp)
     if (any(d > 1 for d in lhs_dilation) and all(s == 1 for s in window_strides)
             and in_positions < out_positions):
         return _conv_scatter(lhs, rhs, padding, lhs_dilation, rhs_dilation,
@@ -651,7 +652,7 @@ def _conv_patches_impl(x: np.ndarray, *, kernel_shape: tuple[int, ...],
     """(N, C, *in) -> (C*K, N, *out): ``[c*K + t, n, m] = padded x[n, c, m * s + t * rd]``."""
     n, c, *in_sp = x.shape
     out_sp = _patches_out_shape(in_sp, kernel_shape, window_strides, padding, rhs_dilation)
-    k = int(np.prod(kernel_shape, dtype=np.int64))
+    k = math.prod(kernel_shape)
     if 0 in (n, c, *out_sp):
         return np.zeros((c * k, n, *out_sp), x.dtype)
     xp = _dilate_and_pad(x, (1,) * len(in_sp), padding)
@@ -664,7 +665,7 @@ def _conv_patches_transpose_impl(cols: np.ndarray, *, input_shape: tuple[int, ..
                                  padding: Pads, rhs_dilation: tuple[int, ...]) -> np.ndarray:
     """col2im: (C*K, N, *out) -> (N, C, *in), each column added back where it was read."""
     ck, n, *out_sp = cols.shape
-    k = int(np.prod(kernel_shape, dtype=np.int64))
+    k = math.prod(kernel_shape)
     c = ck // k
     if not cols.size or not n * c:
         return np.zeros((n, c, *input_shape), cols.dtype)
@@ -734,7 +735,7 @@ def _conv_patches_abstract_eval(x: ShapedArray, *, kernel_shape: tuple[int, ...]
                          f"need one entry per spatial axis of the operand {x.shape}")
     out_sp = _patches_out_shape(x.shape[2:], kernel_shape, window_strides, padding,
                                 rhs_dilation)
-    k = int(np.prod(kernel_shape, dtype=np.int64))
+    k = math.prod(kernel_shape)
     return ShapedArray((x.shape[1] * k, x.shape[0], *out_sp), x.dtype, x.weak_type)
 
 
@@ -742,7 +743,7 @@ def _conv_patches_transpose_abstract_eval(cols: ShapedArray, *, input_shape: tup
                                           kernel_shape: tuple[int, ...],
                                           window_strides: tuple[int, ...], padding: Pads,
                                           rhs_dilation: tuple[int, ...]) -> ShapedArray:
-    k = int(np.prod(kernel_shape, dtype=np.int64))
+    k = math.prod(kernel_shape)
     out_sp = _patches_out_shape(input_shape, kernel_shape, window_strides, padding,
                                 rhs_dilation)
     if cols.ndim != 2 + len(input_shape) or cols.shape[0] % k or cols.shape[2:] != out_sp:
@@ -841,7 +842,7 @@ def _patch_params(rhs_shape: Sequence[int], params: dict[str, Any]) -> dict[str,
 def _grouped(rhs: Any, g: int) -> Any:
     """(O, I, *k) -> (G, Og, I*K)."""
     o, i, *ks = get_aval(rhs).shape
-    return reshape(rhs, (g, o // g, i * int(np.prod(ks, dtype=np.int64))))
+    return reshape(rhs, (g, o // g, i * math.prod(ks)))
 
 
 _SMALL_GEMM_ROWS = 16
@@ -857,8 +858,8 @@ def _dx_by_col2im(rhs_shape: Sequence[int], in_sp: Sequence[int], out_sp: Sequen
     1.1 ms against 6 ms. Otherwise the seed rule's one GEMM wins or ties (64->64 3x3 on
     32x64x32x32: 29 ms against 44 ms; 32->64 3x3 on 32x32x16x16: a tie)."""
     o, i = rhs_shape[0] // groups, rhs_shape[1]
-    p_in = int(np.prod(in_sp, dtype=np.int64))
-    p_out = int(np.prod(out_sp, dtype=np.int64))
+    p_in = math.prod(in_sp)
+    p_out = math.prod(out_sp)
     return i < _SMALL_GEMM_ROWS and o * p_in > i * p_out
 
 
@@ -870,7 +871,7 @@ def _conv_residual_rule(lhs: Any, rhs: Any, **params: Any) -> tuple[Any, Any]:
     ck, n, *out_sp = get_aval(cols).shape
     g = params["feature_group_count"]
     o = get_aval(rhs).shape[0]
-    p = int(np.prod(out_sp, dtype=np.int64))
+    p = math.prod(out_sp)
     if _per_image(o, ck, p, g):
         # (N, O, C*K) @ (N, C*K, P): the weights a zero-stride view, the columns a
         # transposed view; the products land in NCHW
@@ -896,8 +897,8 @@ def _conv_vjp(ct: Any, ans: Any, primals: Sequence[Any], needs: Sequence[bool],
     g = params["feature_group_count"]
     n, o, *out_sp = get_aval(ct).shape
     rhs_shape = get_aval(rhs).shape
-    ck = rhs_shape[1] * int(np.prod(rhs_shape[2:], dtype=np.int64))
-    p = int(np.prod(out_sp, dtype=np.int64))
+    ck = rhs_shape[1] * math.prod(rhs_shape[2:])
+    p = math.prod(out_sp)
     if _per_image(o, ck, p, g):
         return _conv_vjp_per_image(ct, lhs, rhs, residuals, needs, params)
     unit = (all(s == 1 for s in params["window_strides"])
@@ -932,8 +933,8 @@ def _conv_vjp_per_image(ct: Any, lhs: Any, rhs: Any, cols: Any, needs: Sequence[
     # reference's hand NumPy.
     rhs_shape = get_aval(rhs).shape
     n, o, *out_sp = get_aval(ct).shape
-    ck = rhs_shape[1] * int(np.prod(rhs_shape[2:], dtype=np.int64))
-    p = int(np.prod(out_sp, dtype=np.int64))
+    ck = rhs_shape[1] * math.prod(rhs_shape[2:])
+    p = math.prod(out_sp)
     ct3 = reshape(ct, (n, o, p))
     dx = dw = None
     if needs[0]:

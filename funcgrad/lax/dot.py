@@ -8,6 +8,7 @@ one ``np.matmul`` on (batch, free, contract) views.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,9 +40,9 @@ def _dot_general_tensordot(x: np.ndarray, y: np.ndarray, dimension_numbers: Dime
         return np.tensordot(x, y, (xc, yc))  # BLAS, via one reshape + dot
     x_free, y_free = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
     batch = [x.shape[i] for i in xb]
-    m = int(np.prod([x.shape[i] for i in x_free], dtype=np.int64))
-    n = int(np.prod([y.shape[i] for i in y_free], dtype=np.int64))
-    k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
+    m = math.prod([x.shape[i] for i in x_free])
+    n = math.prod([y.shape[i] for i in y_free])
+    k = math.prod([x.shape[i] for i in xc])
     x3 = x.transpose((*xb, *x_free, *xc)).reshape((*batch, m, k))
     y3 = y.transpose((*yb, *yc, *y_free)).reshape((*batch, k, n))
     # A batch of outer products (per-example weight gradients under vmap) is a broadcast

@@ -145,7 +145,7 @@ def _scatter_winners(x: Any, u: Any, idx: Sequence[Any]) -> Any:
     # an update wins where it reads its own id. Indices may be traced, so this stays in lax.
     u_shape = get_aval(u).shape
     b_shape = get_aval(idx[0]).shape if idx else ()
-    n = int(np.prod(b_shape, dtype=np.int64))
+    n = math.prod(b_shape)
     ids = np.arange(n, dtype=np.int64).reshape(b_shape)
     ids = np.broadcast_to(ids.reshape(b_shape + (1,) * (len(u_shape) - len(b_shape))), u_shape)
     x_shape = get_aval(x).shape

@@ -6,6 +6,7 @@ reshape in ``funcgrad.numpy``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -144,7 +145,7 @@ def _prod_of_others(ans: Any, x: Any, axes: tuple[int, ...]) -> Any:
     # product of an (n, n) matrix whose diagonal is 1. Costs n^2 memory along the axes.
     shape = get_aval(x).shape
     kept = [i for i in range(len(shape)) if i not in axes]
-    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    n = math.prod([shape[a] for a in axes])
     moved = reshape(transpose(x, (*kept, *axes)), (*[shape[i] for i in kept], n))
     k = len(kept)
     tiled = broadcast_in_dim(moved, (*[shape[i] for i in kept], n, n), (*range(k), k + 1))

@@ -8,6 +8,7 @@ reshape <-> reshape, transpose <-> transpose, concatenate <-> slices.
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,7 +107,7 @@ reshape_p.def_impl(lambda x, new_sizes: x.reshape(new_sizes))
 
 
 def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> ShapedArray:
-    if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
+    if math.prod(new_sizes) != x.size:
         raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} "
                          f"({x.size} elements) into shape {new_sizes}")
     return ShapedArray(new_sizes, x.dtype, x.weak_type)
@@ -123,14 +124,14 @@ def reshape(x: Any, new_sizes: Sequence[int]) -> Any:
     aval = get_aval(x)
     sizes = tuple(int(d) for d in new_sizes)
     if -1 in sizes:
-        known = int(np.prod([d for d in sizes if d != -1], dtype=np.int64))
+        known = math.prod([d for d in sizes if d != -1])
         if sizes.count(-1) > 1 or known == 0 or aval.size % known:
             raise ShapeError(f"reshape: cannot reshape an array of shape {aval.shape} into "
                              f"shape {tuple(new_sizes)}")
         sizes = tuple(aval.size // known if d == -1 else d for d in sizes)
     if sizes == aval.shape:
         return x
-    if int(np.prod(sizes, dtype=np.int64)) != aval.size:
+    if math.prod(sizes) != aval.size:
         raise ShapeError(f"reshape: cannot reshape an array of shape {aval.shape} "
                          f"({aval.size} elements) into shape {sizes}")
     return reshape_p.bind(x, new_sizes=sizes)

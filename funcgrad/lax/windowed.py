@@ -24,6 +24,7 @@ a loop over output elements.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -121,7 +122,7 @@ def _first_argmax(xp: np.ndarray, window_dimensions: tuple[int, ...],
                   window_strides: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
     """Per window, the flat (row-major) index of its first maximum."""
     best: np.ndarray | None = None
-    k = int(np.prod(window_dimensions, dtype=np.int64))
+    k = math.prod(window_dimensions)
     idx = np.zeros(out_shape, np.uint8 if k <= 256 else np.int64)
     for j, sl in _taps(xp, window_dimensions, window_strides, out_shape):
         v = xp[sl]
@@ -153,7 +154,7 @@ def _first_max_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
     caller uses the argmax. The masks are yielded one tap at a time and each is valid only
     until the next is asked for (the buffers are reused: no copies).
     """
-    if int(np.prod(window_dimensions, dtype=np.int64)) > _MASK_TAPS:
+    if math.prod(window_dimensions) > _MASK_TAPS:
         return None
     taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out_shape)]
     if maxima is not None:

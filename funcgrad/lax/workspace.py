@@ -11,6 +11,7 @@ state allocates nothing large. Only buffers of at least ``MIN_BYTES`` are pooled
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ def empty(shape: Sequence[int], dtype: Any) -> np.ndarray:
     global _pooled_bytes
     dt = np.dtype(dtype)
     shape = tuple(int(d) for d in shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    nbytes = math.prod(shape) * dt.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dt)
     key = (shape, dt.str)

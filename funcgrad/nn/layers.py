@@ -8,6 +8,7 @@ else is a composite of ``fg.numpy``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -252,7 +253,7 @@ def avg_pool(x: Array, window: IntOrSeq, stride: IntOrSeq | None = None,
     x = fnp.asarray(x)
     if x.dtype.kind not in "fc":
         x = fnp.asarray(x, np.float64)
-    return lax.reduce_window_sum(x, dims, strides, pads) / float(np.prod(dims))
+    return lax.reduce_window_sum(x, dims, strides, pads) / float(math.prod(dims))
 
 
 def adaptive_avg_pool(x: Array, output_size: IntOrSeq) -> Array:
@@ -374,7 +375,7 @@ def flatten(x: Array, start_axis: int = 1) -> Array:
     """
     shape = fnp.shape(x)
     start = int(start_axis) % max(len(shape), 1)
-    return fnp.reshape(x, (*shape[:start], int(np.prod(shape[start:], dtype=np.int64))))
+    return fnp.reshape(x, (*shape[:start], math.prod(shape[start:])))
 
 
 # == normalisation and dropout ================================================================
@@ -421,7 +422,7 @@ def batch_norm(x: Array, scale: Array | None, bias: Array | None, running_mean: 
     if train:
         mean = fnp.mean(x, axis=axes)
         var = fnp.var(x, axis=axes)
-        n = int(np.prod([fnp.shape(x)[a] for a in axes], dtype=np.int64))
+        n = math.prod([fnp.shape(x)[a] for a in axes])
         unbiased = var * (n / max(n - 1, 1))
         new_mean = running_mean * (1.0 - momentum) + mean * float(momentum)
         new_var = running_var * (1.0 - momentum) + unbiased * float(momentum)

@@ -4,6 +4,7 @@ cumsum, cumprod."""
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,7 @@ def prod(a: ArrayLike, axis: Any = None, dtype: Any = None, out: None = None,
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    return math.prod([shape[a] for a in axes])
 
 
 def _where_count(x: Any, axes: tuple[int, ...], where: Any, dtype: Any) -> Any:

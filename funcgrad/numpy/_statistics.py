@@ -11,6 +11,7 @@ the rules of those primitives. Where NumPy's output shape depends on values (``b
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -289,7 +290,7 @@ def average(a: ArrayLike, axis: Any = None, weights: ArrayLike = None, returned:
     x = asarray(a)
     if weights is None:
         avg = mean(x, axis=axis, keepdims=keepdims)
-        scl = np.asarray(x.size / builtins.max(int(np.prod(avg.shape)), 1), avg.dtype)
+        scl = np.asarray(x.size / builtins.max(math.prod(avg.shape), 1), avg.dtype)
     else:
         w = asarray(weights)
         if x.dtype.kind in "biu":

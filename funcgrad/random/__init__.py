@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,7 +56,7 @@ def _random_bits_impl(keys: np.ndarray, shape: tuple[int, ...], dtype: np.dtype,
                       salt: int) -> np.ndarray:
     keys = np.asarray(keys, dtype=np.uint32)
     lead = keys.shape[:-1]
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     flat = keys.reshape(-1, 2)
     out = np.empty((flat.shape[0], n), dtype=dtype)
     for i in range(flat.shape[0]):
@@ -403,7 +404,7 @@ def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p:
         if fnp.ndim(arr) == 0:
             raise _FgValueError("choice: a must be an int or an array with at least one axis")
         n = fnp.shape(arr)[axis]
-    m = int(np.prod(s, dtype=np.int64))
+    m = math.prod(s)
     if n == 0 and m > 0:
         raise _FgValueError("choice: a is empty but shape asks for draws")
     if not replace and m > n:

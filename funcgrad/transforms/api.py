@@ -8,6 +8,7 @@ rule tables they drive live in :mod:`funcgrad.transforms.ad` (and ``vmap`` in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -358,7 +359,7 @@ def jacrev(fun: Callable[..., Any], argnums: int | Sequence[int] = 0,
         from funcgrad import lax
         for o in out_leaves:
             oshape = get_aval(o).shape
-            size = int(np.prod(oshape, dtype=np.int64))
+            size = math.prod(oshape)
             jac_per_out.append([
                 lax.reshape(lax.slice_in_dim(r, start, start + size, axis=0),
                             (*oshape, *get_aval(x).shape)) for r, x in zip(rows, leaves,
@@ -389,7 +390,7 @@ def _assemble_jac(jac_cols: Sequence[Any], holder: dict[str, Any], leaves: Seque
         row, start = [], 0
         for x in leaves:
             ishape = get_aval(x).shape
-            size = int(np.prod(ishape, dtype=np.int64))
+            size = math.prod(ishape)
             piece = lax.slice_in_dim(col, start, start + size, axis=len(oshape))
             row.append(lax.reshape(piece, (*oshape, *ishape)))
             start += size

@@ -34,6 +34,7 @@ import concurrent.futures
 import contextvars
 import itertools
 import linecache
+import math
 import os
 import re
 import threading
@@ -164,8 +165,8 @@ def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarra
     array([0., 0., 1., 1., 2., 2.])
     """
     repeated = [ax for ax in range(view.ndim) if view.strides[ax] == 0 and view.shape[ax] > 1]
-    copies = int(np.prod([view.shape[ax] for ax in repeated], dtype=np.int64))
-    inner = int(np.prod(view.shape[repeated[-1] + 1:], dtype=np.int64)) if repeated else 0
+    copies = math.prod([view.shape[ax] for ax in repeated])
+    inner = math.prod(view.shape[repeated[-1] + 1:]) if repeated else 0
     if not repeated or copies > BROADCAST_COPIES or inner >= BROADCAST_INNER or view.size == 0:
         return view.reshape(new_sizes)   # NumPy's copy: its inner loop is long enough
     out = np.empty(view.shape, view.dtype)
@@ -624,7 +625,7 @@ class FunctionWriter:
         block function: inputs and outputs are flat slices, temporaries block buffers."""
         eqns = self.jaxpr.eqns[start:end]
         shape = eqns[0].outvars[0].aval.shape
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         inside = {v for e in eqns for v in e.outvars}
         later = {a for e in self.jaxpr.eqns[end:] for a in e.invars if isinstance(a, Var)}
         later |= {a for a in self.jaxpr.outvars if isinstance(a, Var)}
@@ -817,7 +818,7 @@ def submit_block_loop(fn: Callable[..., None], *args: Any) -> concurrent.futures
 
 
 def _nbytes(v: Var) -> int:
-    return int(np.prod(v.aval.shape)) * np.dtype(v.aval.dtype).itemsize
+    return math.prod(v.aval.shape) * np.dtype(v.aval.dtype).itemsize
 
 
 def _scalar_literal(atom: Any) -> Any:
@@ -857,7 +858,7 @@ def block_regions(jaxpr: Jaxpr, views: Any = None) -> list[tuple[int, int]]:
         ok_shape = shape if shape is not None else out.shape
         fusible = False
         if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and out.shape == ok_shape \
-                and int(np.prod(out.shape)) >= BLOCK_MIN_SIZE:
+                and math.prod(out.shape) >= BLOCK_MIN_SIZE:
             fusible = operands_ok(eqn, out.shape)
         elif eqn.primitive in block_reductions and shape is not None:
             x = eqn.invars[0]
@@ -872,7 +873,7 @@ def block_regions(jaxpr: Jaxpr, views: Any = None) -> list[tuple[int, int]]:
             close(i)
             start, shape, n_ufuncs = None, None, 0
             if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and \
-                    int(np.prod(out.shape)) >= BLOCK_MIN_SIZE and operands_ok(eqn, out.shape):
+                    math.prod(out.shape) >= BLOCK_MIN_SIZE and operands_ok(eqn, out.shape):
                 start, shape, inside, n_ufuncs = i, out.shape, set(eqn.outvars), 1
     close(len(jaxpr.eqns))
     return regions

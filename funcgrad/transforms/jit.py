@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import time
 import warnings
@@ -712,13 +713,13 @@ class Cost:
 # families register nothing here: jit must not import lax).
 def _dot_flops(ins: list[ShapedArray], outs: list[ShapedArray], params: dict[str, Any]) -> int:
     (contract, _), _ = params["dimension_numbers"]
-    k = int(np.prod([ins[0].shape[d] for d in contract]))
+    k = math.prod([ins[0].shape[d] for d in contract])
     return 2 * int(outs[0].size) * k
 
 
 def _conv_flops(ins: list[ShapedArray], outs: list[ShapedArray], params: dict[str, Any]) -> int:
     # Each output element is a dot of one kernel slice: kernel size / output features.
-    out_features = max(int(np.prod(ins[1].shape)) // max(int(ins[1].shape[0]), 1), 1)
+    out_features = max(math.prod(ins[1].shape) // max(int(ins[1].shape[0]), 1), 1)
     return 2 * int(outs[0].size) * out_features
 
 
