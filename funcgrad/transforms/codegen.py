@@ -625,7 +625,7 @@ class FunctionWriter:
         block function: inputs and outputs are flat slices, temporaries block buffers."""
         eqns = self.jaxpr.eqns[start:end]
         shape = eqns[0].outvars[0].aval.shape
-        size = math.prod(shape)
+        size = eqns[0].outvars[0].aval.size
         inside = {v for e in eqns for v in e.outvars}
         later = {a for e in self.jaxpr.eqns[end:] for a in e.invars if isinstance(a, Var)}
         later |= {a for a in self.jaxpr.outvars if isinstance(a, Var)}
@@ -818,7 +818,7 @@ def submit_block_loop(fn: Callable[..., None], *args: Any) -> concurrent.futures
 
 
 def _nbytes(v: Var) -> int:
-    return math.prod(v.aval.shape) * np.dtype(v.aval.dtype).itemsize
+    return v.aval.size * np.dtype(v.aval.dtype).itemsize
 
 
 def _scalar_literal(atom: Any) -> Any:
@@ -858,7 +858,7 @@ def block_regions(jaxpr: Jaxpr, views: Any = None) -> list[tuple[int, int]]:
         ok_shape = shape if shape is not None else out.shape
         fusible = False
         if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and out.shape == ok_shape \
-                and math.prod(out.shape) >= BLOCK_MIN_SIZE:
+                and out.size >= BLOCK_MIN_SIZE:
             fusible = operands_ok(eqn, out.shape)
         elif eqn.primitive in block_reductions and shape is not None:
             x = eqn.invars[0]
@@ -873,7 +873,7 @@ def block_regions(jaxpr: Jaxpr, views: Any = None) -> list[tuple[int, int]]:
             close(i)
             start, shape, n_ufuncs = None, None, 0
             if eqn.primitive in _fresh_output and len(eqn.outvars) == 1 and \
-                    math.prod(out.shape) >= BLOCK_MIN_SIZE and operands_ok(eqn, out.shape):
+                    out.size >= BLOCK_MIN_SIZE and operands_ok(eqn, out.shape):
                 start, shape, inside, n_ufuncs = i, out.shape, set(eqn.outvars), 1
     close(len(jaxpr.eqns))
     return regions

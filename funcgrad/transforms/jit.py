@@ -719,7 +719,7 @@ def _dot_flops(ins: list[ShapedArray], outs: list[ShapedArray], params: dict[str
 
 def _conv_flops(ins: list[ShapedArray], outs: list[ShapedArray], params: dict[str, Any]) -> int:
     # Each output element is a dot of one kernel slice: kernel size / output features.
-    out_features = max(math.prod(ins[1].shape) // max(int(ins[1].shape[0]), 1), 1)
+    out_features = max(ins[1].size // max(int(ins[1].shape[0]), 1), 1)
     return 2 * int(outs[0].size) * out_features
 
 
