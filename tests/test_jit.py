@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
+from typing import Any
 
 import numpy as np
 import pytest
@@ -497,7 +498,43 @@ def test_passes_simplify_cse_and_dce() -> None:
     assert names.count("mul") == 1  # x * 1 is gone; x ** 2 became x * x
     # never x * 0 -> 0 or x + 0 -> x: they change NaN and -0.0
     closed = fg.make_jaxpr(lambda x: x * 0.0 + (-x + 0.0))(np.ones(3))
-    assert [e.primitive.name for e in passes.optimize(closed.jaxpr).eqns].count("add") == 2
+    names = [e.primitive.name for e in passes.optimize(closed.jaxpr).eqns]
+    assert names == ["mul", "sub", "add"]  # (-x) + 0.0 is 0.0 - x; nothing dropped
+
+
+def _special_values(dtype: Any) -> np.ndarray:
+    v = np.array([0.0, -0.0, 1.5, -2.25, np.inf, -np.inf, np.nan, 3e38], dtype)
+    return np.stack(np.meshgrid(v, v)).reshape(2, -1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
+def test_simplify_folds_negations_into_their_readers(dtype: Any) -> None:
+    from funcgrad.transforms import passes
+    fns = {"neg neg": (lambda a, b: fnp.negative(-a) * b, ["mul"]),
+           "a + -b": (lambda a, b: a + (-b), ["sub"]),
+           "-a + b": (lambda a, b: (-a) + b, ["sub"]),
+           "a - -b": (lambda a, b: a - (-b), ["add"])}
+    a, b = _special_values(np.float64)
+    if np.dtype(dtype).kind != "f":
+        a, b = np.arange(-8, 8) * 37, np.arange(16) * 11
+    a, b = a.astype(dtype), b.astype(dtype)
+    for name, (f, want) in fns.items():
+        opt = passes.optimize(fg.make_jaxpr(f)(a, b).jaxpr)
+        assert [e.primitive.name for e in opt.eqns] == want, name
+        with np.errstate(all="ignore"):
+            got, ref = fg.jit(f)(a, b), f(a, b)
+        np.testing.assert_array_equal(got, ref)  # NaN where NaN, and the sign of zero
+        numbers = ~np.isnan(ref) if np.dtype(dtype).kind == "f" else slice(None)
+        assert (np.signbit(got) == np.signbit(ref))[numbers].all(), name
+
+
+def test_the_backward_sum_of_a_negated_cotangent_is_one_subtraction() -> None:
+    from funcgrad.transforms import passes
+    f = fg.grad(lambda x: fnp.sum(fnp.sin(x) - fnp.exp(-x) * fnp.cos(x)))
+    x = np.linspace(-2, 2, 7)
+    opt = passes.optimize(fg.make_jaxpr(f)(x).jaxpr)
+    assert "neg" not in [e.primitive.name for e in opt.eqns][-4:]
+    _close(fg.jit(f)(x), f(x), 1e-15)
 
 
 def test_cse_lengthens_lifetimes_and_buffers_respect_it() -> None:

@@ -4,6 +4,8 @@ blocked evaluation is used."""
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 import numpy as np
@@ -290,3 +292,24 @@ def test_threaded_block_loop_gives_the_single_thread_bits(monkeypatch: Any) -> N
     with np.errstate(over="raise"):   # the caller's errstate reaches the pool threads
         with pytest.raises(FloatingPointError):
             fg.jit(lambda x: fnp.sum(fnp.exp(x * 100.0) * 2.0 + 1.0))(x)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_threaded_block_loop_runs_in_a_forked_child(monkeypatch: Any) -> None:
+    # A forked child has the pool object but not its threads: without a fresh pool the
+    # child's first threaded loop would wait forever (the alarm turns that into a failure).
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 2)
+    x = np.random.default_rng(11).standard_normal(codegen.BLOCK_MIN_SIZE * 2)
+    f = fg.jit(lambda x: fnp.sum(fnp.tanh(x) * 2.0 + fnp.exp(-x)))
+    want = f(x)   # the pool exists now, in the parent
+    assert "run by 2 threads" in f.lower(x).source()
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit status only
+        signal.alarm(20)
+        ok = False
+        try:
+            ok = fg.jit(lambda x: fnp.sum(fnp.tanh(x) * 2.0 + fnp.exp(-x)))(x) == want
+        finally:
+            os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -178,6 +178,70 @@ def test_pool_gradient_masks_match_argmax(case, dtype, special, contiguous, monk
         _bits(W._select_and_scatter_add_impl(src, x, fast_max, **p)), _bits(want_sc))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_pool_kernels_in_row_chunks_on_threads_give_the_sequential_bits(case, dtype,
+                                                                        monkeypatch):
+    from funcgrad.transforms import codegen
+    spatial, win, stride, pads = case
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2, 3, (7, 3, *spatial)).astype(dtype)        # ties everywhere
+    if np.dtype(dtype).kind == "f":
+        x.flat[::7] = -0.0
+        x.flat[3::11] = -np.inf
+    p = dict(window_dimensions=(1, 1, *win), window_strides=(1, 1, *stride),
+             padding=((0, 0), (0, 0), *pads))
+    out_shape = W._window_out_shape(x.shape, p["window_dimensions"], p["window_strides"],
+                                    p["padding"])
+    src = rng.standard_normal(out_shape).astype(dtype)
+
+    def run():
+        mx = W._reduce_window_max_impl(x, **p)
+        return (mx, W._reduce_window_sum_impl(x, **p),
+                W._select_and_scatter_add_impl(src, x, mx, **p),
+                W._select_and_scatter_add_impl(src, x, **p))
+
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 1)
+    want = [r.copy() for r in run()]
+    chunked = []
+    real = codegen.parallel_chunks
+    monkeypatch.setattr(codegen, "parallel_chunks",
+                        lambda fn, n, k: (chunked.append(k), real(fn, n, k))[1])
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 2)
+    monkeypatch.setattr(W, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(W, "CHUNK_BYTES", max(1, x.nbytes // 5))   # 5 chunks of 7 rows
+    got = run()
+    assert chunked and all(k >= 2 for k in chunked)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_array_equal(_bits(g), _bits(w))
+
+
+def test_parallel_chunks_cover_the_rows_and_raise_after_all_finish(monkeypatch):
+    from funcgrad.transforms import codegen
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 2)
+    out = np.zeros(11)
+    seen = []
+
+    def fill(lo, hi):
+        seen.append((lo, hi))
+        codegen.parallel_chunks(lambda a, b: None, 4, 2)   # nested: inline, no deadlock
+        out[lo:hi] += 1
+
+    codegen.parallel_chunks(fill, 11, 4)
+    assert sorted(seen) == [(0, 2), (2, 5), (5, 8), (8, 11)]
+    np.testing.assert_array_equal(out, np.ones(11))
+
+    def fail(lo, hi):
+        if lo:
+            raise ValueError(f"chunk {lo}")
+        out[lo:hi] = 7
+
+    with pytest.raises(ValueError, match="chunk"):
+        codegen.parallel_chunks(fail, 11, 2)
+    assert out[0] == 7
+
+
 def test_pool_gradient_nan_operand_uses_argmax(monkeypatch):
     x = np.array([[[[1.0, np.nan, 2.0, 3.0], [0.0, 5.0, np.nan, 1.0]]]])
     p = dict(window_dimensions=(1, 1, 2, 2), window_strides=(1, 1, 2, 2),

@@ -18,7 +18,7 @@ import numpy as np
 from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import ShapeError, supported_dtype
 from funcgrad.core.ir import Literal
-from funcgrad.core.primitive import Primitive
+from funcgrad.core.primitive import Primitive, add_any_p
 from funcgrad.transforms import ad, batching, codegen, passes
 
 # == helpers ==================================================================================
@@ -145,7 +145,7 @@ sub_p = _binop("sub", np.subtract, kinds="iufc")  # NumPy refuses boolean subtra
 mul_p = _binop("mul", np.multiply)
 
 
-def _simplify_mul(eqn: Any) -> Any:
+def _simplify_mul(eqn: Any, defs: Any) -> Any:
     # x * 1 is x exactly (NaN, inf and -0.0 included); x * 0 is not 0, so it stays.
     x, y = eqn.invars
     out = eqn.outvars[0]
@@ -161,7 +161,7 @@ div_p = _binop("div", lambda x, y: np.divide(x, y) if x.dtype.kind in "fc"
 codegen.def_ufunc_by_dtype(div_p, lambda dt: np.divide if dt.kind in "fc" else np.floor_divide)
 
 
-def _simplify_div(eqn: Any) -> Any:
+def _simplify_div(eqn: Any, defs: Any) -> Any:
     # x / 2**k is x * 2**-k exactly (one rounding of the same real number; inf, NaN, -0.0
     # alike) when 2**-k is a finite value of the dtype: a multiply, fusible and cheaper.
     x, y = eqn.invars
@@ -243,6 +243,35 @@ ad.defvjp(div_p, lambda ct, ans, x, y: div(ct, y),
 ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
 
 
+# Negations folded into their readers, exactly (IEEE subtraction is the addition of the
+# negated operand, and integers wrap alike): -(-x) is x, a + (-b) is a - b, a - (-b) is a + b.
+# The backward passes of sub and neg make these: a VJP's neg(ct) summed (add_any) into
+# another cotangent.
+def _simplify_neg(eqn: Any, defs: Any) -> Any:
+    inner = passes.defined_by(eqn.invars[0], neg_p, defs)
+    return inner.invars[0] if inner is not None else None
+
+
+def _simplify_add_sub(eqn: Any, defs: Any) -> Any:
+    a, b = eqn.invars
+    if eqn.outvars[0].aval.dtype.kind == "b":
+        return None
+    negated_b = passes.defined_by(b, neg_p, defs)
+    if negated_b is not None:
+        flipped = add_p if eqn.primitive is sub_p else sub_p
+        return type(eqn)(flipped, [a, negated_b.invars[0]], eqn.outvars, {}, eqn.source_info)
+    negated_a = passes.defined_by(a, neg_p, defs)
+    if negated_a is not None and eqn.primitive is not sub_p:  # (-a) + b is b - a
+        return type(eqn)(sub_p, [b, negated_a.invars[0]], eqn.outvars, {}, eqn.source_info)
+    return None
+
+
+passes.simplify_rules[neg_p] = _simplify_neg
+passes.simplify_rules[add_p] = _simplify_add_sub
+passes.simplify_rules[sub_p] = _simplify_add_sub
+passes.simplify_rules[add_any_p] = _simplify_add_sub  # the backward pass's sums of cotangents
+
+
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
     # y * x^(y-1), written without dividing by x so that x = 0 is exact.
     return mul(y, pow(x, sub(y, 1)))
@@ -320,7 +349,7 @@ def _integer_pow_abstract_eval(x: ShapedArray, y: int) -> ShapedArray:
 integer_pow_p.def_abstract_eval(_integer_pow_abstract_eval)
 
 
-def _simplify_integer_pow(eqn: Any) -> Any:
+def _simplify_integer_pow(eqn: Any, defs: Any) -> Any:
     # The impl computes a square as x * x: the same product, now visible to CSE and fusion.
     if eqn.params["y"] == 2:
         x = eqn.invars[0]
@@ -818,7 +847,7 @@ def _convert_element_type_abstract_eval(x: ShapedArray, new_dtype: np.dtype) -> 
 
 convert_element_type_p.def_abstract_eval(_convert_element_type_abstract_eval)
 codegen.def_impl_call(convert_element_type_p)
-passes.simplify_rules[convert_element_type_p] = lambda eqn: (
+passes.simplify_rules[convert_element_type_p] = lambda eqn, defs: (
     eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)
 batching.defvectorized(convert_element_type_p)
 

@@ -49,7 +49,7 @@ broadcast_in_dim_p.def_impl(_broadcast_in_dim_impl)
 broadcast_in_dim_p.def_abstract_eval(_broadcast_in_dim_abstract_eval)
 
 
-def _simplify_broadcast(eqn: Any) -> Any:
+def _simplify_broadcast(eqn: Any, defs: Any) -> Any:
     # A broadcast scalar constant is a zero-stride view: a literal, visible to other rules.
     x = eqn.invars[0]
     if isinstance(x, Literal) and x.val.ndim == 0:
@@ -114,7 +114,7 @@ def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> Shaped
 
 
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
-passes.simplify_rules[reshape_p] = lambda eqn: (
+passes.simplify_rules[reshape_p] = lambda eqn, defs: (
     eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)
 codegen.def_reshape(reshape_p)
 
@@ -184,7 +184,7 @@ def _transpose_abstract_eval(x: ShapedArray, permutation: tuple[int, ...]) -> Sh
 
 
 transpose_p.def_abstract_eval(_transpose_abstract_eval)
-passes.simplify_rules[transpose_p] = lambda eqn: (
+passes.simplify_rules[transpose_p] = lambda eqn, defs: (
     eqn.invars[0] if tuple(eqn.params["permutation"]) == tuple(range(eqn.invars[0].aval.ndim))
     else None)
 codegen.def_impl_call(transpose_p)

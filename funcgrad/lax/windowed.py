@@ -101,6 +101,41 @@ def _min_value(dtype: np.dtype) -> Any:
     raise TypeError(f"reduce_window_max: unsupported dtype {dtype}")
 
 
+# Large operands are split into chunks of rows (the leading axis, when no window spans it)
+# run on codegen's block-loop threads: the strided ufuncs release the GIL, and each chunk
+# writes its own rows of the output, so the bits are the single-thread ones. On the 2-core
+# box a max pool's forward on 32x64x32x32 float32 went from 1.0 to 0.6-0.9 ms and its VJP
+# from 3.7-6 to 2-3 ms in two chunks; 32 one-image chunks lost most of it again to the
+# per-chunk Python (the taps' slices) and the GIL each call holds.
+PARALLEL_MIN_BYTES = 1 << 20
+CHUNK_BYTES = 4 << 20
+
+
+def _over_rows(fn: Callable[[int, int], None], xp: np.ndarray,
+               window_dimensions: tuple[int, ...], window_strides: tuple[int, ...],
+               padding: Pads) -> None:
+    """``fn(lo, hi)`` for row ranges covering the leading axis of ``xp``, in parallel chunks
+    when ``xp`` is large and the windows do not span that axis (else one call)."""
+    rows = xp.shape[0] if xp.ndim else 1
+    if (xp.ndim and rows > 1 and xp.nbytes >= PARALLEL_MIN_BYTES and window_dimensions[0] == 1
+            and window_strides[0] == 1 and padding[0] == (0, 0)):
+        codegen.parallel_chunks(fn, rows, max(codegen.BLOCK_THREADS, xp.nbytes // CHUNK_BYTES))
+    else:
+        fn(0, rows)
+
+
+def _combine_taps(xp: np.ndarray, window_dimensions: tuple[int, ...],
+                  window_strides: tuple[int, ...], combine: Callable[..., Any],
+                  out: np.ndarray) -> None:
+    taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out.shape)]
+    if len(taps) == 1:
+        np.copyto(out, xp[taps[0]])
+        return
+    combine(xp[taps[0]], xp[taps[1]], out=out)  # the first two taps straight into the output
+    for sl in taps[2:]:
+        combine(out, xp[sl], out=out)
+
+
 def _reduce_taps(x: np.ndarray, window_dimensions: tuple[int, ...],
                  window_strides: tuple[int, ...], padding: Pads, init: Any,
                  combine: Callable[..., Any]) -> np.ndarray:
@@ -108,13 +143,13 @@ def _reduce_taps(x: np.ndarray, window_dimensions: tuple[int, ...],
     if 0 in out_shape:
         return np.zeros(out_shape, x.dtype)
     xp = _pad_with(x, padding, init)
-    taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out_shape)]
-    if len(taps) == 1:
-        return xp[taps[0]].copy()
-    # the first two taps straight into a (reused) output: no copy
-    out = combine(xp[taps[0]], xp[taps[1]], out=workspace.empty(out_shape, xp.dtype))
-    for sl in taps[2:]:
-        combine(out, xp[sl], out=out)
+    out = workspace.empty(out_shape, xp.dtype)
+    if not xp.ndim:
+        np.copyto(out, xp)
+        return out
+    _over_rows(lambda lo, hi: _combine_taps(xp[lo:hi], window_dimensions, window_strides,
+                                            combine, out[lo:hi]),
+               xp, window_dimensions, window_strides, padding)
     return out
 
 
@@ -140,23 +175,20 @@ def _first_argmax(xp: np.ndarray, window_dimensions: tuple[int, ...],
 _MASK_TAPS = 16   # windows up to this many taps route gradients by masks, not an argmax
 
 
-def _first_max_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
+def _maxima_for_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
                      window_strides: tuple[int, ...], out_shape: tuple[int, ...],
-                     maxima: np.ndarray | None = None
-                     ) -> Iterator[tuple[tuple[slice, ...], np.ndarray]] | None:
-    """Per tap, its slices of ``xp`` and where it is its window's first maximum.
+                     maxima: np.ndarray | None = None) -> np.ndarray | None:
+    """The window maxima to mask the taps against, or None when masks cannot route exactly.
 
-    The window maxima are the forward's output when given (``maxima``, saved by the forward),
-    else recomputed (the forward's strided ``np.maximum``); a tap is taken where it equals its
-    window's maximum and no earlier tap was. Without NaNs that is exactly
+    The maxima are the forward's output when given (``maxima``, saved by the forward), else
+    recomputed (the forward's strided ``np.maximum``); ``_mask_stream`` then takes a tap where
+    it equals its window's maximum and no earlier tap was. Without NaNs that is exactly
     ``_first_argmax(...) == j`` (equal values, -0.0 and +0.0 included, compare equal under
     both ``==`` and the argmax's strict ``>``); with a NaN, or a large window, None and the
-    caller uses the argmax. The masks are yielded one tap at a time and each is valid only
-    until the next is asked for (the buffers are reused: no copies).
+    caller uses the argmax.
     """
     if math.prod(window_dimensions) > _MASK_TAPS:
         return None
-    taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, out_shape)]
     if maxima is not None:
         best = maxima
     else:
@@ -164,11 +196,16 @@ def _first_max_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
                             ((0, 0),) * xp.ndim, None, np.maximum)
     if best.dtype.kind in "fc" and np.isnan(best).any():
         return None
-    return _mask_stream(xp, taps, best)
+    return best
 
 
-def _mask_stream(xp: np.ndarray, taps: list[tuple[slice, ...]], best: np.ndarray
+def _mask_stream(xp: np.ndarray, window_dimensions: tuple[int, ...],
+                 window_strides: tuple[int, ...], best: np.ndarray
                  ) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+    """Per tap, its slices of ``xp`` and where it is its window's first maximum (``best``
+    from ``_maxima_for_masks``). Each mask is valid only until the next is asked for (the
+    buffers are reused: no copies)."""
+    taps = [sl for _, sl in _taps(xp, window_dimensions, window_strides, best.shape)]
     taken = xp[taps[0]] == best
     yield taps[0], taken
     if len(taps) == 1:
@@ -302,11 +339,11 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxim
     if 0 in out_shape:
         return np.zeros(operand.shape, source.dtype)
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
-    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape,
-                             maxima[0] if maxima else None)
+    best = _maxima_for_masks(xp, window_dimensions, window_strides, out_shape,
+                            maxima[0] if maxima else None)
     uint = _UINT_OF_SIZE.get(source.dtype.itemsize)
     disjoint = all(s >= k for k, s in zip(window_dimensions, window_strides, strict=True))
-    if masks is not None and disjoint and uint is not None and source.dtype.kind in "fiu":
+    if best is not None and disjoint and uint is not None and source.dtype.kind in "fiu":
         # Each position is written by at most one window: write 0 + (source where taken,
         # else 0) straight into the tap's view (the same bits as zeros += select), with the
         # select as a bit mask (branchless; unlike source * mask, an inf or NaN source not
@@ -314,21 +351,31 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxim
         covered = all(s == k and m * k == n for n, k, s, m in zip(xp.shape, window_dimensions,
                                                                   window_strides, out_shape,
                                                                       strict=True))
-        buf = (workspace.empty if covered else workspace.zeros)(xp.shape, source.dtype)
-        # 0 + source once (what zeros += source gives where taken: -0.0 becomes +0.0), then
-        # per tap its bits times the 0/1 mask: the taken bits, or those of +0.0.
+        buf = workspace.empty(xp.shape, source.dtype)
         shifted = workspace.empty(out_shape, source.dtype)
-        np.add(source.dtype.type(0), source, out=shifted)
-        bits = shifted.view(uint)
-        for sl, m in masks:
-            np.multiply(bits, m, out=buf[sl].view(uint))
+
+        def rows(lo: int, hi: int) -> None:
+            if not covered:
+                buf[lo:hi] = 0
+            # 0 + source once (what zeros += source gives where taken: -0.0 becomes +0.0),
+            # then per tap its bits times the 0/1 mask: the taken bits, or those of +0.0.
+            bits = np.add(source.dtype.type(0), source[lo:hi], out=shifted[lo:hi]).view(uint)
+            chunk = buf[lo:hi]
+            for sl, m in _mask_stream(xp[lo:hi], window_dimensions, window_strides,
+                                      best[lo:hi]):
+                np.multiply(bits, m, out=chunk[sl].view(uint))
+
+        _over_rows(rows, xp, window_dimensions, window_strides, padding)
         return _unpad(buf, padding)
     buf = np.zeros(xp.shape, source.dtype)
     zero = np.broadcast_to(np.zeros((), source.dtype), source.shape)
-    if masks is None:
+    masks: Iterator[tuple[tuple[slice, ...], np.ndarray]]
+    if best is None:
         idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
         masks = iter([(sl, idx == j) for j, sl in _taps(xp, window_dimensions,
                                                         window_strides, out_shape)])
+    else:
+        masks = _mask_stream(xp, window_dimensions, window_strides, best)
     for sl, m in masks:
         buf[sl] += select_impl(m, source, zero)
     return _unpad(buf, padding)
@@ -345,13 +392,15 @@ def _select_and_gather_add_impl(tangent: np.ndarray, operand: np.ndarray, *maxim
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
     tp = _pad_with(tangent, padding, 0)
     out = np.zeros(out_shape, tangent.dtype)
-    masks = _first_max_masks(xp, window_dimensions, window_strides, out_shape,
-                             maxima[0] if maxima else None)
-    if masks is None:
+    best = _maxima_for_masks(xp, window_dimensions, window_strides, out_shape,
+                            maxima[0] if maxima else None)
+    if best is None:
         idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
-        masks = iter([(sl, idx == j) for j, sl in _taps(tp, window_dimensions,
-                                                        window_strides, out_shape)])
-    for sl, m in masks:
+        for j, sl in _taps(tp, window_dimensions, window_strides, out_shape):
+            np.copyto(out, tp[sl], where=idx == j)
+        return out
+    # the masks' taps are slices of xp, which has tp's shape
+    for sl, m in _mask_stream(xp, window_dimensions, window_strides, best):
         np.copyto(out, tp[sl], where=m)
     return out
 

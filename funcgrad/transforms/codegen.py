@@ -797,12 +797,26 @@ class FunctionWriter:
 
 # Threads for the block loop of a large region: NumPy's ufuncs release the GIL, so the blocks
 # of one region can run on BLOCK_THREADS cores (the main thread and BLOCK_THREADS - 1 pool
-# threads), when there are at least BLOCKS_PER_THREAD full blocks per thread. Opt-in
-# (FUNCGRAD_JIT_THREADS=2, read at import): not yet measured faster on a quiet 2-core box.
-BLOCK_THREADS = max(1, min(os.cpu_count() or 1, int(os.environ.get("FUNCGRAD_JIT_THREADS", 1))))
+# threads), when there are at least BLOCKS_PER_THREAD full blocks per thread. Two by default
+# (FUNCGRAD_JIT_THREADS, read at import, capped at the CPU count; 1 turns it off): on the
+# 2-core box, value_and_grad of the 1e6-element chain went from 4.0 to 2.5 ms. Smaller blocks
+# lose it again: every ufunc call holds the GIL for about a microsecond, and at 8K-element
+# blocks those serialised calls cost more than the second core gives.
+BLOCK_THREADS = max(1, min(os.cpu_count() or 1, int(os.environ.get("FUNCGRAD_JIT_THREADS", 2))))
 BLOCKS_PER_THREAD = 4
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+
+
+def _forget_executor() -> None:
+    global _executor, _executor_lock
+    # A forked child has the pool object but not its threads (work submitted to it would
+    # wait forever), and maybe a lock held by a thread it does not have.
+    _executor, _executor_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor)
 
 
 def submit_block_loop(fn: Callable[..., None], *args: Any) -> concurrent.futures.Future[None]:
@@ -815,6 +829,47 @@ def submit_block_loop(fn: Callable[..., None], *args: Any) -> concurrent.futures
                 _executor = concurrent.futures.ThreadPoolExecutor(
                     max(1, BLOCK_THREADS - 1), thread_name_prefix="funcgrad-blocks")
     return _executor.submit(contextvars.copy_context().run, fn, *args)
+
+
+_in_pool = threading.local()  # set in the pool's threads: a nested parallel_chunks runs inline
+
+
+def parallel_chunks(fn: Callable[[int, int], None], n: int, chunks: int) -> None:
+    """``fn(lo, hi)`` over ``chunks`` contiguous ranges that cover ``range(n)``, on
+    BLOCK_THREADS threads (thread ``t`` runs chunks t, t + T, ...): how the windowed kernels
+    split a batch whose rows are independent. ``fn`` writes each range's own part of its
+    outputs, so the result is the sequential one, bit for bit. An exception from any chunk
+    is raised after every chunk has finished.
+
+    >>> out = np.zeros(10)
+    >>> parallel_chunks(lambda lo, hi: out.__setitem__(slice(lo, hi), lo), 10, 3)
+    >>> out
+    array([0., 0., 0., 3., 3., 3., 6., 6., 6., 6.])
+    """
+    chunks = max(1, min(chunks, n))
+    bounds = [n * i // chunks for i in range(chunks + 1)]
+    threads = min(BLOCK_THREADS, chunks)
+    if threads == 1 or getattr(_in_pool, "active", False):
+        for i in range(chunks):
+            fn(bounds[i], bounds[i + 1])
+        return
+
+    def share(t: int) -> None:
+        _in_pool.active = True
+        try:
+            for i in range(t, chunks, threads):
+                fn(bounds[i], bounds[i + 1])
+        finally:
+            _in_pool.active = False
+
+    futures = [submit_block_loop(share, t) for t in range(1, threads)]
+    try:
+        share(0)
+    finally:
+        for future in futures:
+            future.exception()  # wait for it either way: it writes into the caller's output
+    for future in futures:
+        future.result()
 
 
 def _nbytes(v: Var) -> int:

@@ -1,8 +1,8 @@
 """Passes over the IR that jit runs before code generation; each ``Jaxpr -> Jaxpr``, linear.
 
 - ``simplify``: exact algebraic rewrites registered per primitive (``x * 1``, double negation,
-  ``integer_pow 2`` as a product, identity reshapes/transposes/converts). Never ``x * 0 -> 0``
-  or ``x + 0 -> x``: they change NaN and -0.0.
+  ``a + (-b)`` as ``a - b``, ``integer_pow 2`` as a product, identity reshapes/transposes/
+  converts). Never ``x * 0 -> 0`` or ``x + 0 -> x``: they change NaN and -0.0.
 - ``cse``: one equation for equal (primitive, operands, params); commutative operands are
   sorted first. A checkpoint's recomputation in the backward pass is a barrier (merging it
   with the forward would keep what checkpoint frees), and effectful primitives never merge.
@@ -33,8 +33,10 @@ from funcgrad.core.errors import pass_of
 from funcgrad.core.ir import Atom, Eqn, Jaxpr, Literal, Var
 from funcgrad.core.primitive import Primitive
 
-# rule(eqn) -> None (keep), an Atom the output equals, or a replacement Eqn.
-SimplifyRule = Callable[[Eqn], "Atom | Eqn | None"]
+# rule(eqn, defs) -> None (keep), an Atom the output equals, or a replacement Eqn; ``defs``
+# maps each variable defined so far to its (simplified) equation, so a rule can look one
+# equation up the chain (``a + (-b)``).
+SimplifyRule = Callable[[Eqn, "dict[Var, Eqn]"], "Atom | Eqn | None"]
 simplify_rules: dict[Primitive, SimplifyRule] = {}
 commutative: set[Primitive] = set()
 effectful: set[Primitive] = set()  # never merged, never dropped
@@ -62,17 +64,26 @@ def _rebuild(eqn: Eqn, invars: list[Atom]) -> Eqn:
 def simplify(jaxpr: Jaxpr) -> Jaxpr:
     alias: dict[Var, Atom] = {}
     eqns: list[Eqn] = []
+    defs: dict[Var, Eqn] = {}
     for eqn in jaxpr.eqns:
         eqn = _rebuild(eqn, [_substitute(a, alias) for a in eqn.invars])
         rule = simplify_rules.get(eqn.primitive)
-        result = rule(eqn) if rule is not None else None
+        result = rule(eqn, defs) if rule is not None else None
         if isinstance(result, Eqn):
-            eqns.append(result)
+            eqn = result
         elif result is not None:
             alias[eqn.outvars[0]] = result
-        else:
-            eqns.append(eqn)
+            continue
+        eqns.append(eqn)
+        for v in eqn.outvars:
+            defs[v] = eqn
     return _finish(jaxpr, eqns, alias)
+
+
+def defined_by(atom: Atom, prim: Primitive, defs: dict[Var, Eqn]) -> Eqn | None:
+    """The equation defining ``atom`` if it is an application of ``prim``, else None."""
+    eqn = defs.get(atom) if isinstance(atom, Var) else None
+    return eqn if eqn is not None and eqn.primitive is prim else None
 
 
 def _finish(jaxpr: Jaxpr, eqns: list[Eqn], alias: dict[Var, Atom]) -> Jaxpr:
