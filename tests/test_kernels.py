@@ -206,12 +206,12 @@ def test_pool_kernels_in_row_chunks_on_threads_give_the_sequential_bits(case, dt
     chunked = []
     real = codegen.parallel_chunks
     monkeypatch.setattr(codegen, "parallel_chunks",
-                        lambda fn, n, k: (chunked.append(k), real(fn, n, k))[1])
+                        lambda fn, n, nbytes: (chunked.append(n), real(fn, n, nbytes))[1])
     monkeypatch.setattr(codegen, "BLOCK_THREADS", 2)
-    monkeypatch.setattr(W, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(W, "CHUNK_BYTES", max(1, x.nbytes // 5))   # 5 chunks of 7 rows
+    monkeypatch.setattr(codegen, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(codegen, "CHUNK_BYTES", max(1, x.nbytes // 5))   # 5 chunks of 7 rows
     got = run()
-    assert chunked and all(k >= 2 for k in chunked)
+    assert chunked
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape and g.dtype == w.dtype
         np.testing.assert_array_equal(_bits(g), _bits(w))
@@ -223,14 +223,20 @@ def test_parallel_chunks_cover_the_rows_and_raise_after_all_finish(monkeypatch):
     out = np.zeros(11)
     seen = []
 
+    monkeypatch.setattr(codegen, "PARALLEL_MIN_BYTES", 100)
+    monkeypatch.setattr(codegen, "CHUNK_BYTES", 100)
+
     def fill(lo, hi):
         seen.append((lo, hi))
-        codegen.parallel_chunks(lambda a, b: None, 4, 2)   # nested: inline, no deadlock
+        codegen.parallel_chunks(lambda a, b: None, 4, 200)   # nested: inline, no deadlock
         out[lo:hi] += 1
 
-    codegen.parallel_chunks(fill, 11, 4)
+    codegen.parallel_chunks(fill, 11, 400)
     assert sorted(seen) == [(0, 2), (2, 5), (5, 8), (8, 11)]
-    np.testing.assert_array_equal(out, np.ones(11))
+    seen.clear()
+    codegen.parallel_chunks(fill, 11, 99)   # small work: one call
+    assert seen == [(0, 11)]
+    np.testing.assert_array_equal(out, np.full(11, 2.0))   # every element once per call
 
     def fail(lo, hi):
         if lo:
@@ -238,7 +244,7 @@ def test_parallel_chunks_cover_the_rows_and_raise_after_all_finish(monkeypatch):
         out[lo:hi] = 7
 
     with pytest.raises(ValueError, match="chunk"):
-        codegen.parallel_chunks(fail, 11, 2)
+        codegen.parallel_chunks(fail, 11, 200)
     assert out[0] == 7
 
 
@@ -425,6 +431,27 @@ def test_conv_patches_and_their_transpose(case):
                                            rhs_dilation=rd)
     assert back.shape == x.shape
     np.testing.assert_allclose(np.vdot(cols, y), np.vdot(x, back), rtol=1e-12)
+    # and bit for bit the plain col2im: every tap added in order, from zeros, then cropped
+    np.testing.assert_array_equal(back, _col2im_loop(y, xs, ks, strides, pads, rd))
+
+
+def _col2im_loop(cols, xs, ks, strides, pads, rd):
+    n, c = xs[:2]
+    out_sp = cols.shape[2:]
+    c6 = cols.reshape(c, *ks, n, *out_sp)
+    grow = [(max(lo, 0), max(hi, 0)) for lo, hi in pads]
+    big = np.zeros((n, c, *(size + lo + hi for size, (lo, hi) in zip(xs[2:], grow,
+                                                                      strict=True))))
+    for t in np.ndindex(*ks):
+        at = tuple(slice(ti * r, ti * r + (m - 1) * s + 1, s)
+                   for ti, r, m, s in zip(t, rd, out_sp, strides, strict=True))
+        # a negative pad crops the input: its (cropped) rows are shifted by the crop
+        at = tuple(slice(a.start - min(lo, 0) + 0, a.stop - min(lo, 0), a.step)
+                   for a, (lo, _) in zip(at, pads, strict=True))
+        big[(Ellipsis, *at)] += c6[(slice(None), *t)].swapaxes(0, 1)
+    crop = tuple(slice(lo - min(lo, 0), lo - min(lo, 0) + size)
+                 for (lo, _), size in zip(grow, xs[2:], strict=True))
+    return big[(Ellipsis, *crop)]
 
 
 @pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])

@@ -713,14 +713,19 @@ def _col2im_by_phase(c6: np.ndarray, input_shape: Sequence[int], kernel_shape: S
                 src.append(slice(m0, m1))
                 at.append(slice(m0 + off, m1 + off))
             else:
-                if buf is None:
-                    buf = out if unit else workspace.zeros((n, c, *counts), c6.dtype)
                 into: tuple[Any, ...] = (Ellipsis, *at)
                 taken: tuple[Any, ...] = (slice(None), *tap, slice(None), *src)
-                buf[into] += c6[taken].swapaxes(0, 1)
-        if buf is not out:
+                if unit:
+                    out[into] += c6[taken].swapaxes(0, 1)
+                    continue
+                # a phase is summed channel-major, (C, N, *counts), in c6's own order: the
+                # adds run over whole (N, *out) rows of a tap instead of 16-element runs
+                if buf is None:
+                    buf = workspace.zeros((c, n, *counts), c6.dtype)
+                buf[into] += c6[taken]
+        if not unit:
             place: tuple[Any, ...] = (Ellipsis, *dst)
-            out[place] = 0 if buf is None else buf
+            out[place] = 0 if buf is None else buf.swapaxes(0, 1)
     return out
 
 

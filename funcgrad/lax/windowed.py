@@ -101,25 +101,15 @@ def _min_value(dtype: np.dtype) -> Any:
     raise TypeError(f"reduce_window_max: unsupported dtype {dtype}")
 
 
-# Large operands are split into chunks of rows (the leading axis, when no window spans it)
-# run on codegen's block-loop threads: the strided ufuncs release the GIL, and each chunk
-# writes its own rows of the output, so the bits are the single-thread ones. On the 2-core
-# box a max pool's forward on 32x64x32x32 float32 went from 1.0 to 0.6-0.9 ms and its VJP
-# from 3.7-6 to 2-3 ms in two chunks; 32 one-image chunks lost most of it again to the
-# per-chunk Python (the taps' slices) and the GIL each call holds.
-PARALLEL_MIN_BYTES = 1 << 20
-CHUNK_BYTES = 4 << 20
-
-
 def _over_rows(fn: Callable[[int, int], None], xp: np.ndarray,
                window_dimensions: tuple[int, ...], window_strides: tuple[int, ...],
                padding: Pads) -> None:
-    """``fn(lo, hi)`` for row ranges covering the leading axis of ``xp``, in parallel chunks
-    when ``xp`` is large and the windows do not span that axis (else one call)."""
-    rows = xp.shape[0] if xp.ndim else 1
-    if (xp.ndim and rows > 1 and xp.nbytes >= PARALLEL_MIN_BYTES and window_dimensions[0] == 1
-            and window_strides[0] == 1 and padding[0] == (0, 0)):
-        codegen.parallel_chunks(fn, rows, max(codegen.BLOCK_THREADS, xp.nbytes // CHUNK_BYTES))
+    """``fn(lo, hi)`` for row ranges covering the leading axis of ``xp``: in chunks on
+    codegen's threads when ``xp`` is large and no window spans that axis (the strided ufuncs
+    release the GIL; each chunk writes its own rows: the single-thread bits), else once."""
+    rows = xp.shape[0]
+    if window_dimensions[0] == 1 and window_strides[0] == 1 and padding[0] == (0, 0):
+        codegen.parallel_chunks(fn, rows, xp.nbytes)
     else:
         fn(0, rows)
 

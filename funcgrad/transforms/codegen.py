@@ -834,21 +834,31 @@ def submit_block_loop(fn: Callable[..., None], *args: Any) -> concurrent.futures
 _in_pool = threading.local()  # set in the pool's threads: a nested parallel_chunks runs inline
 
 
-def parallel_chunks(fn: Callable[[int, int], None], n: int, chunks: int) -> None:
-    """``fn(lo, hi)`` over ``chunks`` contiguous ranges that cover ``range(n)``, on
-    BLOCK_THREADS threads (thread ``t`` runs chunks t, t + T, ...): how the windowed kernels
-    split a batch whose rows are independent. ``fn`` writes each range's own part of its
-    outputs, so the result is the sequential one, bit for bit. An exception from any chunk
-    is raised after every chunk has finished.
+# Kernels split work of at least PARALLEL_MIN_BYTES into chunks of about CHUNK_BYTES (at
+# least one per thread). On the 2-core box a max pool's forward on 32x64x32x32 float32 went
+# from 1.0 to 0.6-0.9 ms and its VJP from 3.7-6 to 2-3 ms in two chunks; 32 one-image chunks
+# lost most of it again to the per-chunk Python and the GIL each call holds.
+PARALLEL_MIN_BYTES = 1 << 20
+CHUNK_BYTES = 4 << 20
+
+
+def parallel_chunks(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:
+    """``fn(lo, hi)`` over contiguous ranges that cover ``range(n)``: one call when the work
+    (``nbytes``) is small, else chunks of about CHUNK_BYTES on BLOCK_THREADS threads (thread
+    ``t`` runs chunks t, t + T, ...). How the kernels split independent rows (images,
+    channels): ``fn`` writes each range's own part of its outputs, so the result is the
+    sequential one, bit for bit. An exception from any chunk is raised after every chunk has
+    finished.
 
     >>> out = np.zeros(10)
-    >>> parallel_chunks(lambda lo, hi: out.__setitem__(slice(lo, hi), lo), 10, 3)
+    >>> parallel_chunks(lambda lo, hi: out.__setitem__(slice(lo, hi), hi - lo), 10, 0)
     >>> out
-    array([0., 0., 0., 3., 3., 3., 6., 6., 6., 6.])
+    array([10., 10., 10., 10., 10., 10., 10., 10., 10., 10.])
     """
+    chunks = 1 if nbytes < PARALLEL_MIN_BYTES else max(BLOCK_THREADS, nbytes // CHUNK_BYTES)
     chunks = max(1, min(chunks, n))
-    bounds = [n * i // chunks for i in range(chunks + 1)]
     threads = min(BLOCK_THREADS, chunks)
+    bounds = [n * i // chunks for i in range(chunks + 1)]
     if threads == 1 or getattr(_in_pool, "active", False):
         for i in range(chunks):
             fn(bounds[i], bounds[i + 1])
