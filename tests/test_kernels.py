@@ -344,6 +344,12 @@ CONV_CASES = [
 ]
 
 
+def test_col2im_layout_dispatch():
+    assert C._col2im_batch_last(64, (10, 10))       # LeNet's conv 2 input gradient
+    assert not C._col2im_batch_last(32, (16, 16))   # the 64->64 stride-2 layer's
+    assert not C._col2im_batch_last(2, ())
+
+
 def test_conv_input_gradient_dispatch(monkeypatch):
     # unit strides: col2im when the seed rule's GEMM would be thin (few input channels) and
     # its im2col of dZ the bigger copy; the seed rule's single GEMM otherwise
@@ -416,8 +422,10 @@ def _patches_loop(x, ks, strides, pads, rd):
     return out.reshape(x.shape[0], -1, *out_sp).swapaxes(0, 1)   # (C*K, N, *out)
 
 
+@pytest.mark.parametrize("batch_last", [False, True], ids=["channel_major", "batch_last"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_patches_and_their_transpose(case):
+def test_conv_patches_and_their_transpose(case, batch_last, monkeypatch):
+    monkeypatch.setattr(C, "_col2im_batch_last", lambda n, out_sp: batch_last)
     xs, ws, strides, pads, rd, _ = case
     rng = np.random.default_rng(6)
     x = rng.standard_normal(xs)
