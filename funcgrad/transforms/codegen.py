@@ -3,8 +3,8 @@
 Every primitive has a codegen rule, registered next to its other rules in its family file:
 
 - ``def_ufunc(prim, np.add)``: an elementwise primitive whose impl is that ufunc is written as
-  ``c = np_add(a, b)`` (the ufunc bound as a global), with ``out=`` into an input buffer that
-  is dead by liveness when the array is large enough for that to pay;
+  ``c = np_add(a, b)`` (the ufunc bound as a global), written into an operand's buffer that
+  is dead by liveness (``c = np_add(a, b, b)``: out passed positionally) when there is one;
 - ``def_impl_call(prim)``: the generated code calls the primitive's impl (a self-contained
   NumPy function) directly, with its parameters bound: no ``bind``, no shape rule at run time;
 - ``codegen_rules[prim] = rule``: ``rule(fn, eqn, ins, outs)`` writes the statements that
@@ -24,7 +24,7 @@ so tracebacks and pdb show it.
 def f_0(a):
     # <doctest ...>:1 (<lambda>)  closed = make_jaxpr(lambda x: fnp.tanh(x) * 2.0)(np.ones(3))
     b = np_tanh(a)
-    c = np_multiply(b, f64_2_0)
+    c = np_multiply(b, f64_2_0, b)
     return (c,)
 """
 
