@@ -586,3 +586,16 @@ def test_dot_matmul_path_below_and_above_the_pool_size(shape):
                            (x, ct, (((0,), (0,)), ((), ())), x.T @ ct)):
         got = D._dot_general_impl(a, b, dn)
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_windowed_kernels_of_a_0d_operand():
+    # no axes, one window of one element: the maximum is the value, its gradient the cotangent
+    x = np.array(3.0)
+    f = lambda a: fg.lax.reduce_window_max(a, (), (), ())   # noqa: E731
+    assert f(x) == 3.0 and fg.lax.reduce_window_sum(x, (), (), ()) == 3.0
+    assert fg.grad(f)(x) == 1.0 and fg.jit(fg.grad(f))(x) == 1.0
+    assert fg.jvp(f, (x,), (np.array(2.0),))[1] == 2.0
+    assert fg.grad(fg.grad(lambda a: f(a) ** 3))(x) == 18.0
+    got = W._select_and_scatter_add_impl(np.array(-0.0), x, window_dimensions=(),
+                                         window_strides=(), padding=())
+    assert got.shape == () and got == 0.0 and not np.signbit(got)   # 0 + source, as zeros +=

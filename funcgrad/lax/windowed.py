@@ -328,6 +328,8 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxim
     out_shape = source.shape
     if 0 in out_shape:
         return np.zeros(operand.shape, source.dtype)
+    if not operand.ndim:  # one window of one element: it takes the source (0 + source)
+        return np.asarray(np.add(source.dtype.type(0), source))
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
     best = _maxima_for_masks(xp, window_dimensions, window_strides, out_shape,
                             maxima[0] if maxima else None)
