@@ -166,8 +166,8 @@ _MASK_TAPS = 16   # windows up to this many taps route gradients by masks, not a
 
 
 def _maxima_for_masks(xp: np.ndarray, window_dimensions: tuple[int, ...],
-                     window_strides: tuple[int, ...], out_shape: tuple[int, ...],
-                     maxima: np.ndarray | None = None) -> np.ndarray | None:
+                      window_strides: tuple[int, ...], out_shape: tuple[int, ...],
+                      maxima: np.ndarray | None = None) -> np.ndarray | None:
     """The window maxima to mask the taps against, or None when masks cannot route exactly.
 
     The maxima are the forward's output when given (``maxima``, saved by the forward), else
@@ -332,7 +332,7 @@ def _select_and_scatter_add_impl(source: np.ndarray, operand: np.ndarray, *maxim
         return np.asarray(np.add(source.dtype.type(0), source))
     xp = _pad_with(operand, padding, _min_value(operand.dtype))
     best = _maxima_for_masks(xp, window_dimensions, window_strides, out_shape,
-                            maxima[0] if maxima else None)
+                             maxima[0] if maxima else None)
     uint = _UINT_OF_SIZE.get(source.dtype.itemsize)
     disjoint = all(s >= k for k, s in zip(window_dimensions, window_strides, strict=True))
     if best is not None and disjoint and uint is not None and source.dtype.kind in "fiu":
@@ -385,7 +385,7 @@ def _select_and_gather_add_impl(tangent: np.ndarray, operand: np.ndarray, *maxim
     tp = _pad_with(tangent, padding, 0)
     out = np.zeros(out_shape, tangent.dtype)
     best = _maxima_for_masks(xp, window_dimensions, window_strides, out_shape,
-                            maxima[0] if maxima else None)
+                             maxima[0] if maxima else None)
     if best is None:
         idx = _first_argmax(xp, window_dimensions, window_strides, out_shape)
         for j, sl in _taps(tp, window_dimensions, window_strides, out_shape):
