@@ -297,6 +297,28 @@ def test_threaded_block_loop_gives_the_single_thread_bits(monkeypatch: Any) -> N
             fg.jit(lambda x: fnp.sum(fnp.exp(x * 100.0) * 2.0 + 1.0))(x)
 
 
+def test_a_block_loop_that_raises_waits_for_its_other_threads() -> None:
+    # The threads write into workspace buffers that go back to the pool when the call
+    # raises: returning before the other threads finish would let the next call share them.
+    import threading
+    import time
+    finished = threading.Event()
+
+    def part(t: int) -> None:
+        if t == 0:
+            raise FloatingPointError("overflow in block 0")
+        time.sleep(0.2)
+        finished.set()
+
+    with pytest.raises(FloatingPointError, match="block 0"):
+        codegen.run_on_threads(part, 2)
+    assert finished.is_set()
+    x = np.random.default_rng(12).standard_normal(codegen.BLOCK_MIN_SIZE * 2)
+    src = fg.jit(lambda x: fnp.sum(fnp.tanh(x) * 2.0 + fnp.exp(-x))).lower(x).source()
+    if codegen.BLOCK_THREADS > 1:
+        assert "run_on_threads(lambda" in src   # the generated loop goes through it
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_threaded_block_loop_runs_in_a_forked_child(monkeypatch: Any) -> None:
     # A forked child has the pool object but not its threads: without a fresh pool the

@@ -765,19 +765,12 @@ class FunctionWriter:
             dt = self.param(e.outvars[0].aval.dtype, "dtype")
             self.emit(f"{self.namer(e.outvars[0])} = np.zeros((), {dt})")
             self.emit(f"{p} = np.empty(({n_full},), {dt})")
-        submit = self.global_(submit_block_loop, "submit_block_loop")
-        rest = [*arrays]
-        futures = self.fresh_name()
+        run = self.global_(run_on_threads, "run_on_threads")
+        t = self.fresh_name()
         self.emit(f"# {n_full} full blocks run by {threads} threads, block i by thread "
                   f"i % {threads}")
-        def thread_args(t: int) -> str:
-            return ", ".join([*rest, *(f"{b}[{t}]" for b in bufs), *parts])
-        calls = [f"{submit}({loop}, {t}, {thread_args(t)})" for t in range(1, threads)]
-        self.emit(f"{futures} = [{', '.join(calls)}]")
-        self.emit(f"{loop}(0, {thread_args(0)})")
-        fut = self.fresh_name()
-        self.emit(f"for {fut} in {futures}:")
-        self.emit(f"    {fut}.result()")
+        loop_args = ", ".join([t, *arrays, *(f"{b}[{t}]" for b in bufs), *parts])
+        self.emit(f"{run}(lambda {t}: {loop}({loop_args}), {threads})")
         for e, p in zip(reduced, parts, strict=True):
             ufunc = block_reductions[e.primitive]
             r = self.namer(e.outvars[0])
@@ -874,12 +867,25 @@ def parallel_chunks(fn: Callable[[int, int], None], n: int, nbytes: int) -> None
         finally:
             _in_pool.active = False
 
-    futures = [submit_block_loop(share, t) for t in range(1, threads)]
+    run_on_threads(share, threads)
+
+
+def run_on_threads(fn: Callable[[int], None], threads: int) -> None:
+    """``fn(t)`` for every ``t`` in ``range(threads)``: 0 on the calling thread, the others on
+    the block-loop pool. Returns only when every call has finished, even when one raised
+    (they write into the caller's buffers, which may go back to a workspace right after),
+    then raises the first exception.
+
+    >>> seen = []
+    >>> run_on_threads(seen.append, 1); seen
+    [0]
+    """
+    futures = [submit_block_loop(fn, t) for t in range(1, threads)]
     try:
-        share(0)
+        fn(0)
     finally:
         for future in futures:
-            future.exception()  # wait for it either way: it writes into the caller's output
+            future.exception()  # waits, and keeps the pool thread's exception for result()
     for future in futures:
         future.result()
 
