@@ -174,7 +174,7 @@ _SUBSTITUTES = {
     "funcgrad.lax.workspace.zeros": "np.zeros",
     "funcgrad.lax.workspace.contiguous": "np.ascontiguousarray",
     # the chunks in one call, on one thread: the same rows, the same bits
-    "funcgrad.transforms.codegen.parallel_chunks": "(lambda fn, n, chunks: fn(0, n))",
+    "funcgrad.transforms.codegen.parallel_chunks": "(lambda fn, n, nbytes: fn(0, n))",
 }
 
 
