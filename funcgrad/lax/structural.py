@@ -8,6 +8,7 @@ reshape <-> reshape, transpose <-> transpose, concatenate <-> slices.
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -103,7 +104,48 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
 # == reshape ==================================================================================
 
 reshape_p = Primitive("reshape")
-reshape_p.def_impl(lambda x, new_sizes: x.reshape(new_sizes))
+
+
+# broadcast_reshape copies per repeated index when there are at most BROADCAST_COPIES of them
+# and fewer than BROADCAST_INNER elements vary inside the last repeated axis (NumPy's copy
+# of (n, 16, 2->32) runs 2-element inner loops: 2.8 ms against 0.54 ms; of (n, 2, 32) it is
+# faster than two strided copies: 0.6 ms against 1.0 ms).
+BROADCAST_COPIES = 16
+BROADCAST_INNER = 16
+
+
+def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarray:
+    """``view.reshape(new_sizes)`` (a copy) for a broadcast ``view``: a fresh array of
+    ``view``'s shape gets the operand once per index of the repeated (zero-stride) axes,
+    each a strided copy with the operand's inner loop, when the repeated axes are inner
+    (NumPy's own copy then runs inner loops as short as the repeat).
+
+    >>> v = np.broadcast_to(np.arange(3.0)[:, None], (3, 2))
+    >>> broadcast_reshape(v, (6,))
+    array([0., 0., 1., 1., 2., 2.])
+    """
+    repeated = [ax for ax in range(view.ndim) if view.strides[ax] == 0 and view.shape[ax] > 1]
+    copies = math.prod([view.shape[ax] for ax in repeated])
+    inner = math.prod(view.shape[repeated[-1] + 1:]) if repeated else 0
+    if not repeated or copies > BROADCAST_COPIES or inner >= BROADCAST_INNER or view.size == 0:
+        return view.reshape(new_sizes)   # NumPy's copy: its inner loop is long enough
+    out = np.empty(view.shape, view.dtype)
+    src = view[tuple(0 if ax in repeated else _py_slice(None) for ax in range(view.ndim))]
+    for index in itertools.product(*(range(view.shape[ax]) for ax in repeated)):
+        where: list[Any] = [_py_slice(None)] * view.ndim
+        for ax, i in zip(repeated, index, strict=True):
+            where[ax] = i
+        out[tuple(where)] = src
+    return out.reshape(new_sizes)
+
+
+def _reshape_impl(x: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarray:
+    if 0 in x.strides:     # a broadcast view (or a size-1 axis): see broadcast_reshape
+        return broadcast_reshape(x, new_sizes)
+    return x.reshape(new_sizes)
+
+
+reshape_p.def_impl(_reshape_impl)
 
 
 def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> ShapedArray:
@@ -116,7 +158,7 @@ def _reshape_abstract_eval(x: ShapedArray, new_sizes: tuple[int, ...]) -> Shaped
 reshape_p.def_abstract_eval(_reshape_abstract_eval)
 passes.simplify_rules[reshape_p] = lambda eqn, defs: (
     eqn.invars[0] if passes.same_type(eqn.invars[0], eqn.outvars[0]) else None)
-codegen.def_reshape(reshape_p)
+codegen.def_reshape(reshape_p, broadcast_reshape)
 
 
 def reshape(x: Any, new_sizes: Sequence[int]) -> Any:

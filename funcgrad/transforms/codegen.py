@@ -34,7 +34,6 @@ import concurrent.futures
 import contextvars
 import itertools
 import linecache
-import math
 import os
 import re
 import threading
@@ -140,50 +139,21 @@ def def_ufunc_by_dtype(prim: Primitive, choose: Callable[[np.dtype], np.ufunc]) 
     _ufuncs.add(prim)
 
 
-def def_reshape(prim: Primitive) -> None:
+def def_reshape(prim: Primitive, broadcast_kernel: Callable[..., np.ndarray]) -> None:
     """``prim`` is ``reshape``: of a broadcast (a zero-stride view, which NumPy's reshape
-    copies element by element when the repeated axis is inner), it copies the operand once
-    per repeated index instead (``broadcast_reshape``); otherwise the impl is called."""
+    copies element by element when the repeated axis is inner), the generated code calls
+    ``broadcast_kernel(view, new_sizes)``, which returns a fresh array; otherwise the impl."""
     codegen_rules[prim] = _reshape_rule
+    _broadcast_reshape_kernels[prim] = broadcast_kernel
 
 
-# broadcast_reshape copies per repeated index when there are at most BROADCAST_COPIES of them
-# and fewer than BROADCAST_INNER elements vary inside the last repeated axis (NumPy's copy
-# of (n, 16, 2->32) runs 2-element inner loops: 2.8 ms against 0.54 ms; of (n, 2, 32) it is
-# faster than two strided copies: 0.6 ms against 1.0 ms).
-BROADCAST_COPIES = 16
-BROADCAST_INNER = 16
-
-
-def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarray:
-    """``view.reshape(new_sizes)`` (a copy) for a broadcast ``view``: a fresh array of
-    ``view``'s shape gets the operand once per index of the repeated (zero-stride) axes,
-    each a strided copy with the operand's inner loop, when the repeated axes are inner
-    (NumPy's own copy then runs inner loops as short as the repeat).
-
-    >>> v = np.broadcast_to(np.arange(3.0)[:, None], (3, 2))
-    >>> broadcast_reshape(v, (6,))
-    array([0., 0., 1., 1., 2., 2.])
-    """
-    repeated = [ax for ax in range(view.ndim) if view.strides[ax] == 0 and view.shape[ax] > 1]
-    copies = math.prod([view.shape[ax] for ax in repeated])
-    inner = math.prod(view.shape[repeated[-1] + 1:]) if repeated else 0
-    if not repeated or copies > BROADCAST_COPIES or inner >= BROADCAST_INNER or view.size == 0:
-        return view.reshape(new_sizes)   # NumPy's copy: its inner loop is long enough
-    out = np.empty(view.shape, view.dtype)
-    src = view[tuple(0 if ax in repeated else slice(None) for ax in range(view.ndim))]
-    for index in itertools.product(*(range(view.shape[ax]) for ax in repeated)):
-        where: list[Any] = [slice(None)] * view.ndim
-        for ax, i in zip(repeated, index, strict=True):
-            where[ax] = i
-        out[tuple(where)] = src
-    return out.reshape(new_sizes)
+_broadcast_reshape_kernels: dict[Primitive, Callable[..., np.ndarray]] = {}
 
 
 def _reshape_rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
     x = eqn.invars[0]
     if isinstance(x, Var) and x in fn.broadcast_results and x.aval.size > SMALL_SIZE:
-        helper = fn.global_(broadcast_reshape, "broadcast_reshape")
+        helper = fn.global_(_broadcast_reshape_kernels[eqn.primitive], "broadcast_reshape")
         fn.assign(eqn, outs, f"{helper}({ins[0]}, {tuple(eqn.params['new_sizes'])!r})")
         fn._fresh.update(eqn.outvars)   # a fresh array, nobody else's
         return
