@@ -280,6 +280,20 @@ def test_broadcast_reshape_equals_numpy(shape: Any, dims: Any, target: Any) -> N
     assert not np.shares_memory(eager, v)
 
 
+def test_broadcast_reshape_in_row_chunks_gives_numpy_bits(monkeypatch: Any) -> None:
+    # forced into 5 chunks of the leading axis on the pool threads, as a large one would be
+    monkeypatch.setattr(codegen, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(codegen, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(codegen, "BLOCK_THREADS", 2)
+    v = np.random.default_rng(11).standard_normal((5, 3, 4, 6)).astype(np.float32)
+    for b, new in [(np.broadcast_to(v[..., None], (5, 3, 4, 6, 2)), (5, 3, 4, 12)),
+                   (np.broadcast_to(v[:, :, :, None], (5, 3, 4, 2, 6)), (5, 3, 8, 6)),
+                   (np.broadcast_to(v[:, None], (5, 2, 3, 4, 6)), (5, 6, 4, 6))]:
+        _same_bits(structural.broadcast_reshape(b, new), b.reshape(new))
+    lead = np.broadcast_to(v[None], (2, 5, 3, 4, 6))      # the leading axis repeated: no split
+    _same_bits(structural.broadcast_reshape(lead, (10, 3, 4, 6)), lead.reshape(10, 3, 4, 6))
+
+
 def test_threaded_block_loop_gives_the_single_thread_bits(monkeypatch: Any) -> None:
     x = np.random.default_rng(10).standard_normal(codegen.BLOCK_SIZE * 9 + 123).astype(
         np.float32)
