@@ -131,7 +131,7 @@ def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarra
         return view.reshape(new_sizes)   # NumPy's copy: its inner loop is long enough
     out = np.empty(view.shape, view.dtype)
     src = view[tuple(0 if ax in repeated else _py_slice(None) for ax in range(view.ndim))]
-    wheres = []
+    wheres: list[tuple[Any, ...]] = []
     for index in itertools.product(*(range(view.shape[ax]) for ax in repeated)):
         where: list[Any] = [_py_slice(None)] * view.ndim
         for ax, i in zip(repeated, index, strict=True):
@@ -140,12 +140,12 @@ def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarra
 
     def copy_rows(lo: int, hi: int) -> None:
         # rows lo:hi of the leading axis (not a repeated one): each chunk its own rows
-        for where in wheres:
-            out[lo:hi][where] = src[lo:hi]
+        for rows in wheres:
+            out[lo:hi][rows] = src[lo:hi]
 
     if repeated[0] == 0:
-        for where in wheres:
-            out[where] = src
+        for rows in wheres:
+            out[rows] = src
     else:       # the copies release the GIL: large ones run in row chunks on two threads
         codegen.parallel_chunks(copy_rows, view.shape[0], out.nbytes)
     return out.reshape(new_sizes)
