@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import funcgrad as fg
+import funcgrad.numpy as fnp
 
 D = importlib.import_module("funcgrad.lax.dot")  # the module (fg.lax.dot is lax.dot)
 
@@ -599,3 +600,45 @@ def test_windowed_kernels_of_a_0d_operand():
     got = W._select_and_scatter_add_impl(np.array(-0.0), x, window_dimensions=(),
                                          window_strides=(), padding=())
     assert got.shape == () and got == 0.0 and not np.signbit(got)   # 0 + source, as zeros +=
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32, np.uint8])
+@pytest.mark.parametrize("prim_name", ["max", "min"])
+def test_max_min_against_a_constant_block_kernel_keeps_the_bits(dtype, prim_name, monkeypatch):
+    # The kernel takes the operand in blocks against a filled array (NumPy's array-array loop)
+    # where np.maximum against a scalar runs an element loop; every bit must be NumPy's own.
+    from funcgrad.lax import elementwise
+    monkeypatch.setattr(elementwise, "_constant_blocks", {})
+    monkeypatch.setattr(elementwise, "CONSTANT_BLOCK", 1000)     # several blocks, a ragged end
+    ufunc = np.maximum if prim_name == "max" else np.minimum
+    prim = fnp.maximum if prim_name == "max" else fnp.minimum
+    rng = np.random.default_rng(12)
+    floating = np.dtype(dtype).kind == "f"
+    specials = ([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -3.0, 2.5] if floating
+                else [0, 1, 7, 200])
+    x = rng.choice(np.array(specials, dtype=dtype), size=(57, 100))
+    with np.errstate(over="ignore"):
+        for c in specials:
+            c = dtype(c)
+            for args in ((x, c), (c, x)):
+                want = ufunc(*args).view(np.uint8)
+                got_eager = np.asarray(prim(*args))
+                got_jit = np.asarray(fg.jit(prim)(*args))
+                assert np.array_equal(got_eager.view(np.uint8), want), (c, args[0] is x)
+                assert np.array_equal(got_jit.view(np.uint8), want), (c, args[0] is x)
+    src = fg.jit(lambda x: prim(x, dtype(2))).lower(x).source()
+    assert f"{ufunc.__name__}_with_constant(" in src
+    small = x[:2, :10]                                           # below CONSTANT_MIN_SIZE
+    assert np.array_equal(np.asarray(prim(small, dtype(1))).view(np.uint8),
+                          ufunc(small, dtype(1)).view(np.uint8))
+
+
+def test_relu_grad_through_the_constant_kernel_matches_numpy():
+    x = np.random.default_rng(13).standard_normal((64, 300)).astype(np.float32)
+    x[0, :3] = [0.0, -0.0, np.nan]
+    g = fg.grad(lambda x: fnp.sum(fg.nn.relu(x) * x))(x)
+    want = np.where(x > 0, 2 * x, np.float32(0))
+    want[0, 2] = np.nan
+    np.testing.assert_array_equal(np.asarray(g)[:, 3:], want[:, 3:])
+    assert np.array_equal(np.asarray(fg.jit(fg.grad(lambda x: fnp.sum(fg.nn.relu(x) * x)))(x)),
+                          np.asarray(g), equal_nan=True)

@@ -181,8 +181,58 @@ def _simplify_div(eqn: Any, defs: Any) -> Any:
 passes.simplify_rules[div_p] = _simplify_div
 # Kinds whose NumPy loops keep the dtype (bool ** bool, bool / bool are int8 in NumPy).
 pow_p = _binop("pow", np.power, kinds="iufc")
-max_p = _binop("max", np.maximum)
-min_p = _binop("min", np.minimum)
+# NumPy vectorizes maximum and minimum only between two strided arrays: against a scalar (a
+# 0-d array, or a zero-stride broadcast) it runs an element loop, 2.5x slower (np.maximum of
+# 1M float32 and 0: 387 us; against an array of zeros: 156 us). A relu is exactly that, so
+# the constant is laid out as a small filled array and the operand taken in blocks of its
+# size: the same bits (checked on NaN payloads, -0.0, inf, subnormals and integers).
+CONSTANT_BLOCK = 1 << 16
+CONSTANT_MIN_SIZE = 4096
+_constant_blocks: dict[tuple[str, bytes], np.ndarray] = {}
+
+
+def _constant_block(value: np.ndarray) -> np.ndarray:
+    key = (value.dtype.str, value.tobytes())
+    block = _constant_blocks.get(key)
+    if block is None:
+        if len(_constant_blocks) >= 64:
+            _constant_blocks.clear()
+        block = np.full(CONSTANT_BLOCK, value, value.dtype)
+        block.flags.writeable = False
+        _constant_blocks[key] = block
+    return block
+
+
+def _with_constant(ufunc: np.ufunc) -> Callable[..., np.ndarray]:
+    def kernel(a: Any, b: Any, out: np.ndarray | None = None) -> np.ndarray:
+        a, b = np.asarray(a), np.asarray(b)
+        const_b = not any(b.strides)
+        x = a if const_b else b
+        c = b if const_b else a
+        if (any(c.strides) or x.size < CONSTANT_MIN_SIZE or x.dtype != c.dtype
+                or not x.flags.c_contiguous
+                or (out is not None and not out.flags.c_contiguous)):
+            return ufunc(a, b) if out is None else ufunc(a, b, out=out)
+        block = _constant_block(np.asarray(c[(0,) * c.ndim]))
+        res = np.empty(x.shape, x.dtype) if out is None else out
+        xs, rs = x.reshape(-1), res.reshape(-1)
+        for lo in range(0, xs.size, block.size):
+            hi = builtins.min(lo + block.size, xs.size)
+            k = block[:hi - lo]
+            if const_b:
+                ufunc(xs[lo:hi], k, out=rs[lo:hi])
+            else:
+                ufunc(k, xs[lo:hi], out=rs[lo:hi])
+        return res
+    kernel.__name__ = f"{ufunc.__name__}_with_constant"
+    return kernel
+
+
+_max_kernel, _min_kernel = _with_constant(np.maximum), _with_constant(np.minimum)
+max_p = _binop("max", _max_kernel)
+min_p = _binop("min", _min_kernel)
+codegen.def_ufunc(max_p, np.maximum, _max_kernel)
+codegen.def_ufunc(min_p, np.minimum, _min_kernel)
 atan2_p = _binop("atan2", np.arctan2, kinds="f")
 rem_p = _binop("rem", np.remainder, kinds="iuf")
 neg_p = _unop("neg", np.negative)

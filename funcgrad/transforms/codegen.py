@@ -122,9 +122,12 @@ class Workspace:
         self._free.append(buffers)
 
 
-def def_ufunc(prim: Primitive, ufunc: np.ufunc) -> None:
-    """``prim`` is the elementwise ``ufunc``: emitted as ``ufunc(*ins)``, reusing dead buffers."""
-    codegen_rules[prim] = _ufunc_rule(ufunc)
+def def_ufunc(prim: Primitive, ufunc: np.ufunc,
+              with_constant: Callable[..., np.ndarray] | None = None) -> None:
+    """``prim`` is the elementwise ``ufunc``: emitted as ``ufunc(*ins)``, reusing dead buffers.
+    ``with_constant(a, b, out)``, when given, is emitted instead for an operand that is a
+    constant (a literal) and a large other one: the same bits by another kernel (max/min)."""
+    codegen_rules[prim] = _ufunc_rule(ufunc, with_constant)
     _fresh_output.add(prim)
     _ufuncs.add(prim)
 
@@ -192,14 +195,20 @@ def call_rule(param: str) -> CodegenRule:
     return rule
 
 
-def _ufunc_rule(ufunc: np.ufunc) -> CodegenRule:
+def _ufunc_rule(ufunc: np.ufunc, with_constant: Callable[..., np.ndarray] | None = None
+                ) -> CodegenRule:
     def rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
         call = f"{fn.ufunc(ufunc)}({', '.join(ins)}"
+        if with_constant is not None and eqn.outvars[0].aval.size >= SMALL_SIZE and any(
+                isinstance(a, Literal) for a in eqn.invars):
+            call = f"{fn.global_(with_constant, f'{ufunc.__name__}_with_constant')}(" \
+                   f"{', '.join(ins)}"
         buf = fn.out_buffers.get(eqn.outvars[0]) or fn.reusable_buffer(eqn)
         if buf is not None:
             # out positionally: NumPy parses it faster than out= (and than allocating, for
             # small arrays: a 10-element np.sin 202 ns against 225 ns fresh, 240 ns out=)
-            out = buf if len(ins) == ufunc.nin else f"out={buf}"
+            positional = len(ins) == ufunc.nin and ufunc not in _OUT_BY_KEYWORD
+            out = buf if positional else f"out={buf}"
             fn.emit(f"{outs[0]} = {call}, {out})")
         else:
             fn.assign(eqn, outs, f"{call})")
@@ -207,6 +216,8 @@ def _ufunc_rule(ufunc: np.ufunc) -> CodegenRule:
 
 
 _UINT_OF_SIZE = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+# NumPy 2 deprecates a positional out for these (a DeprecationWarning on every call)
+_OUT_BY_KEYWORD = {np.maximum, np.minimum}
 
 
 def numpy_calls(eqn: Eqn) -> int:
