@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.core import pytree
-from funcgrad.core.avals import get_aval
+from funcgrad.core.avals import ShapedArray, get_aval
 from funcgrad.core.errors import FuncgradTypeError, FuncgradValueError, at_user_line
 from funcgrad.core.ir import ClosedJaxpr, Literal
 from funcgrad.core.primitive import Primitive
@@ -152,7 +152,8 @@ class custom_jvp:  # noqa: N801 (JAX's name)
 
 def _checked_cotangents(in_cts: Sequence[Any], primals: Sequence[Any], bwd_name: str
                         ) -> list[Any]:
-    """The flat cotangents a custom_vjp bwd returned, checked as JAX checks them: per
+    """The flat cotangents a custom_vjp bwd returned, checked against ``primals`` (the
+    arguments, or pytrees of their ShapedArrays) as JAX checks them: per
     differentiable argument ``None`` or the argument's structure, each leaf ``None`` or of
     the primal leaf's shape and dtype. A wrong shape would otherwise broadcast into a
     silently wrong gradient."""
@@ -170,7 +171,8 @@ def _checked_cotangents(in_cts: Sequence[Any], primals: Sequence[Any], bwd_name:
                 f"structure {c_tree}, but the primal argument has structure {p_tree}"))
         for c, p in zip(c_leaves, p_leaves, strict=True):
             if c is not None:
-                c_aval, p_aval = get_aval(c), get_aval(p)
+                c_aval = get_aval(c)
+                p_aval = p if isinstance(p, ShapedArray) else get_aval(p)
                 if c_aval.shape != p_aval.shape:
                     raise FuncgradValueError(at_user_line(
                         f"custom_vjp bwd {bwd_name} returned a cotangent of shape "
@@ -234,14 +236,20 @@ class custom_vjp:  # noqa: N801 (JAX's name)
             out_trees.append(tree)
             return out_leaves, res
 
+        # The rule keeps the arguments' types, not the arguments: under grad they are tracers,
+        # which hold their trace, whose tape holds this rule (a cycle keeping the tape's
+        # residuals alive until the garbage collector runs).
+        dyn_types = [pytree.tree_map(get_aval, a) for a in dyn]
+        fun_name = self.fun.__name__
+
         def bwd_flat(res: Any, cts: Sequence[Any]) -> list[Any]:
             ct_tree = pytree.tree_unflatten(out_trees[-1], cts)
             in_cts = bwd(*nondiff, res, ct_tree)
-            if not isinstance(in_cts, (tuple, list)) or len(in_cts) != len(dyn):
+            if not isinstance(in_cts, (tuple, list)) or len(in_cts) != len(dyn_types):
                 raise FuncgradValueError(at_user_line(
-                    f"custom_vjp bwd of {self.fun.__name__} must return a tuple with one "
-                    f"cotangent per differentiable argument ({len(dyn)}), got {in_cts!r}"))
-            return _checked_cotangents(in_cts, dyn, getattr(bwd, "__qualname__", "bwd"))
+                    f"custom_vjp bwd of {fun_name} must return a tuple with one "
+                    f"cotangent per differentiable argument ({len(dyn_types)}), got {in_cts!r}"))
+            return _checked_cotangents(in_cts, dyn_types, getattr(bwd, "__qualname__", "bwd"))
 
         _name_after(fwd_flat, fwd)
         _name_after(bwd_flat, bwd)
