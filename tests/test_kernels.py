@@ -385,11 +385,16 @@ def test_conv_per_image_dispatch():
     assert not C._per_image(6, 25, 784, 2)
 
 
-@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
+@pytest.mark.parametrize("per_image", [True, False, "batch_last"],
+                         ids=["per_image", "one_gemm", "per_image_batch_last"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
 def test_conv_column_kernels_match_seed_rules(case, dtype, per_image, monkeypatch):
+    # batch_last: the per-image VJP's one-GEMM columns in (C*K, *out, N) for the images-last
+    # col2im (the static dispatch picks it for many images on short rows: LeNet's conv 2)
     monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
+    monkeypatch.setattr(C, "_col2im_batch_last", (lambda n, out_sp: per_image == "batch_last")
+                        if per_image else C._col2im_batch_last)
     xs, ws = case[:2]
     p = _conv_params(case)
     rng = np.random.default_rng(5)
@@ -463,11 +468,14 @@ def _col2im_loop(cols, xs, ks, strides, pads, rd):
     return big[(Ellipsis, *crop)]
 
 
-@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
+@pytest.mark.parametrize("per_image", [True, False, "batch_last"],
+                         ids=["per_image", "one_gemm", "per_image_batch_last"])
 @pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[4], CONV_CASES[5], CONV_CASES[7]],
                          ids=str)
 def test_conv_column_kernels_second_order(case, per_image, monkeypatch):
     monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
+    monkeypatch.setattr(C, "_col2im_batch_last", (lambda n, out_sp: per_image == "batch_last")
+                        if per_image else C._col2im_batch_last)
     xs, ws = case[:2]
     p = _conv_params(case)
     rng = np.random.default_rng(7)
@@ -491,9 +499,12 @@ def test_conv_column_kernels_second_order(case, per_image, monkeypatch):
     np.testing.assert_allclose(hv, want, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("per_image", [True, False], ids=["per_image", "one_gemm"])
+@pytest.mark.parametrize("per_image", [True, False, "batch_last"],
+                         ids=["per_image", "one_gemm", "per_image_batch_last"])
 def test_conv_column_kernels_under_vmap_and_staging(per_image, monkeypatch):
     monkeypatch.setattr(C, "_PER_IMAGE_FLOPS", 1 << 60 if per_image else 0)
+    monkeypatch.setattr(C, "_col2im_batch_last", (lambda n, out_sp: per_image == "batch_last")
+                        if per_image else C._col2im_batch_last)
     rng = np.random.default_rng(8)
     xs, w = rng.standard_normal((3, 2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3))
 
