@@ -1,6 +1,7 @@
 """grad/vjp/value_and_grad, jvp/linearize, Jacobians, vmap, custom rules, checkpoint."""
 
 import numpy as np
+import pytest
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -362,3 +363,19 @@ def test_results_are_writable_and_never_alias_inputs():
     assert fg.vjp(lambda x: x + 1.0, np.zeros(3))[1](ct)[0] is not ct
     t = np.ones(2)
     assert fg.jvp(lambda x: x, (np.zeros(2),), (t,))[1] is not t
+
+
+def test_vjp_fn_takes_a_python_scalar_cotangent_in_the_outputs_dtype():
+    # a weakly typed Python scalar, as JAX takes it (it used to fail inside a VJP rule)
+    for dtype in (np.float64, np.float32):
+        w = np.arange(3.0, dtype=dtype)
+        _, f = fg.vjp(lambda w: fnp.sum(w ** 2), w)
+        (g,) = f(1.0)
+        assert g.dtype == dtype
+        np.testing.assert_array_equal(g, 2 * w)
+        (g2,) = f(2)
+        np.testing.assert_array_equal(g2, 4 * w)
+    _, f = fg.vjp(lambda w: w ** 2, np.arange(3.0))
+    with pytest.raises(ValueError, match=r"cotangent has shape \(\) but the primal output has "
+                                          r"shape \(3,\)"):
+        f(1.0)

@@ -36,6 +36,11 @@ def _check_cotangent(ct: Any, primal_out: Any, where: str) -> Any:
         raise FuncgradValueError(at_user_line(
             f"{where}: cotangent has shape {ct_aval.shape} but the primal output has shape "
             f"{out_aval.shape}"))
+    if type(ct) in (int, float, complex, bool):
+        # a Python scalar is weakly typed (as in JAX): it takes the output's dtype
+        return np.asarray(ct, dtype=out_aval.dtype)
+    if isinstance(ct, np.generic):
+        return np.asarray(ct)
     return ct
 
 
