@@ -407,26 +407,28 @@ def broadcast_prefix(prefix: Any, tree: Any, name: str = "prefix",
                      is_leaf: Callable[[Any], bool] | None = None) -> list[Any]:
     """Expand a pytree prefix (e.g. ``in_axes``) to one entry per leaf of ``tree``."""
     out: list[Any] = []
-
-    def rec(p: Any, t: Any, path: str) -> None:
-        pnode = _node_type(p)
-        if (is_leaf is not None and is_leaf(p)) or pnode is None or p is None:
-            out.extend([p] * tree_structure(t).num_leaves)
-            return
-        tnode = _node_type(t)
-        if tnode is None or pnode[0] != tnode[0]:
-            raise FuncgradValueError(
-                f"{name} {tree_structure(p)} is not a tree prefix of the arguments "
-                f"{tree_structure(t)} (at {path or 'the root'})")
-        pch, paux = pnode[1].to_iterable(p)
-        tch, taux = tnode[1].to_iterable(t)
-        pch, tch = list(pch), list(tch)
-        if paux != taux or len(pch) != len(tch):
-            raise FuncgradValueError(
-                f"{name} {tree_structure(p)} does not match the arguments' structure "
-                f"{tree_structure(t)} (at {path or 'the root'})")
-        for key, pc, tc in zip(tnode[1].keys(t, taux), pch, tch, strict=True):
-            rec(pc, tc, path + str(key))
-
-    rec(prefix, tree, "")
+    _expand_prefix(prefix, tree, "", out, name, is_leaf)
     return out
+
+
+def _expand_prefix(p: Any, t: Any, path: str, out: list[Any], name: str,
+                   is_leaf: Callable[[Any], bool] | None) -> None:
+    # a module function, not a closure over itself: that would be a reference cycle per call
+    pnode = _node_type(p)
+    if (is_leaf is not None and is_leaf(p)) or pnode is None or p is None:
+        out.extend([p] * tree_structure(t).num_leaves)
+        return
+    tnode = _node_type(t)
+    if tnode is None or pnode[0] != tnode[0]:
+        raise FuncgradValueError(
+            f"{name} {tree_structure(p)} is not a tree prefix of the arguments "
+            f"{tree_structure(t)} (at {path or 'the root'})")
+    pch, paux = pnode[1].to_iterable(p)
+    tch, taux = tnode[1].to_iterable(t)
+    pch, tch = list(pch), list(tch)
+    if paux != taux or len(pch) != len(tch):
+        raise FuncgradValueError(
+            f"{name} {tree_structure(p)} does not match the arguments' structure "
+            f"{tree_structure(t)} (at {path or 'the root'})")
+    for key, pc, tc in zip(tnode[1].keys(t, taux), pch, tch, strict=True):
+        _expand_prefix(pc, tc, path + str(key), out, name, is_leaf)
