@@ -187,6 +187,14 @@ def _checked_cotangents(in_cts: Sequence[Any], primals: Sequence[Any], bwd_name:
     return flat
 
 
+def _type_of(leaf: Any) -> Any:
+    """An argument leaf's ShapedArray; a leaf that is no array stays itself."""
+    try:
+        return get_aval(leaf)
+    except TypeError:
+        return leaf
+
+
 def _name_after(flat: Callable[..., Any], rule: Callable[..., Any]) -> None:
     """Give a flattened rule its user's name, which printed jaxprs show."""
     flat.__qualname__ = getattr(rule, "__qualname__", flat.__qualname__)
@@ -239,8 +247,8 @@ class custom_vjp:  # noqa: N801 (JAX's name)
         # The rule keeps the arguments' types, not the arguments: under grad they are tracers,
         # which hold their trace, whose tape holds this rule (a cycle keeping the tape's
         # residuals alive until the garbage collector runs).
-        dyn_types = [pytree.tree_map(get_aval, a) for a in dyn]
-        fun_name = self.fun.__name__
+        dyn_types = [pytree.tree_map(_type_of, a) for a in dyn]
+        fun_name = getattr(self.fun, "__name__", repr(self.fun))
 
         def bwd_flat(res: Any, cts: Sequence[Any]) -> list[Any]:
             ct_tree = pytree.tree_unflatten(out_trees[-1], cts)
