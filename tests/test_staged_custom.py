@@ -223,3 +223,17 @@ def test_eager_grad_through_custom_rules_leaves_no_reference_cycle():
     with pytest.raises(ValueError, match=r"shape \(2,\) for argument 0, whose primal has shape"
                                           r" \(3,\)"):
         fg.grad(lambda x: fnp.sum(bad(x)))(np.ones(3))
+
+
+def test_custom_vjp_of_a_partial_with_a_non_array_argument():
+    # the backward keeps the arguments' types: a leaf that is no array is kept as it is, and
+    # a callable without __name__ (a partial) still works
+    import functools
+
+    def scaled(x, tag, factor):
+        return x * factor
+
+    f = fg.custom_vjp(functools.partial(scaled, factor=3.0))
+    f.defvjp(lambda x, tag: (x * 3.0, None), lambda res, g: (g * 3.0, None))
+    g = fg.grad(lambda x: fnp.sum(f(x, "label")))(np.ones(3))
+    np.testing.assert_array_equal(g, np.full(3, 3.0))
