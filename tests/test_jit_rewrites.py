@@ -280,6 +280,21 @@ def test_broadcast_reshape_equals_numpy(shape: Any, dims: Any, target: Any) -> N
     assert not np.shares_memory(eager, v)
 
 
+def test_broadcast_reshape_result_is_owned_when_numpy_could_reshape_a_view() -> None:
+    # many copies (NumPy's own copy path) or unit axes only: NumPy's reshape of the broadcast
+    # may be a view of read-only memory, and the generated code writes into the result
+    x = np.arange(3000.0)
+
+    def f(x: Any) -> Any:
+        y = lax.broadcast_in_dim(x, (3000, 40), (0,))
+        return fnp.sin(lax.reshape(y, (3000, 40, 1))) + 1.0
+    _same_bits(fg.jit(f)(x), f(x))
+    b = np.broadcast_to(x[:, None], (3000, 40))
+    got = structural.broadcast_reshape(b, (3000, 40, 1))
+    _same_bits(got, b.reshape(3000, 40, 1))
+    assert not np.shares_memory(got, x)
+
+
 def test_broadcast_reshape_in_row_chunks_gives_numpy_bits(monkeypatch: Any) -> None:
     # forced into 5 chunks of the leading axis on the pool threads, as a large one would be
     monkeypatch.setattr(codegen, "PARALLEL_MIN_BYTES", 0)

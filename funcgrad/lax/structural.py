@@ -128,7 +128,11 @@ def broadcast_reshape(view: np.ndarray, new_sizes: tuple[int, ...]) -> np.ndarra
     copies = math.prod([view.shape[ax] for ax in repeated])
     inner = math.prod(view.shape[repeated[-1] + 1:]) if repeated else 0
     if not repeated or copies > BROADCAST_COPIES or inner >= BROADCAST_INNER or view.size == 0:
-        return view.reshape(new_sizes)   # NumPy's copy: its inner loop is long enough
+        # NumPy's copy: its inner loop is long enough. A reshape NumPy can do as a view (unit
+        # axes added to a broadcast) is one, of read-only or someone else's memory: copied,
+        # since callers own the result (generated code writes into it)
+        out = view.reshape(new_sizes)
+        return out.copy() if np.may_share_memory(out, view) else out
     out = np.empty(view.shape, view.dtype)
     src = view[tuple(0 if ax in repeated else _py_slice(None) for ax in range(view.ndim))]
     wheres: list[tuple[Any, ...]] = []
