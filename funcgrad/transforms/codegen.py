@@ -198,11 +198,12 @@ def call_rule(param: str) -> CodegenRule:
 def _ufunc_rule(ufunc: np.ufunc, with_constant: Callable[..., np.ndarray] | None = None
                 ) -> CodegenRule:
     def rule(fn: FunctionWriter, eqn: Eqn, ins: list[str], outs: list[str]) -> None:
-        call = f"{fn.ufunc(ufunc)}({', '.join(ins)}"
         if with_constant is not None and eqn.outvars[0].aval.size >= SMALL_SIZE and any(
                 isinstance(a, Literal) for a in eqn.invars):
-            call = f"{fn.global_(with_constant, f'{ufunc.__name__}_with_constant')}(" \
-                   f"{', '.join(ins)}"
+            callee = fn.global_(with_constant, f"{ufunc.__name__}_with_constant")
+        else:
+            callee = fn.ufunc(ufunc)
+        call = f"{callee}({', '.join(ins)}"
         buf = fn.out_buffers.get(eqn.outvars[0]) or fn.reusable_buffer(eqn)
         if buf is not None:
             # out positionally: NumPy parses it faster than out= (and than allocating, for
